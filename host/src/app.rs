@@ -1,0 +1,162 @@
+//! The host's shared state: store, vault, decision point, and the request path's common steps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::audit;
+use crate::error::{AppError, AppResult};
+use crate::policy::{Decision, Input, Pdp, Resource, Subject};
+use crate::store::Store;
+use crate::vault::{FieldRef, SealingKey, TenantKeys, Vault};
+
+/// Who is acting: a signed-in staff member (or, via the CLI, the operator).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub role: String,
+    pub mfa: bool,
+    pub lang: String,
+}
+
+impl Actor {
+    pub fn subject(&self) -> Subject {
+        Subject {
+            kind: "user".into(),
+            tenant: self.tenant_id.clone(),
+            user: self.user_id.clone(),
+            roles: vec![self.role.clone()],
+            mfa: self.mfa,
+        }
+    }
+
+    /// How the actor appears in audit records (ids, not names).
+    pub fn audit_name(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+}
+
+pub struct App {
+    pub store: Store,
+    pub vault: Vault,
+    pub pdp: Pdp,
+    keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
+}
+
+impl App {
+    pub fn new(store: Store, vault: Vault, pdp: Pdp) -> Self {
+        Self {
+            store,
+            vault,
+            pdp,
+            keys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The tenant's unwrapped keys, cached after the first use.
+    pub async fn tenant_keys(&self, tenant_id: &str) -> AppResult<Arc<TenantKeys>> {
+        if let Some(k) = self
+            .keys
+            .read()
+            .ok()
+            .and_then(|m| m.get(tenant_id).cloned())
+        {
+            return Ok(k);
+        }
+        let wrapped = self.store.tenant_keys(tenant_id).await?;
+        let keys = Arc::new(self.vault.tenant_keys(tenant_id, &wrapped)?);
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(tenant_id.to_string(), keys.clone());
+        }
+        Ok(keys)
+    }
+
+    /// A subject's key, unwrapped; `None` when the subject does not exist (or was erased).
+    pub async fn subject_key(
+        &self,
+        keys: &TenantKeys,
+        subject: &str,
+    ) -> AppResult<Option<SealingKey>> {
+        let Some((_, key_version, wrapped)) = self.store.subject_key(&keys.tenant, subject).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(keys.unwrap_subject_key(
+            subject,
+            key_version,
+            &wrapped,
+        )?))
+    }
+
+    /// Asks the decision point; a deny is audited here and returned as 403.
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        action: &str,
+        resource: Resource,
+        context: serde_json::Value,
+    ) -> AppResult<Decision> {
+        let resource_name = match &resource.id {
+            Some(id) => format!("{}/{id}", resource.kind),
+            None => resource.kind.clone(),
+        };
+        let decision = self.pdp.decide(&Input {
+            subject: actor.subject(),
+            action: action.to_string(),
+            resource,
+            context,
+        });
+        if !decision.allow {
+            audit::record(
+                &self.store,
+                &actor.tenant_id,
+                &audit::Event {
+                    actor: actor.audit_name(),
+                    action: action.to_string(),
+                    resource: resource_name,
+                    decision: "deny".into(),
+                    policy_version: decision.policy_version.clone(),
+                    detail: serde_json::json!({"reasons": decision.reasons}),
+                },
+            )
+            .await?;
+            return Err(AppError::forbidden(&decision.reasons));
+        }
+        Ok(decision)
+    }
+
+    /// Seals a TOTP secret under the tenant's data key.
+    pub async fn seal_totp(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        secret: &str,
+    ) -> AppResult<Vec<u8>> {
+        let keys = self.tenant_keys(tenant_id).await?;
+        Ok(keys
+            .dek
+            .seal(&totp_ref(tenant_id, user_id), secret.as_bytes()))
+    }
+
+    pub async fn open_totp(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        sealed: &[u8],
+    ) -> AppResult<String> {
+        let keys = self.tenant_keys(tenant_id).await?;
+        Ok(keys
+            .dek
+            .open_string(&totp_ref(tenant_id, user_id), sealed)?)
+    }
+}
+
+fn totp_ref<'a>(tenant: &'a str, user: &'a str) -> FieldRef<'a> {
+    FieldRef {
+        tenant,
+        table: "users",
+        record: user,
+        field: "totp_secret",
+    }
+}

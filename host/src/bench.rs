@@ -1,0 +1,291 @@
+//! `crm bench`: throughput figures measured against a baseline in the same run.
+//!
+//! 1. Field seal/open per second (AES-256-GCM with AAD) against a plain copy of the same bytes.
+//! 2. `GET /api/v1/customers/{id}` end to end (auth, policy, decrypt, audit) against the same request
+//!    served by a baseline handler that reads an unencrypted table with no auth, policy or audit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use rand::Rng;
+
+use crate::app::App;
+use crate::policy::Pdp;
+use crate::store::Store;
+use crate::vault::{FieldRef, MasterKey, SealingKey, Vault};
+
+pub struct Options {
+    pub customers: usize,
+    pub seconds: u64,
+    pub concurrency: usize,
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn pct(&mut self, p: f64) -> Duration {
+        self.0.sort();
+        let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+        self.0.get(i).copied().unwrap_or_default()
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Median of `rounds` timings of `n` calls of `f`, in operations per second.
+fn ops_per_sec(n: usize, rounds: usize, mut f: impl FnMut(usize)) -> f64 {
+    let mut rates: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for i in 0..n {
+                f(i);
+            }
+            n as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    rates[rates.len() / 2]
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    println!(
+        "crm bench: {} customers, {} s per HTTP run, {} concurrent clients",
+        opts.customers, opts.seconds, opts.concurrency
+    );
+    println!("(medians of repeated rounds; ratios compare runs made in this same process)\n");
+
+    // 1. Seal/open.
+    let key = SealingKey::generate(1);
+    let value = b"wang.fang.1987@example.cn";
+    let at = FieldRef {
+        tenant: "bench-tenant",
+        table: "customers",
+        record: "3f1c0d5e-1111-4c4c-9a9a-000000000001",
+        field: "email",
+    };
+    let sealed = key.seal(&at, value);
+    let n = 100_000;
+    let seal = ops_per_sec(n, 5, |_| {
+        std::hint::black_box(key.seal(&at, std::hint::black_box(value)));
+    });
+    let open = ops_per_sec(n, 5, |_| {
+        std::hint::black_box(key.open(&at, std::hint::black_box(&sealed)).ok());
+    });
+    let copy = ops_per_sec(n, 5, |_| {
+        std::hint::black_box(std::hint::black_box(value).to_vec());
+    });
+    println!(
+        "field seal (AES-256-GCM, fresh nonce, AAD): {:>12.0} /s",
+        seal
+    );
+    println!(
+        "field open (AES-256-GCM, AAD check):        {:>12.0} /s",
+        open
+    );
+    println!(
+        "baseline: plain copy of the same bytes:     {:>12.0} /s",
+        copy
+    );
+    println!(
+        "  seal costs {:.1}x a plain copy, open {:.1}x\n",
+        copy / seal,
+        copy / open
+    );
+
+    let pdp = Pdp::platform()?;
+
+    // 2. HTTP end to end.
+    let dir = tempfile::tempdir()?;
+    let store = Store::open_sqlite(&dir.path().join("crm.db")).await?;
+    let master = MasterKey::load_or_create(&dir.path().join("master.key"))?;
+    let app = Arc::new(App::new(store.clone(), Vault::new(master), pdp));
+    let tenant = crate::tenants::create_tenant(&app, "bench", "Bench Broadcasting").await?;
+    let password = "Bench-Password-2026!";
+    crate::tenants::add_user(
+        &app,
+        &tenant,
+        "bench.admin",
+        "Bench Admin",
+        "admin",
+        password,
+        false,
+    )
+    .await?;
+    let ids = crate::demo::seed_customers(&app, &tenant.id, opts.customers, 7).await?;
+
+    // The baseline: the same customers, unencrypted, in a table read without auth, policy or audit.
+    sqlx::query(
+        "CREATE TABLE bench_plain (id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, address TEXT, \
+         birth_date TEXT, notes TEXT, region TEXT, tags TEXT, consents TEXT, created_at BIGINT, updated_at BIGINT)",
+    )
+    .execute(store.pool())
+    .await?;
+    for c in crate::demo::synthetic::generate(7, opts.customers)
+        .iter()
+        .zip(&ids)
+    {
+        let (c, id) = c;
+        sqlx::query(
+            "INSERT INTO bench_plain VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id)
+        .bind(&c.name)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(&c.address)
+        .bind(&c.birth_date)
+        .bind(&c.notes)
+        .bind(&c.region)
+        .bind(serde_json::to_string(&c.tags)?)
+        .bind(serde_json::to_string(&c.consents)?)
+        .bind(0i64)
+        .bind(0i64)
+        .execute(store.pool())
+        .await?;
+    }
+    let baseline = Router::new()
+        .route("/bench/plain/customers/{id}", get(plain_customer))
+        .with_state(store.clone());
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server_app = app.clone();
+    let server = tokio::spawn(async move {
+        crate::server::serve(
+            server_app,
+            "127.0.0.1:0".parse().expect("literal address"),
+            crate::server::Tls::None,
+            Some(baseline),
+            move |addr, _| {
+                let _ = tx.send(addr);
+            },
+        )
+        .await
+    });
+    let addr = rx.await?;
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let token: String = {
+        let r: serde_json::Value = client
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({"tenant": "bench", "username": "bench.admin", "password": password}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        r["token"].as_str().unwrap_or_default().to_string()
+    };
+    let ids = Arc::new(ids);
+
+    let mut results = Vec::new();
+    for (label, path, auth) in [
+        (
+            "baseline (plain table, no auth/policy/audit)",
+            "/bench/plain/customers/",
+            false,
+        ),
+        (
+            "GET /api/v1/customers/{id} (full path)     ",
+            "/api/v1/customers/",
+            true,
+        ),
+    ] {
+        // Warm up, then measure.
+        for secs in [1, opts.seconds] {
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            let mut tasks = Vec::new();
+            for _ in 0..opts.concurrency {
+                let (client, ids, base, token) =
+                    (client.clone(), ids.clone(), base.clone(), token.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while Instant::now() < deadline {
+                        let id = &ids[rand::thread_rng().gen_range(0..ids.len())];
+                        let mut req = client.get(format!("{base}{path}{id}"));
+                        if auth {
+                            req = req.bearer_auth(&token);
+                        }
+                        let t = Instant::now();
+                        let resp = req.send().await?;
+                        let ok = resp.status().is_success();
+                        let _ = resp.bytes().await?;
+                        if !ok {
+                            anyhow::bail!("benchmark request failed");
+                        }
+                        lat.push(t.elapsed());
+                    }
+                    Ok::<_, anyhow::Error>(lat)
+                }));
+            }
+            let started = Instant::now();
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            if secs == opts.seconds {
+                let elapsed = started.elapsed().as_secs_f64();
+                let rps = all.len() as f64 / elapsed;
+                let mut l = Latencies(all);
+                let (p50, p99) = (l.pct(0.5), l.pct(0.99));
+                println!(
+                    "{label}: {rps:>8.0} req/s   p50 {:>7.0} µs   p99 {:>7.0} µs",
+                    micros(p50),
+                    micros(p99)
+                );
+                results.push(rps);
+            }
+        }
+    }
+    if let [plain, full] = results[..] {
+        println!(
+            "  full path throughput = {:.2} of the baseline ({:.1}x slower)",
+            full / plain,
+            plain / full
+        );
+    }
+    server.abort();
+    Ok(())
+}
+
+async fn plain_customer(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as("SELECT * FROM bench_plain WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(store.pool())
+        .await
+        .ok()
+        .flatten();
+    match row {
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+        Some(r) => axum::Json(serde_json::json!({
+            "id": r.0, "name": r.1, "email": r.2, "phone": r.3, "address": r.4, "birth_date": r.5,
+            "notes": r.6, "region": r.7, "tags": serde_json::from_str::<serde_json::Value>(&r.8).ok(),
+            "consents": serde_json::from_str::<serde_json::Value>(&r.9).ok(), "created_at": r.10, "updated_at": r.11,
+        }))
+        .into_response(),
+    }
+}

@@ -1,0 +1,557 @@
+//! The `crm` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{self, DataConfig, FileConfig};
+use crate::policy::Pdp;
+use crate::server::{self, Tls};
+use crate::store::Store;
+use crate::vault::Vault;
+
+/// Broadcaster CRM: encrypted customer records, policy-decided access, audited.
+#[derive(Parser)]
+#[command(name = "crm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a demo broadcaster (staff in every role, ~1,000 synthetic customers) and serve it.
+    Demo {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        net: NetArgs,
+        /// Number of synthetic customers to create the first time.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        customers: u32,
+    },
+    /// Serve the CRM (HTTP API and staff web UI).
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Manage tenants (broadcasters).
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Create API tokens for automation.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Import data.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Check the Rego policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Measure seal/open throughput and end-to-end request throughput against baselines.
+    Bench {
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
+        /// Seconds per measured HTTP run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+}
+
+/// Where the data lives.
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Data folder (SQLite database, master key file).
+    #[arg(long = "data", env = "CRM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML config file (listen, data_dir, database_url, master_key_file, [tls]).
+    #[arg(long, env = "CRM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (default: sqlite in the data folder).
+    #[arg(long, env = "CRM_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Master key file (default: DATA/master.key). CRM_MASTER_KEY (base64) takes precedence.
+    #[arg(long, env = "CRM_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct NetArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+    #[arg(long, env = "CRM_LISTEN")]
+    listen: Option<String>,
+    /// TLS certificate (PEM); needs --tls-key.
+    #[arg(long, env = "CRM_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, env = "CRM_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// `self-signed`: serve HTTPS with a fresh self-signed certificate (local use).
+    #[arg(long, env = "CRM_TLS", value_parser = ["self-signed"], conflicts_with = "tls_cert")]
+    tls: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant with its own data key.
+    Create {
+        /// Short name used at sign-in (a-z, 0-9, -).
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a staff member with a role (admin, compliance, sales, support, marketing).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (otherwise CRM_USER_PASSWORD, else one is generated and printed).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Enrol two-factor sign-in (TOTP) and print the secret.
+        #[arg(long)]
+        mfa: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List a tenant's staff.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token acting as a staff member (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "automation")]
+        name: String,
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=365))]
+        days: i64,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Import customers from CSV (columns: name,email,phone,address,birth_date,notes,region,tags,consents).
+    Customers {
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Import the valid rows and report the others, instead of importing nothing.
+        #[arg(long)]
+        skip_invalid: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Verify the hash chains (every tenant, or one); exits 1 and names the first break.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Run the baseline policy's Rego unit tests (`test_*` rules).
+    Test,
+}
+
+impl DataArgs {
+    fn resolve(&self) -> anyhow::Result<(DataConfig, FileConfig)> {
+        let file = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+        let cfg = DataConfig {
+            data_dir,
+            database_url: self
+                .database_url
+                .clone()
+                .or_else(|| file.database_url.clone()),
+            master_key_file: self
+                .master_key_file
+                .clone()
+                .or_else(|| file.master_key_file.clone()),
+        };
+        Ok((cfg, file))
+    }
+
+    async fn open(&self) -> anyhow::Result<(Arc<App>, DataConfig, FileConfig)> {
+        let (cfg, file) = self.resolve()?;
+        cfg.ensure_dir()?;
+        let store = match &cfg.database_url {
+            Some(url) => Store::open_url(url).await?,
+            None => Store::open_sqlite(&cfg.sqlite_path()).await?,
+        };
+        let vault = Vault::new(cfg.master_key()?);
+        let app = Arc::new(App::new(store, vault, Pdp::platform()?));
+        Ok((app, cfg, file))
+    }
+
+    /// Opens an existing data folder (commands other than demo/serve must not create one by accident).
+    async fn open_existing(&self) -> anyhow::Result<Arc<App>> {
+        let (cfg, _) = self.resolve()?;
+        if cfg.database_url.is_none() && !cfg.sqlite_path().exists() {
+            anyhow::bail!(
+                "no CRM database in {} (run `crm demo` or `crm serve` first, or pass --data)",
+                cfg.data_dir.display()
+            );
+        }
+        Ok(self.open().await?.0)
+    }
+}
+
+impl NetArgs {
+    fn resolve(&self, file: &FileConfig) -> anyhow::Result<(std::net::SocketAddr, Tls)> {
+        let listen = self
+            .listen
+            .clone()
+            .or_else(|| file.listen.clone())
+            .unwrap_or_else(|| config::DEFAULT_LISTEN.into());
+        let addr = config::parse_listen(&listen)?;
+        let ftls = file.tls.as_ref();
+        let tls = if let (Some(c), Some(k)) = (&self.tls_cert, &self.tls_key) {
+            Tls::Files {
+                cert: c.clone(),
+                key: k.clone(),
+            }
+        } else if self.tls.is_some() {
+            Tls::SelfSigned
+        } else if let Some(t) = ftls {
+            match (&t.cert, &t.key, t.self_signed) {
+                (Some(c), Some(k), _) => Tls::Files {
+                    cert: c.clone(),
+                    key: k.clone(),
+                },
+                (None, None, true) => Tls::SelfSigned,
+                (None, None, false) => Tls::None,
+                _ => anyhow::bail!("[tls] needs both `cert` and `key`"),
+            }
+        } else {
+            Tls::None
+        };
+        Ok((addr, tls))
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CRM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_password(stdin: bool) -> anyhow::Result<(String, bool)> {
+    if stdin {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s)?;
+        return Ok((s.trim_end_matches(['\n', '\r']).to_string(), false));
+    }
+    if let Ok(p) = std::env::var("CRM_USER_PASSWORD") {
+        return Ok((p, false));
+    }
+    let t = crate::auth::random_token("");
+    let core: String = t
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(14)
+        .collect();
+    Ok((format!("Crm-{core}-9"), true))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo {
+            data,
+            net,
+            customers,
+        } => {
+            let (app, cfg, file) = data.open().await?;
+            let (addr, tls) = net.resolve(&file)?;
+            eprintln!("Preparing the demo tenant in {} …", cfg.data_dir.display());
+            let mut creds =
+                crate::demo::ensure_demo(&app, &cfg.data_dir, customers as usize).await?;
+            let cred_path = cfg.data_dir.join("demo-credentials.json");
+            server::serve(app, addr, tls, None, |bound, tls| {
+                let url = format!("{}://{bound}", if tls { "https" } else { "http" });
+                creds.url = Some(url.clone());
+                let _ = crate::demo::write_credentials(&cred_path, &creds);
+                println!("CRM is running at {url}");
+                println!("Tenant: {}", creds.tenant);
+                for u in &creds.users {
+                    println!(
+                        "  {:<11} username {:<12} password {}{}",
+                        u.role,
+                        u.username,
+                        u.password,
+                        u.totp_secret
+                            .as_ref()
+                            .map(|s| format!("  TOTP secret {s}"))
+                            .unwrap_or_default()
+                    );
+                }
+                println!("Sign-in details are also in {}", cred_path.display());
+                println!("Press Ctrl-C to stop.");
+            })
+            .await?;
+        }
+        Command::Serve { data, net } => {
+            let (app, _cfg, file) = data.open().await?;
+            let (addr, tls) = net.resolve(&file)?;
+            server::serve(app, addr, tls, None, |bound, tls| {
+                println!(
+                    "CRM is running at {}://{bound}",
+                    if tls { "https" } else { "http" }
+                );
+            })
+            .await?;
+        }
+        Command::Tenant(TenantCmd::Create { slug, name, data }) => {
+            let (app, _, _) = data.open().await?;
+            let t = crate::tenants::create_tenant(&app, &slug, &name).await?;
+            println!("created tenant {} ({})", t.slug, t.id);
+        }
+        Command::Tenant(TenantCmd::List { data }) => {
+            let app = data.open_existing().await?;
+            for t in app.store.tenants().await? {
+                println!("{}\t{}\t{}", t.slug, t.id, t.name);
+            }
+        }
+        Command::User(UserCmd::Add {
+            tenant,
+            username,
+            role,
+            display_name,
+            password_stdin,
+            mfa,
+            data,
+        }) => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let (password, generated) = read_password(password_stdin)?;
+            let display = display_name.unwrap_or_else(|| username.clone());
+            let secret =
+                crate::tenants::add_user(&app, &t, &username, &display, &role, &password, mfa)
+                    .await?;
+            println!("added {username} ({role}) to {}", t.slug);
+            if generated {
+                println!("password: {password}");
+            }
+            if let Some(s) = secret {
+                println!("TOTP secret: {s}");
+                println!("otpauth URL: {}", crate::auth::totp_url(&s, &username)?);
+            }
+        }
+        Command::User(UserCmd::List { tenant, data }) => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            for u in app.store.users(&t.id).await? {
+                println!(
+                    "{}\t{}\tmfa={}",
+                    u.username,
+                    u.role,
+                    u.totp_secret.is_some()
+                );
+            }
+        }
+        Command::Token(TokenCmd::Create {
+            tenant,
+            username,
+            name,
+            days,
+            data,
+        }) => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let u = app
+                .store
+                .user_by_name(&t.id, &username)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user `{username}` in tenant `{tenant}`"))?;
+            let token = crate::auth::random_token("crm_t_");
+            let now = crate::store::now_ms();
+            app.store
+                .insert_session(
+                    &crate::auth::token_hash(&token),
+                    &t.id,
+                    &u.id,
+                    "api",
+                    &name,
+                    &crate::auth::random_token(""),
+                    u.totp_secret.is_some(),
+                    now,
+                    now + days * 86_400_000,
+                )
+                .await?;
+            crate::audit::record(
+                &app.store,
+                &t.id,
+                &crate::audit::Event {
+                    actor: "operator:cli".into(),
+                    action: "token.create".into(),
+                    resource: format!("user/{}", u.id),
+                    decision: "allow".into(),
+                    policy_version: String::new(),
+                    detail: serde_json::json!({"days": days}),
+                },
+            )
+            .await?;
+            println!("{token}");
+        }
+        Command::Import(ImportCmd::Customers {
+            file,
+            tenant,
+            skip_invalid,
+            data,
+        }) => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            match crate::import::import_customers(&app, &t.id, &file, skip_invalid, progress)
+                .await?
+            {
+                Ok(outcome) => {
+                    for e in &outcome.skipped {
+                        eprintln!("line {}: skipped: {}", e.line, e.message);
+                    }
+                    println!(
+                        "imported {} customers into {} ({} rows skipped)",
+                        outcome.imported,
+                        t.slug,
+                        outcome.skipped.len()
+                    );
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("line {}: {}", e.line, e.message);
+                    }
+                    eprintln!(
+                        "error: {} invalid row(s); nothing was imported (fix them, or pass --skip-invalid)",
+                        errors.len()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Audit(AuditCmd::Verify { tenant, data }) => {
+            let app = data.open_existing().await?;
+            let tenants = match tenant {
+                Some(slug) => vec![crate::tenants::tenant(&app, &slug).await?],
+                None => app.store.tenants().await?,
+            };
+            let mut broken = false;
+            for t in tenants {
+                let r = crate::audit::verify(&app.store, &t.id).await?;
+                match &r.first_break {
+                    None => println!("{}: ok ({} records)", t.slug, r.records_checked),
+                    Some(b) => {
+                        broken = true;
+                        println!("{}: BROKEN at record {}: {}", t.slug, b.seq, b.problem);
+                    }
+                }
+            }
+            if broken {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Policy(PolicyCmd::Test) => {
+            let mut files: Vec<(&str, &str)> = crate::policy::PLATFORM_POLICIES.to_vec();
+            files.extend_from_slice(crate::policy::PLATFORM_POLICY_TESTS);
+            let results = crate::policy::run_rego_tests(&files)?;
+            let failed = results.iter().filter(|r| !r.passed).count();
+            for r in &results {
+                println!("{} {}", if r.passed { "PASS" } else { "FAIL" }, r.name);
+            }
+            println!("{} passed, {} failed", results.len() - failed, failed);
+            if failed > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Bench {
+            customers,
+            seconds,
+            concurrency,
+        } => {
+            crate::bench::run(crate::bench::Options {
+                customers,
+                seconds,
+                concurrency: concurrency.max(1),
+            })
+            .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

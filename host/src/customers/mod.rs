@@ -1,0 +1,642 @@
+//! Customer records on the request path: decide → (un)seal → store → audit.
+//!
+//! Every operation asks the decision point first; reads open only the fields the decision reveals
+//! (masked fields open their sealed masked rendering instead, redacted fields open nothing).
+
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::app::{Actor, App};
+use crate::audit;
+use crate::error::{AppError, AppResult};
+use crate::policy::{Decision, Resource};
+use crate::store::{CustomerFilter, CustomerRow, InteractionRow, SealedFields, now_ms};
+use crate::vault::{FieldRef, SealingKey, TenantKeys, normalise_email, normalise_phone};
+pub use validate::Changes;
+
+const TABLE: &str = "customers";
+
+/// A customer as the API shows it. Masked fields carry their masked rendering, redacted ones null.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerView {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<String>,
+    pub notes: Option<String>,
+    pub region: String,
+    pub tags: Vec<String>,
+    pub consents: BTreeMap<String, bool>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Fields shown in masked form under the policy.
+    pub masked: Vec<String>,
+    /// Fields withheld entirely under the policy.
+    pub redacted: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InteractionView {
+    pub id: String,
+    pub kind: String,
+    pub summary: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// Interaction kinds staff can record.
+pub const INTERACTION_KINDS: [&str; 6] = ["call", "email", "visit", "chat", "complaint", "note"];
+
+/// A query over non-personal attributes and exact email/phone.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    pub region: Option<String>,
+    pub tags: Vec<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub items: Vec<CustomerView>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+fn at<'a>(tenant: &'a str, id: &'a str, column: &'a str) -> FieldRef<'a> {
+    FieldRef {
+        tenant,
+        table: TABLE,
+        record: id,
+        field: column,
+    }
+}
+
+/// Seals the personal fields of `changes` for record `id` (value and masked rendering).
+fn seal_personal(keys: &TenantKeys, sk: &SealingKey, id: &str, changes: &Changes) -> SealedFields {
+    let mut sealed = SealedFields::new();
+    for (field, value) in changes.personal() {
+        let masked_col = format!("{field}_masked");
+        match value {
+            Some(v) => {
+                sealed.insert(
+                    field.to_string(),
+                    Some(sk.seal(&at(&keys.tenant, id, field), v.as_bytes())),
+                );
+                let m = validate::mask(field, v);
+                sealed.insert(
+                    masked_col.clone(),
+                    Some(sk.seal(&at(&keys.tenant, id, &masked_col), m.as_bytes())),
+                );
+            }
+            None => {
+                sealed.insert(field.to_string(), None);
+                sealed.insert(masked_col, None);
+            }
+        }
+    }
+    sealed
+}
+
+fn bidx_email(keys: &TenantKeys, email: &str) -> String {
+    keys.blind_index("email", &normalise_email(email))
+}
+
+fn bidx_phone(keys: &TenantKeys, phone: &str) -> String {
+    keys.blind_index("phone", &normalise_phone(phone))
+}
+
+fn map_unique(e: sqlx::Error) -> AppError {
+    if e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+    {
+        AppError::conflict("a customer with this email already exists in this tenant")
+    } else {
+        e.into()
+    }
+}
+
+/// Creates a customer inside `tx` (no decision, no audit): shared by the API, the importer and the demo.
+pub async fn insert_new(
+    app: &App,
+    tx: &mut crate::store::Tx<'_>,
+    keys: &TenantKeys,
+    changes: &Changes,
+) -> AppResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let sk = SealingKey::generate(1);
+    let now = now_ms();
+    let row = CustomerRow {
+        id: id.clone(),
+        tenant_id: keys.tenant.clone(),
+        region: changes.region.clone().unwrap_or_else(|| "OTHER".into()),
+        sealed: seal_personal(keys, &sk, &id, changes),
+        tags: changes.tags.clone().unwrap_or_default(),
+        consents: changes.consents.clone().unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    let email = changes
+        .email
+        .clone()
+        .flatten()
+        .map(|e| bidx_email(keys, &e));
+    let phone = changes
+        .phone
+        .clone()
+        .flatten()
+        .map(|p| bidx_phone(keys, &p));
+    let wrapped = keys.wrap_subject_key(&id, &sk);
+    app.store
+        .insert_customer(
+            tx,
+            &row,
+            email.as_deref(),
+            phone.as_deref(),
+            (keys.dek.version, sk.version, &wrapped),
+        )
+        .await
+        .map_err(map_unique)?;
+    Ok(id)
+}
+
+fn resource(actor: &Actor, id: Option<&str>, fields: Option<Vec<String>>) -> Resource {
+    Resource {
+        kind: "customer".into(),
+        tenant: actor.tenant_id.clone(),
+        id: id.map(str::to_string),
+        fields,
+    }
+}
+
+fn event(
+    actor: &Actor,
+    action: &str,
+    resource: String,
+    decision: &Decision,
+    detail: serde_json::Value,
+) -> audit::Event {
+    audit::Event {
+        actor: actor.audit_name(),
+        action: action.into(),
+        resource,
+        decision: "allow".into(),
+        policy_version: decision.policy_version.clone(),
+        detail,
+    }
+}
+
+/// Opens a row as the decision allows.
+fn view(
+    keys: &TenantKeys,
+    sk: &SealingKey,
+    row: &CustomerRow,
+    decision: &Decision,
+) -> AppResult<CustomerView> {
+    let open = |field: &str| -> AppResult<Option<String>> {
+        if decision.obligations.redact.iter().any(|f| f == field) {
+            return Ok(None);
+        }
+        let column = if decision.reveals(field) {
+            field.to_string()
+        } else {
+            format!("{field}_masked")
+        };
+        match row.sealed.get(&column).and_then(|v| v.as_ref()) {
+            None => Ok(None),
+            Some(ct) => Ok(Some(
+                sk.open_string(&at(&keys.tenant, &row.id, &column), ct)?,
+            )),
+        }
+    };
+    let mut masked: Vec<String> = decision.obligations.mask.clone();
+    masked.retain(|f| !decision.obligations.redact.contains(f));
+    Ok(CustomerView {
+        id: row.id.clone(),
+        name: open("name")?,
+        email: open("email")?,
+        phone: open("phone")?,
+        address: open("address")?,
+        birth_date: open("birth_date")?,
+        notes: open("notes")?,
+        region: row.region.clone(),
+        tags: row.tags.clone(),
+        consents: row.consents.clone(),
+        created_at: iso(row.created_at),
+        updated_at: iso(row.updated_at),
+        masked,
+        redacted: decision.obligations.redact.clone(),
+    })
+}
+
+async fn open_row(
+    app: &App,
+    keys: &TenantKeys,
+    row: &CustomerRow,
+    decision: &Decision,
+) -> AppResult<CustomerView> {
+    let sk = app
+        .subject_key(keys, &row.id)
+        .await?
+        .ok_or_else(AppError::integrity)?;
+    view(keys, &sk, row, decision)
+}
+
+/// Audits a failed integrity check on a read, then passes the error on.
+async fn integrity_failure(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: &str,
+    decision: &Decision,
+    e: AppError,
+) -> AppError {
+    let _ = audit::record(
+        &app.store,
+        &actor.tenant_id,
+        &audit::Event {
+            decision: "error".into(),
+            ..event(
+                actor,
+                action,
+                format!("customer/{id}"),
+                decision,
+                serde_json::json!({"error": e.code}),
+            )
+        },
+    )
+    .await;
+    e
+}
+
+/// Audits an allowed request whose customer does not exist (in this tenant), then answers 404.
+async fn not_found(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: &str,
+    decision: &Decision,
+) -> AppError {
+    let _ = audit::record(
+        &app.store,
+        &actor.tenant_id,
+        &event(
+            actor,
+            action,
+            format!("customer/{id}"),
+            decision,
+            serde_json::json!({"result": "not_found"}),
+        ),
+    )
+    .await;
+    AppError::not_found("customer")
+}
+
+pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<CustomerView> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.create",
+            resource(actor, None, Some(changes.fields())),
+            serde_json::json!({}),
+        )
+        .await?;
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let mut tx = app.store.begin().await?;
+    let id = insert_new(app, &mut tx, &keys, changes).await?;
+    audit::append(
+        &mut tx,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "customer.create",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"fields": changes.fields()}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, &id).await
+}
+
+pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.read",
+            resource(actor, Some(id), None),
+            serde_json::json!({}),
+        )
+        .await?;
+    let Some(row) = app.store.customer(&actor.tenant_id, id).await? else {
+        return Err(not_found(app, actor, "customer.read", id, &decision).await);
+    };
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let v = match open_row(app, &keys, &row, &decision).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(integrity_failure(app, actor, "customer.read", id, &decision, e).await);
+        }
+    };
+    audit::record(
+        &app.store,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "customer.read",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"masked": v.masked, "redacted": v.redacted}),
+        ),
+    )
+    .await?;
+    Ok(v)
+}
+
+pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.list",
+            resource(actor, None, None),
+            serde_json::json!({}),
+        )
+        .await?;
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let per_page = q.per_page.clamp(1, 200);
+    let page = q.page.max(1);
+    let filter = CustomerFilter {
+        region: q.region.clone(),
+        tags: q.tags.clone(),
+        email_bidx: q.email.as_deref().map(|e| bidx_email(&keys, e)),
+        phone_bidx: q.phone.as_deref().map(|p| bidx_phone(&keys, p)),
+        limit: per_page,
+        offset: (page - 1).saturating_mul(per_page),
+    };
+    let (rows, total) = app.store.customers(&actor.tenant_id, &filter).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match open_row(app, &keys, row, &decision).await {
+            Ok(v) => items.push(v),
+            Err(e) => {
+                return Err(
+                    integrity_failure(app, actor, "customer.list", &row.id, &decision, e).await,
+                );
+            }
+        }
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    audit::record(
+        &app.store,
+        &actor.tenant_id,
+        &event(actor, "customer.list", "customers".into(), &decision,
+            serde_json::json!({"ids": ids, "masked": decision.obligations.mask, "redacted": decision.obligations.redact})),
+    )
+    .await?;
+    Ok(Page {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    changes: &Changes,
+) -> AppResult<CustomerView> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.update",
+            resource(actor, Some(id), Some(changes.fields())),
+            serde_json::json!({}),
+        )
+        .await?;
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let Some(sk) = app.subject_key(&keys, id).await? else {
+        return Err(not_found(app, actor, "customer.update", id, &decision).await);
+    };
+    let sealed = seal_personal(&keys, &sk, id, changes);
+    let email = changes
+        .email
+        .as_ref()
+        .map(|e| e.as_deref().map(|e| bidx_email(&keys, e)));
+    let phone = changes
+        .phone
+        .as_ref()
+        .map(|p| p.as_deref().map(|p| bidx_phone(&keys, p)));
+    let now = now_ms();
+    let mut tx = app.store.begin().await?;
+    let found = app
+        .store
+        .update_customer(
+            &mut tx,
+            &actor.tenant_id,
+            id,
+            changes.region.as_deref(),
+            &sealed,
+            email.as_ref().map(|e| e.as_deref()),
+            phone.as_ref().map(|p| p.as_deref()),
+            now,
+        )
+        .await
+        .map_err(map_unique)?;
+    if !found {
+        drop(tx);
+        return Err(not_found(app, actor, "customer.update", id, &decision).await);
+    }
+    if let Some(tags) = &changes.tags {
+        app.store
+            .replace_tags(&mut tx, &actor.tenant_id, id, tags)
+            .await?;
+    }
+    if let Some(consents) = &changes.consents {
+        app.store
+            .upsert_consents(&mut tx, &actor.tenant_id, id, consents, now)
+            .await?;
+    }
+    audit::append(
+        &mut tx,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "customer.update",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"fields": changes.fields()}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}
+
+/// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding).
+pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.delete",
+            resource(actor, Some(id), None),
+            serde_json::json!({}),
+        )
+        .await?;
+    let mut tx = app.store.begin().await?;
+    if !app
+        .store
+        .delete_customer(&mut tx, &actor.tenant_id, id)
+        .await?
+    {
+        drop(tx);
+        return Err(not_found(app, actor, "customer.delete", id, &decision).await);
+    }
+    audit::append(
+        &mut tx,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "customer.delete",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"erased": true}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn add_interaction(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    kind: &str,
+    summary: &str,
+) -> AppResult<InteractionView> {
+    let decision = app
+        .authorize(
+            actor,
+            "interaction.create",
+            resource(actor, Some(id), None),
+            serde_json::json!({}),
+        )
+        .await?;
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let Some(sk) = app.subject_key(&keys, id).await? else {
+        return Err(not_found(app, actor, "interaction.create", id, &decision).await);
+    };
+    let iid = uuid::Uuid::new_v4().to_string();
+    let sealed = sk.seal(
+        &FieldRef {
+            tenant: &actor.tenant_id,
+            table: "interactions",
+            record: &iid,
+            field: "summary",
+        },
+        summary.as_bytes(),
+    );
+    let row = InteractionRow {
+        id: iid.clone(),
+        customer_id: id.to_string(),
+        kind: kind.to_string(),
+        summary: sealed,
+        created_by: actor.user_id.clone(),
+        created_at: now_ms(),
+    };
+    let mut tx = app.store.begin().await?;
+    app.store
+        .insert_interaction(&mut tx, &actor.tenant_id, &row)
+        .await?;
+    audit::append(
+        &mut tx,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "interaction.create",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"interaction": iid}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InteractionView {
+        id: iid,
+        kind: row.kind,
+        summary: Some(summary.to_string()),
+        created_by: row.created_by,
+        created_at: iso(row.created_at),
+    })
+}
+
+/// A customer's interactions; summaries are free text, so they follow the policy for `notes`.
+pub async fn interactions(app: &App, actor: &Actor, id: &str) -> AppResult<Vec<InteractionView>> {
+    let decision = app
+        .authorize(
+            actor,
+            "customer.read",
+            resource(actor, Some(id), None),
+            serde_json::json!({}),
+        )
+        .await?;
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    let Some(sk) = app.subject_key(&keys, id).await? else {
+        return Err(not_found(app, actor, "interaction.read", id, &decision).await);
+    };
+    let reveal = decision.reveals("notes");
+    let rows = app.store.interactions(&actor.tenant_id, id).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let summary = if reveal {
+            Some(sk.open_string(
+                &FieldRef {
+                    tenant: &actor.tenant_id,
+                    table: "interactions",
+                    record: &r.id,
+                    field: "summary",
+                },
+                &r.summary,
+            )?)
+        } else {
+            None
+        };
+        out.push(InteractionView {
+            id: r.id,
+            kind: r.kind,
+            summary,
+            created_by: r.created_by,
+            created_at: iso(r.created_at),
+        });
+    }
+    audit::record(
+        &app.store,
+        &actor.tenant_id,
+        &event(
+            actor,
+            "interaction.read",
+            format!("customer/{id}"),
+            &decision,
+            serde_json::json!({"count": out.len()}),
+        ),
+    )
+    .await?;
+    Ok(out)
+}

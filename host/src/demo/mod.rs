@@ -1,0 +1,171 @@
+//! `crm demo`: a broadcaster tenant with staff in every role and synthetic customers.
+
+pub mod synthetic;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::audit;
+use crate::customers::{self, Changes};
+use crate::tenants;
+
+pub const DEMO_TENANT: &str = "demo";
+pub const DEMO_TENANT_NAME: &str = "Aurora Broadcasting Group";
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct DemoUser {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+    /// Base32 TOTP secret, for users enrolled in two-factor sign-in.
+    pub totp_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct DemoCredentials {
+    pub tenant: String,
+    pub url: Option<String>,
+    pub users: Vec<DemoUser>,
+}
+
+fn demo_password() -> String {
+    // Random per install, readable, and within the strength rule (upper, lower, digit, symbol).
+    let t = crate::auth::random_token("");
+    let core: String = t
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect();
+    format!("Demo-{core}-7")
+}
+
+/// Converts a synthetic customer into validated changes (the same validation the API applies).
+pub fn changes_of(c: &synthetic::SyntheticCustomer) -> anyhow::Result<Changes> {
+    let mut m = serde_json::Map::new();
+    m.insert("name".into(), c.name.clone().into());
+    m.insert("email".into(), c.email.clone().into());
+    m.insert("phone".into(), c.phone.clone().into());
+    m.insert("address".into(), c.address.clone().into());
+    m.insert("birth_date".into(), c.birth_date.clone().into());
+    if !c.notes.is_empty() {
+        m.insert("notes".into(), c.notes.clone().into());
+    }
+    m.insert("region".into(), c.region.clone().into());
+    m.insert("tags".into(), serde_json::json!(c.tags));
+    m.insert("consents".into(), serde_json::json!(c.consents));
+    customers::validate::changes(&m, true)
+        .map_err(|e| anyhow::anyhow!("synthetic customer invalid: {e}"))
+}
+
+/// Inserts `n` synthetic customers into a tenant in one transaction, each audited.
+pub async fn seed_customers(
+    app: &App,
+    tenant_id: &str,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<String>> {
+    let keys = app
+        .tenant_keys(tenant_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = app.store.begin().await?;
+    let mut ids = Vec::with_capacity(n);
+    for c in synthetic::generate(seed, n) {
+        let changes = changes_of(&c)?;
+        let id = customers::insert_new(app, &mut tx, &keys, &changes)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        audit::append(
+            &mut tx,
+            tenant_id,
+            &audit::Event {
+                actor: "operator:demo".into(),
+                action: "customer.create".into(),
+                resource: format!("customer/{id}"),
+                decision: "allow".into(),
+                policy_version: app.pdp.version().to_string(),
+                detail: serde_json::json!({"source": "synthetic"}),
+            },
+        )
+        .await?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Creates the demo tenant, its staff and customers, unless they exist. Writes the credentials file.
+pub async fn ensure_demo(
+    app: &App,
+    data_dir: &Path,
+    customers: usize,
+) -> anyhow::Result<DemoCredentials> {
+    let cred_path = data_dir.join("demo-credentials.json");
+    if app.store.tenant_by_slug(DEMO_TENANT).await?.is_some() {
+        let text = std::fs::read_to_string(&cred_path).map_err(|e| {
+            anyhow::anyhow!(
+                "the demo tenant exists but {} is unreadable: {e}",
+                cred_path.display()
+            )
+        })?;
+        return Ok(serde_json::from_str(&text)?);
+    }
+    let tenant = tenants::create_tenant(app, DEMO_TENANT, DEMO_TENANT_NAME).await?;
+    let mut users = Vec::new();
+    // Admin and compliance use two-factor sign-in: the policy requires MFA for admin actions and exports.
+    let staff: BTreeMap<&str, (&str, bool)> = [
+        ("admin", ("admin", true)),
+        ("compliance", ("chen.jing", true)),
+        ("sales", ("sofia.rossi", false)),
+        ("support", ("tom.becker", false)),
+        ("marketing", ("lea.dubois", false)),
+    ]
+    .into_iter()
+    .collect();
+    for role in crate::auth::ROLES {
+        let (username, mfa) = staff[role];
+        let password = demo_password();
+        let secret = tenants::add_user(
+            app,
+            &tenant,
+            username,
+            synthetic::staff_name(role),
+            role,
+            &password,
+            mfa,
+        )
+        .await?;
+        users.push(DemoUser {
+            username: username.into(),
+            password,
+            role: role.into(),
+            totp_secret: secret,
+        });
+    }
+    seed_customers(app, &tenant.id, customers, 2026).await?;
+    let creds = DemoCredentials {
+        tenant: DEMO_TENANT.into(),
+        url: None,
+        users,
+    };
+    write_credentials(&cred_path, &creds)?;
+    Ok(creds)
+}
+
+/// Writes the credentials file with mode 0600.
+pub fn write_credentials(path: &Path, creds: &DemoCredentials) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(serde_json::to_string_pretty(creds)?.as_bytes())?;
+    Ok(())
+}

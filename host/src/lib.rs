@@ -1,0 +1,18 @@
+//! The broadcaster CRM host: encrypted customer store, staff sign-in, one policy decision point,
+//! hash-chained audit trail, served over HTTP by the `crm` binary.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod customers;
+pub mod demo;
+pub mod error;
+pub mod import;
+pub mod policy;
+pub mod server;
+pub mod store;
+pub mod tenants;
+pub mod vault;

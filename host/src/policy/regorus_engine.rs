@@ -1,0 +1,129 @@
+//! The native regorus engine behind the decision point, and a runner for Rego `test_*` rules.
+
+use std::sync::Mutex;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::Engine;
+
+/// Evaluates one rule with a pool of prepared regorus engines (one per concurrent caller).
+pub struct RegorusEngine {
+    template: regorus::Engine,
+    idle: Mutex<Vec<regorus::Engine>>,
+    rule: String,
+    version: String,
+}
+
+fn new_engine(files: &[(&str, &str)]) -> anyhow::Result<regorus::Engine> {
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    for (path, source) in files {
+        engine
+            .add_policy(path.to_string(), source.to_string())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("policy {path} does not compile"))?;
+    }
+    Ok(engine)
+}
+
+impl RegorusEngine {
+    pub fn new(files: &[(&str, &str)], rule: &str) -> anyhow::Result<Self> {
+        let template = new_engine(files)?;
+        let mut digest = Sha256::new();
+        for (path, source) in files {
+            digest.update(path.as_bytes());
+            digest.update([0]);
+            digest.update(source.as_bytes());
+            digest.update([0]);
+        }
+        let version = format!("sha256:{}", &hex::encode(digest.finalize())[..16]);
+        let engine = Self {
+            template,
+            idle: Mutex::new(Vec::new()),
+            rule: rule.to_string(),
+            version,
+        };
+        // Compile-check the rule against an empty input, so a broken set fails at load, not per request.
+        engine.evaluate(&serde_json::json!({}))?;
+        Ok(engine)
+    }
+}
+
+impl Engine for RegorusEngine {
+    fn evaluate(&self, input: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let pooled = self
+            .idle
+            .lock()
+            .map_err(|_| anyhow::anyhow!("engine pool poisoned"))?
+            .pop();
+        let mut engine = pooled.unwrap_or_else(|| self.template.clone());
+        let value = regorus::Value::from_json_str(&input.to_string())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        engine.set_input(value);
+        let out = engine
+            .eval_rule(self.rule.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"));
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(engine);
+        }
+        let out = out?;
+        if out == regorus::Value::Undefined {
+            anyhow::bail!("{} is undefined", self.rule);
+        }
+        Ok(serde_json::to_value(&out)?)
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// The outcome of one Rego `test_*` rule.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegoTestResult {
+    pub name: String,
+    pub passed: bool,
+    pub error: Option<String>,
+}
+
+/// Runs every `test_*` rule in `files` the way `opa test` does: a test passes when it is true.
+pub fn run_rego_tests(files: &[(&str, &str)]) -> anyhow::Result<Vec<RegoTestResult>> {
+    let engine = new_engine(files)?;
+    let mut results = Vec::new();
+    for (_, source) in files {
+        let Some(package) = source.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("package ")
+                .map(|p| p.trim().to_string())
+        }) else {
+            continue;
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for line in source.lines() {
+            let Some(rest) = line.strip_prefix("test_") else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let name = format!("test_{name}");
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let mut e = engine.clone();
+            let rule = format!("data.{package}.{name}");
+            let (passed, error) = match e.eval_rule(rule.clone()) {
+                Ok(v) => (v == regorus::Value::Bool(true), None),
+                Err(err) => (false, Some(err.to_string())),
+            };
+            results.push(RegoTestResult {
+                name: rule,
+                passed,
+                error,
+            });
+        }
+    }
+    Ok(results)
+}

@@ -1,0 +1,683 @@
+//! The JSON API under `/api/v1`.
+
+use axum::Router;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, body::Bytes};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::auth::{self as web_auth, Authenticated, SESSION_COOKIE, set_cookie};
+use crate::audit;
+use crate::auth;
+use crate::customers::{self, ListQuery, validate};
+use crate::error::{AppError, AppResult};
+use crate::policy::Resource;
+use crate::store::now_ms;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/session",
+            post(create_session).delete(delete_session),
+        )
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/mfa", post(mfa_start))
+        .route("/api/v1/me/mfa/confirm", post(mfa_confirm))
+        .route("/api/v1/tokens", post(create_token))
+        .route(
+            "/api/v1/customers",
+            post(create_customer).get(list_customers),
+        )
+        .route(
+            "/api/v1/customers/{id}",
+            get(get_customer)
+                .patch(update_customer)
+                .delete(delete_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}/interactions",
+            post(add_interaction).get(list_interactions),
+        )
+        .route("/api/v1/audit", get(audit_list))
+        .route("/api/v1/audit/verify", get(audit_verify))
+}
+
+/// A JSON object body, with errors that say exactly what is wrong.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json_type {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the request body exceeds {} bytes", super::MAX_BODY),
+                )
+            } else {
+                AppError::bad_request("bad_body", "the request body could not be read")
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => Ok(Self(m)),
+            Ok(_) => Err(AppError::bad_request(
+                "invalid_json",
+                "the body must be a JSON object",
+            )),
+            Err(e) => Err(AppError::bad_request(
+                "invalid_json",
+                format!(
+                    "malformed JSON at line {} column {}: {}",
+                    e.line(),
+                    e.column(),
+                    e.classify_name()
+                ),
+            )),
+        }
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Eof => "unexpected end of input",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "invalid data",
+            serde_json::error::Category::Io => "read error",
+        }
+    }
+}
+
+/// Deserialises a typed body from a JSON object, refusing unknown fields by name.
+fn typed<T: for<'de> Deserialize<'de>>(m: Map<String, Value>) -> AppResult<T> {
+    serde_json::from_value(Value::Object(m))
+        .map_err(|e| AppError::bad_request("invalid_request", e.to_string()))
+}
+
+fn check_len(field: &str, v: &str, max: usize) -> AppResult<()> {
+    if v.is_empty() || v.chars().count() > max {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            format!("field `{field}` must have 1 to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn valid_id(id: &str) -> AppResult<&str> {
+    uuid::Uuid::parse_str(id).map_err(|_| AppError::not_found("customer"))?;
+    Ok(id)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The tenant's short name (slug).
+    tenant: String,
+    username: String,
+    password: String,
+    /// The current TOTP code, when the account has two-factor sign-in.
+    totp: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionResponse {
+    /// Bearer token for API clients (also set as an HttpOnly cookie for browsers).
+    token: String,
+    /// Send as `X-CSRF-Token` on state-changing requests authenticated by the cookie.
+    csrf_token: String,
+    expires_at: String,
+    user: MeResponse,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeResponse {
+    id: String,
+    username: String,
+    role: String,
+    tenant_id: String,
+    mfa: bool,
+    lang: String,
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Sign in.
+#[utoipa::path(post, path = "/api/v1/session", request_body = SessionRequest,
+    responses((status = 200, body = SessionResponse), (status = 401), (status = 429)))]
+pub async fn create_session(
+    State(s): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let req: SessionRequest = typed(body)?;
+    check_len("tenant", &req.tenant, 64)?;
+    check_len("username", &req.username, 64)?;
+    check_len("password", &req.password, 256)?;
+    let session = web_auth::sign_in(
+        &s.app,
+        &req.tenant,
+        &req.username,
+        &req.password,
+        req.totp.as_deref(),
+    )
+    .await?;
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        &session.token,
+        auth::SESSION_TTL_MS / 1000,
+        s.tls,
+    );
+    let body = SessionResponse {
+        token: session.token,
+        csrf_token: session.csrf_token,
+        expires_at: iso(session.expires_at),
+        user: me_of(&session.actor),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+fn me_of(a: &crate::app::Actor) -> MeResponse {
+    MeResponse {
+        id: a.user_id.clone(),
+        username: a.username.clone(),
+        role: a.role.clone(),
+        tenant_id: a.tenant_id.clone(),
+        mfa: a.mfa,
+        lang: a.lang.clone(),
+    }
+}
+
+/// Sign out (revokes the session server-side).
+#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204), (status = 401)))]
+pub async fn delete_session(State(s): State<AppState>, who: Authenticated) -> AppResult<Response> {
+    web_auth::sign_out(&s.app, &who).await?;
+    let cookie = set_cookie(SESSION_COOKIE, "", 0, s.tls);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeResponse)))]
+pub async fn me(who: Authenticated) -> Json<MeResponse> {
+    Json(me_of(&who.actor))
+}
+
+fn self_resource(who: &Authenticated) -> Resource {
+    Resource {
+        kind: "user".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: Some(who.actor.user_id.clone()),
+        fields: None,
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MfaStart {
+    /// Base32 secret for an authenticator app.
+    secret: String,
+    otpauth_url: String,
+}
+
+/// Start two-factor enrolment: returns a new secret; confirm it with a code to enable it.
+#[utoipa::path(post, path = "/api/v1/me/mfa", responses((status = 200, body = MfaStart)))]
+pub async fn mfa_start(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<MfaStart>> {
+    s.app
+        .authorize(
+            &who.actor,
+            "self.mfa.enroll",
+            self_resource(&who),
+            serde_json::json!({}),
+        )
+        .await?;
+    let secret = auth::new_totp_secret();
+    let sealed = s
+        .app
+        .seal_totp(&who.actor.tenant_id, &who.actor.user_id, &secret)
+        .await?;
+    let user = s
+        .app
+        .store
+        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
+    s.app
+        .store
+        .set_totp(&user.id, user.totp_secret.as_deref(), Some(&sealed))
+        .await?;
+    let otpauth_url = auth::totp_url(&secret, &who.actor.username)?;
+    Ok(Json(MfaStart {
+        secret,
+        otpauth_url,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaConfirm {
+    code: String,
+}
+
+/// Confirm two-factor enrolment with a current code.
+#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", request_body = MfaConfirm, responses((status = 204), (status = 400)))]
+pub async fn mfa_confirm(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<StatusCode> {
+    let req: MfaConfirm = typed(body)?;
+    s.app
+        .authorize(
+            &who.actor,
+            "self.mfa.enroll",
+            self_resource(&who),
+            serde_json::json!({}),
+        )
+        .await?;
+    let user = s
+        .app
+        .store
+        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
+    let Some(pending) = user.totp_pending else {
+        return Err(AppError::bad_request(
+            "no_enrolment",
+            "start enrolment first (POST /api/v1/me/mfa)",
+        ));
+    };
+    let secret = s.app.open_totp(&user.tenant_id, &user.id, &pending).await?;
+    if auth::check_totp(&secret, &req.code, 0).is_none() {
+        return Err(AppError::bad_request(
+            "invalid_totp",
+            "the code does not match the new secret",
+        ));
+    }
+    s.app.store.set_totp(&user.id, Some(&pending), None).await?;
+    audit::record(
+        &s.app.store,
+        &user.tenant_id,
+        &audit::Event {
+            actor: who.actor.audit_name(),
+            action: "self.mfa.enroll".into(),
+            resource: format!("user/{}", user.id),
+            decision: "allow".into(),
+            policy_version: s.app.pdp.version().to_string(),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// What the token is for.
+    name: String,
+    /// Lifetime in days (1 to 365).
+    days: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    token: String,
+    expires_at: String,
+}
+
+/// Create an API token for automation; it acts as the signed-in user and is shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest, responses((status = 201, body = TokenResponse)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let req: TokenRequest = typed(body)?;
+    check_len("name", &req.name, 100)?;
+    if !(1..=365).contains(&req.days) {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            "field `days` must be 1 to 365",
+        ));
+    }
+    let decision = s
+        .app
+        .authorize(
+            &who.actor,
+            "self.token.create",
+            self_resource(&who),
+            serde_json::json!({}),
+        )
+        .await?;
+    let token = auth::random_token("crm_t_");
+    let now = now_ms();
+    let expires_at = now + req.days * 86_400_000;
+    s.app
+        .store
+        .insert_session(
+            &auth::token_hash(&token),
+            &who.actor.tenant_id,
+            &who.actor.user_id,
+            "api",
+            &req.name,
+            &auth::random_token(""),
+            who.actor.mfa,
+            now,
+            expires_at,
+        )
+        .await?;
+    audit::record(
+        &s.app.store,
+        &who.actor.tenant_id,
+        &audit::Event {
+            actor: who.actor.audit_name(),
+            action: "self.token.create".into(),
+            resource: format!("user/{}", who.actor.user_id),
+            decision: "allow".into(),
+            policy_version: decision.policy_version,
+            detail: serde_json::json!({"days": req.days}),
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            token,
+            expires_at: iso(expires_at),
+        }),
+    )
+        .into_response())
+}
+
+/// Create a customer.
+#[utoipa::path(post, path = "/api/v1/customers", request_body = Object,
+    responses((status = 201, body = customers::CustomerView), (status = 400), (status = 403), (status = 409)))]
+pub async fn create_customer(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let changes =
+        validate::changes(&body, true).map_err(|m| AppError::bad_request("invalid_customer", m))?;
+    let v = customers::create(&s.app, &who.actor, &changes).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// Parses the list query: `page`, `per_page`, `region`, `tag` (repeatable), `email`, `phone`.
+fn list_query(raw: Option<&str>) -> AppResult<ListQuery> {
+    let mut q = ListQuery {
+        page: 1,
+        per_page: 50,
+        ..Default::default()
+    };
+    let bad = |m: String| AppError::bad_request("invalid_query", m);
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "page" => {
+                q.page = v
+                    .parse()
+                    .ok()
+                    .filter(|p| *p >= 1)
+                    .ok_or_else(|| bad("`page` must be a positive integer".into()))?
+            }
+            "per_page" => {
+                q.per_page = v
+                    .parse()
+                    .ok()
+                    .filter(|p| (1..=200).contains(p))
+                    .ok_or_else(|| bad("`per_page` must be 1 to 200".into()))?
+            }
+            "region" => {
+                q.region = Some(validate::region(&Value::String(v.to_string())).map_err(bad)?)
+            }
+            "tag" => {
+                let t = validate::tags(&Value::Array(vec![Value::String(v.to_string())]))
+                    .map_err(bad)?;
+                q.tags.extend(t);
+            }
+            "email" => q.email = Some(validate::email(&Value::String(v.to_string())).map_err(bad)?),
+            "phone" => q.phone = Some(validate::phone(&Value::String(v.to_string())).map_err(bad)?),
+            other => {
+                return Err(bad(format!(
+                    "unknown query parameter `{}`; use page, per_page, region, tag, email, phone",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// List customers (filters on non-personal attributes; exact email/phone through blind indexes).
+#[utoipa::path(get, path = "/api/v1/customers",
+    params(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query), ("region" = Option<String>, Query),
+           ("tag" = Option<String>, Query), ("email" = Option<String>, Query), ("phone" = Option<String>, Query)),
+    responses((status = 200, body = customers::Page)))]
+pub async fn list_customers(
+    State(s): State<AppState>,
+    who: Authenticated,
+    uri: axum::http::Uri,
+) -> AppResult<Json<customers::Page>> {
+    let q = list_query(uri.query())?;
+    Ok(Json(customers::list(&s.app, &who.actor, &q).await?))
+}
+
+/// Read one customer (fields masked or withheld as the policy obliges).
+#[utoipa::path(get, path = "/api/v1/customers/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = customers::CustomerView), (status = 404)))]
+pub async fn get_customer(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<customers::CustomerView>> {
+    Ok(Json(
+        customers::get(&s.app, &who.actor, valid_id(&id)?).await?,
+    ))
+}
+
+/// Change some fields of a customer (`null` clears an optional field).
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", params(("id" = String, Path)), request_body = Object,
+    responses((status = 200, body = customers::CustomerView), (status = 400), (status = 404)))]
+pub async fn update_customer(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<customers::CustomerView>> {
+    let id = valid_id(&id)?;
+    let changes = validate::changes(&body, false)
+        .map_err(|m| AppError::bad_request("invalid_customer", m))?;
+    Ok(Json(
+        customers::update(&s.app, &who.actor, id, &changes).await?,
+    ))
+}
+
+/// Erase a customer (its subject key is destroyed: crypto-shredding).
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn delete_customer(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    customers::erase(&s.app, &who.actor, valid_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionRequest {
+    /// call, email, visit, chat, complaint or note.
+    kind: String,
+    summary: String,
+}
+
+/// Record an interaction with a customer.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/interactions", params(("id" = String, Path)),
+    request_body = InteractionRequest, responses((status = 201, body = customers::InteractionView)))]
+pub async fn add_interaction(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let id = valid_id(&id)?;
+    let req: InteractionRequest = typed(body)?;
+    if !customers::INTERACTION_KINDS.contains(&req.kind.as_str()) {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            format!(
+                "field `kind` must be one of {}",
+                customers::INTERACTION_KINDS.join(", ")
+            ),
+        ));
+    }
+    let summary = req.summary.trim();
+    check_len("summary", summary, 2000)?;
+    let v = customers::add_interaction(&s.app, &who.actor, id, &req.kind, summary).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// A customer's interactions, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/interactions", params(("id" = String, Path)),
+    responses((status = 200, body = [customers::InteractionView])))]
+pub async fn list_interactions(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<customers::InteractionView>>> {
+    Ok(Json(
+        customers::interactions(&s.app, &who.actor, valid_id(&id)?).await?,
+    ))
+}
+
+fn tenant_resource(who: &Authenticated, kind: &str) -> Resource {
+    Resource {
+        kind: kind.into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: None,
+        fields: None,
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    records: Vec<audit::Record>,
+}
+
+/// The tenant's audit trail, newest first (`limit` ≤ 500, `before` = a sequence number).
+#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<i64>, Query), ("before" = Option<i64>, Query)),
+    responses((status = 200, body = AuditPage)))]
+pub async fn audit_list(
+    State(s): State<AppState>,
+    who: Authenticated,
+    uri: axum::http::Uri,
+) -> AppResult<Json<AuditPage>> {
+    let mut limit = 100;
+    let mut before = None;
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        let n: Option<i64> = v.parse().ok();
+        match (k.as_ref(), n) {
+            ("limit", Some(n)) if (1..=500).contains(&n) => limit = n,
+            ("before", Some(n)) if n >= 1 => before = Some(n),
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_query",
+                    "use `limit` (1 to 500) and `before` (a positive sequence number)",
+                ));
+            }
+        }
+    }
+    let decision = s
+        .app
+        .authorize(
+            &who.actor,
+            "audit.read",
+            tenant_resource(&who, "audit"),
+            serde_json::json!({}),
+        )
+        .await?;
+    let records = audit::list(&s.app.store, &who.actor.tenant_id, limit, before).await?;
+    audit_allow(
+        &s,
+        &who,
+        "audit.read",
+        &decision.policy_version,
+        serde_json::json!({"count": records.len()}),
+    )
+    .await?;
+    Ok(Json(AuditPage { records }))
+}
+
+/// Verify the tenant's audit chain; names the first broken link.
+#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = audit::Report)))]
+pub async fn audit_verify(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<audit::Report>> {
+    let decision = s
+        .app
+        .authorize(
+            &who.actor,
+            "audit.verify",
+            tenant_resource(&who, "audit"),
+            serde_json::json!({}),
+        )
+        .await?;
+    let report = audit::verify(&s.app.store, &who.actor.tenant_id).await?;
+    audit_allow(
+        &s,
+        &who,
+        "audit.verify",
+        &decision.policy_version,
+        serde_json::json!({"ok": report.ok}),
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+async fn audit_allow(
+    s: &AppState,
+    who: &Authenticated,
+    action: &str,
+    policy_version: &str,
+    detail: Value,
+) -> AppResult<()> {
+    audit::record(
+        &s.app.store,
+        &who.actor.tenant_id,
+        &audit::Event {
+            actor: who.actor.audit_name(),
+            action: action.into(),
+            resource: "audit".into(),
+            decision: "allow".into(),
+            policy_version: policy_version.to_string(),
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::api;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Broadcaster CRM API",
+        description = "Customer records, sign-in and audit. Personal fields are encrypted at rest; every request is decided by policy and audited."
+    ),
+    paths(
+        api::create_session,
+        api::delete_session,
+        api::me,
+        api::mfa_start,
+        api::mfa_confirm,
+        api::create_token,
+        api::create_customer,
+        api::list_customers,
+        api::get_customer,
+        api::update_customer,
+        api::delete_customer,
+        api::add_interaction,
+        api::list_interactions,
+        api::audit_list,
+        api::audit_verify,
+    ),
+    components(schemas(crate::policy::Obligations))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,637 @@
+//! The staff web pages: server-rendered HTML (maud escapes every value), no script at all.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
+
+use super::AppState;
+use super::auth::{self as web_auth, Authenticated, SESSION_COOKIE, cookie_value, set_cookie};
+use crate::auth;
+use crate::customers::{self, ListQuery, validate};
+use crate::error::AppError;
+
+const LOGIN_CSRF_COOKIE: &str = "crm_login_csrf";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/customers") }))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/lang", post(set_lang))
+        .route("/customers", get(customer_list))
+        .route("/customers/{id}", get(customer_detail))
+        .route("/customers/{id}/interactions", post(interaction_submit))
+        .route("/static/app.css", get(css))
+}
+
+/// Translations of the UI's own strings (English and Simplified Chinese).
+fn t(lang: &str, key: &'static str) -> &'static str {
+    let zh = lang == "zh";
+    match (key, zh) {
+        ("app", false) => "Broadcaster CRM",
+        ("app", true) => "广电客户管理",
+        ("sign_in", false) => "Sign in",
+        ("sign_in", true) => "登录",
+        ("sign_out", false) => "Sign out",
+        ("sign_out", true) => "退出",
+        ("tenant", false) => "Organisation",
+        ("tenant", true) => "机构",
+        ("username", false) => "Username",
+        ("username", true) => "用户名",
+        ("password", false) => "Password",
+        ("password", true) => "密码",
+        ("totp", false) => "Authenticator code (if enrolled)",
+        ("totp", true) => "动态验证码（如已启用）",
+        ("customers", false) => "Customers",
+        ("customers", true) => "客户",
+        ("name", false) => "Name",
+        ("name", true) => "姓名",
+        ("email", false) => "Email",
+        ("email", true) => "邮箱",
+        ("phone", false) => "Phone",
+        ("phone", true) => "电话",
+        ("address", false) => "Address",
+        ("address", true) => "地址",
+        ("birth_date", false) => "Birth date",
+        ("birth_date", true) => "出生日期",
+        ("notes", false) => "Notes",
+        ("notes", true) => "备注",
+        ("region", false) => "Region",
+        ("region", true) => "地区",
+        ("tags", false) => "Tags",
+        ("tags", true) => "标签",
+        ("consents", false) => "Consents",
+        ("consents", true) => "同意记录",
+        ("filter", false) => "Filter",
+        ("filter", true) => "筛选",
+        ("any", false) => "Any",
+        ("any", true) => "全部",
+        ("tag", false) => "Tag",
+        ("tag", true) => "标签",
+        ("exact_email", false) => "Exact email",
+        ("exact_email", true) => "精确邮箱",
+        ("prev", false) => "Previous",
+        ("prev", true) => "上一页",
+        ("next", false) => "Next",
+        ("next", true) => "下一页",
+        ("page", false) => "Page",
+        ("page", true) => "页",
+        ("of", false) => "of",
+        ("of", true) => "共",
+        ("interactions", false) => "Interactions",
+        ("interactions", true) => "互动记录",
+        ("add_interaction", false) => "Record an interaction",
+        ("add_interaction", true) => "新增互动记录",
+        ("kind", false) => "Kind",
+        ("kind", true) => "类型",
+        ("summary", false) => "Summary",
+        ("summary", true) => "摘要",
+        ("save", false) => "Save",
+        ("save", true) => "保存",
+        ("withheld", false) => "withheld by policy",
+        ("withheld", true) => "按策略隐藏",
+        ("masked", false) => "masked",
+        ("masked", true) => "已脱敏",
+        ("granted", false) => "granted",
+        ("granted", true) => "已同意",
+        ("refused", false) => "refused",
+        ("refused", true) => "未同意",
+        ("back", false) => "Back to customers",
+        ("back", true) => "返回客户列表",
+        ("language", false) => "中文",
+        ("language", true) => "English",
+        ("not_found", false) => "Not found",
+        ("not_found", true) => "未找到",
+        ("signed_in_as", false) => "Signed in as",
+        ("signed_in_as", true) => "当前用户",
+        ("none", false) => "None yet",
+        ("none", true) => "暂无",
+        (_, _) => key,
+    }
+}
+
+fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(if lang == "zh" { "zh-CN" } else { "en" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (t(lang, "app")) }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    nav aria-label="Main" {
+                        a.brand href="/customers" { (t(lang, "app")) }
+                        @if let Some(w) = who {
+                            a href="/customers" { (t(lang, "customers")) }
+                            span.who { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
+                            form.inline method="post" action="/lang" {
+                                input type="hidden" name="csrf_token" value=(w.csrf_token);
+                                input type="hidden" name="lang" value=(if lang == "zh" { "en" } else { "zh" });
+                                button type="submit" { (t(lang, "language")) }
+                            }
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf_token" value=(w.csrf_token);
+                                button type="submit" { (t(lang, "sign_out")) }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+pub fn not_found_page() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        layout(
+            "en",
+            "Not found",
+            None,
+            html! { h1 { "Not found" } p { a href="/customers" { "Back" } } },
+        ),
+    )
+}
+
+fn error_page(lang: &str, who: Option<&Authenticated>, e: &AppError) -> Response {
+    page(
+        e.status,
+        layout(
+            lang,
+            "Error",
+            who,
+            html! {
+                h1 { (e.status.canonical_reason().unwrap_or("Error")) }
+                p.error role="alert" { (e.message) }
+                p { a href="/customers" { (t(lang, "back")) } }
+            },
+        ),
+    )
+}
+
+/// An urlencoded form body, limited like every body.
+pub struct FormData(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::bad_request("bad_body", "the form could not be read"))?;
+        Ok(Self(
+            url::form_urlencoded::parse(&bytes).into_owned().collect(),
+        ))
+    }
+}
+
+fn lang_of(who: Option<&Authenticated>, q: &HashMap<String, String>) -> String {
+    match q.get("lang").map(String::as_str) {
+        Some("zh") => "zh".into(),
+        Some("en") => "en".into(),
+        _ => who
+            .map(|w| w.actor.lang.clone())
+            .unwrap_or_else(|| "en".into()),
+    }
+}
+
+fn query_map(uri: &axum::http::Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn login_page(uri: axum::http::Uri, s: State<AppState>) -> Response {
+    login_form(&s, &lang_of(None, &query_map(&uri)), None, StatusCode::OK)
+}
+
+fn login_form(s: &AppState, lang: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = auth::random_token("");
+    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, s.tls);
+    let body = html! {
+        section.card.narrow {
+            h1 { (t(lang, "sign_in")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="/login" {
+                input type="hidden" name="csrf_token" value=(csrf);
+                input type="hidden" name="lang" value=(lang);
+                label for="tenant" { (t(lang, "tenant")) }
+                input id="tenant" name="tenant" required autocomplete="organization";
+                label for="username" { (t(lang, "username")) }
+                input id="username" name="username" required autocomplete="username";
+                label for="password" { (t(lang, "password")) }
+                input id="password" name="password" type="password" required autocomplete="current-password";
+                label for="totp" { (t(lang, "totp")) }
+                input id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}";
+                button type="submit" { (t(lang, "sign_in")) }
+            }
+            p { a href=(if lang == "zh" { "/login?lang=en" } else { "/login?lang=zh" }) { (t(lang, "language")) } }
+        }
+    };
+    let mut resp = page(status, layout(lang, t(lang, "sign_in"), None, body));
+    if let Ok(v) = cookie.parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let cookie_csrf = cookie_value(&parts, LOGIN_CSRF_COOKIE);
+    let Ok(FormData(f)) =
+        FormData::from_request(Request::from_parts(parts.clone(), body), &s).await
+    else {
+        return login_form(
+            &s,
+            "en",
+            Some("The form could not be read."),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let _ = &mut parts;
+    let lang = lang_of(None, &f);
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let csrf_ok = cookie_csrf
+        .as_deref()
+        .is_some_and(|c| !c.is_empty() && f.get("csrf_token").map(String::as_str) == Some(c));
+    if !csrf_ok {
+        return login_form(
+            &s,
+            &lang,
+            Some("The sign-in form expired (missing CSRF token). Please try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let (tenant, username, password) = (
+        get("tenant"),
+        get("username"),
+        f.get("password").cloned().unwrap_or_default(),
+    );
+    if tenant.is_empty()
+        || username.is_empty()
+        || password.is_empty()
+        || tenant.len() > 64
+        || username.len() > 64
+        || password.len() > 256
+    {
+        return login_form(
+            &s,
+            &lang,
+            Some("Enter organisation, username and password."),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let totp = get("totp");
+    match web_auth::sign_in(
+        &s.app,
+        &tenant,
+        &username,
+        &password,
+        Some(totp.as_str()).filter(|c| !c.is_empty()),
+    )
+    .await
+    {
+        Ok(session) => {
+            let cookie = set_cookie(
+                SESSION_COOKIE,
+                &session.token,
+                auth::SESSION_TTL_MS / 1000,
+                s.tls,
+            );
+            let clear = set_cookie(LOGIN_CSRF_COOKIE, "", 0, s.tls);
+            let mut resp = Redirect::to("/customers").into_response();
+            for c in [cookie, clear] {
+                if let Ok(v) = c.parse() {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
+        Err(e) => login_form(&s, &lang, Some(&e.message), e.status),
+    }
+}
+
+fn require_csrf(who: &Authenticated, f: &HashMap<String, String>) -> Result<(), AppError> {
+    if who.csrf_ok(f.get("csrf_token").map(String::as_str)) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong CSRF token; reload the page and try again",
+        ))
+    }
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    if let Err(e) = web_auth::sign_out(&s.app, &who).await {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, s.tls).parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn set_lang(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    let lang = if f.get("lang").map(String::as_str) == Some("zh") {
+        "zh"
+    } else {
+        "en"
+    };
+    if let Err(e) = s.app.store.set_lang(&who.actor.user_id, lang).await {
+        return error_page(lang, Some(&who), &e.into());
+    }
+    Redirect::to("/customers").into_response()
+}
+
+async fn customer_list(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let qm = query_map(&uri);
+    let lang = lang_of(Some(&who), &qm);
+    let region = qm
+        .get("region")
+        .filter(|r| validate::REGIONS.contains(&r.as_str()))
+        .cloned();
+    let tag = qm.get("tag").filter(|t| !t.is_empty()).cloned();
+    let email = qm.get("email").filter(|e| !e.is_empty()).cloned();
+    let page_no: i64 = qm
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut q = ListQuery {
+        region: region.clone(),
+        page: page_no,
+        per_page: 25,
+        ..Default::default()
+    };
+    if let Some(t) = &tag {
+        match validate::tags(&serde_json::json!([t])) {
+            Ok(v) => q.tags = v,
+            Err(m) => {
+                return error_page(
+                    &lang,
+                    Some(&who),
+                    &AppError::bad_request("invalid_query", m),
+                );
+            }
+        }
+    }
+    if let Some(e) = &email {
+        match validate::email(&serde_json::json!(e)) {
+            Ok(v) => q.email = Some(v),
+            Err(m) => {
+                return error_page(
+                    &lang,
+                    Some(&who),
+                    &AppError::bad_request("invalid_query", m),
+                );
+            }
+        }
+    }
+    let result = match customers::list(&s.app, &who.actor, &q).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&lang, Some(&who), &e),
+    };
+    let pages = ((result.total + result.per_page - 1) / result.per_page).max(1);
+    let link = |p: i64| {
+        let mut qs: Vec<(String, String)> = vec![("page".into(), p.to_string())];
+        for (k, v) in [("region", &region), ("tag", &tag), ("email", &email)] {
+            if let Some(v) = v {
+                qs.push((k.into(), v.clone()));
+            }
+        }
+        format!(
+            "/customers?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(qs)
+                .finish()
+        )
+    };
+    let body = html! {
+        h1 { (t(&lang, "customers")) " " small { "(" (result.total) ")" } }
+        form.filters method="get" action="/customers" role="search" {
+            label for="region" { (t(&lang, "region")) }
+            select id="region" name="region" {
+                option value="" { (t(&lang, "any")) }
+                @for r in validate::REGIONS {
+                    option value=(r) selected[region.as_deref() == Some(r)] { (r) }
+                }
+            }
+            label for="tag" { (t(&lang, "tag")) }
+            input id="tag" name="tag" value=(tag.clone().unwrap_or_default());
+            label for="email" { (t(&lang, "exact_email")) }
+            input id="email" name="email" type="email" value=(email.clone().unwrap_or_default());
+            button type="submit" { (t(&lang, "filter")) }
+        }
+        table {
+            thead { tr { th scope="col" { (t(&lang, "name")) } th scope="col" { (t(&lang, "email")) } th scope="col" { (t(&lang, "phone")) } th scope="col" { (t(&lang, "region")) } th scope="col" { (t(&lang, "tags")) } } }
+            tbody {
+                @for c in &result.items {
+                    tr {
+                        td { a href=(format!("/customers/{}", c.id)) { (c.name.clone().unwrap_or_else(|| "—".into())) } }
+                        td { (field_text(&lang, c.email.as_deref(), c, "email")) }
+                        td { (field_text(&lang, c.phone.as_deref(), c, "phone")) }
+                        td { (c.region) }
+                        td { (c.tags.join(", ")) }
+                    }
+                }
+            }
+        }
+        nav.pager aria-label="Pagination" {
+            @if page_no > 1 { a href=(link(page_no - 1)) { (t(&lang, "prev")) } }
+            span { (t(&lang, "page")) " " (page_no) " " (t(&lang, "of")) " " (pages) }
+            @if page_no < pages { a href=(link(page_no + 1)) { (t(&lang, "next")) } }
+        }
+    };
+    page(
+        StatusCode::OK,
+        layout(&lang, t(&lang, "customers"), Some(&who), body),
+    )
+}
+
+fn field_text(lang: &str, v: Option<&str>, c: &customers::CustomerView, field: &str) -> Markup {
+    if c.redacted.iter().any(|f| f == field) {
+        return html! { em.muted { (t(lang, "withheld")) } };
+    }
+    html! {
+        (v.unwrap_or("—"))
+        @if c.masked.iter().any(|f| f == field) { " " span.badge { (t(lang, "masked")) } }
+    }
+}
+
+async fn customer_detail(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = lang_of(Some(&who), &query_map(&uri));
+    render_detail(&s, &who, &lang, &id, None).await
+}
+
+async fn render_detail(
+    s: &AppState,
+    who: &Authenticated,
+    lang: &str,
+    id: &str,
+    form_error: Option<&str>,
+) -> Response {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return error_page(lang, Some(who), &AppError::not_found("customer"));
+    }
+    let c = match customers::get(&s.app, &who.actor, id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(lang, Some(who), &e),
+    };
+    let interactions = customers::interactions(&s.app, &who.actor, id)
+        .await
+        .unwrap_or_default();
+    let body = html! {
+        p { a href="/customers" { "← " (t(lang, "back")) } }
+        h1 { (c.name.clone().unwrap_or_else(|| "—".into())) }
+        dl.kv {
+            @for (field, value) in [("email", &c.email), ("phone", &c.phone), ("address", &c.address), ("birth_date", &c.birth_date), ("notes", &c.notes)] {
+                dt { (t(lang, match field { "email" => "email", "phone" => "phone", "address" => "address", "birth_date" => "birth_date", _ => "notes" })) }
+                dd { (field_text(lang, value.as_deref(), &c, field)) }
+            }
+            dt { (t(lang, "region")) } dd { (c.region) }
+            dt { (t(lang, "tags")) } dd { (c.tags.join(", ")) }
+            dt { (t(lang, "consents")) }
+            dd {
+                ul.plain {
+                    @for (purpose, granted) in &c.consents {
+                        li { (purpose) ": " (if *granted { t(lang, "granted") } else { t(lang, "refused") }) }
+                    }
+                }
+            }
+        }
+        h2 { (t(lang, "interactions")) }
+        @if interactions.is_empty() { p.muted { (t(lang, "none")) } }
+        ul.timeline {
+            @for i in &interactions {
+                li { strong { (i.kind) } " · " time { (i.created_at) } br; (i.summary.clone().unwrap_or_else(|| t(lang, "withheld").to_string())) }
+            }
+        }
+        h2 { (t(lang, "add_interaction")) }
+        @if let Some(e) = form_error { p.error role="alert" { (e) } }
+        form method="post" action=(format!("/customers/{}/interactions", c.id)) {
+            input type="hidden" name="csrf_token" value=(who.csrf_token);
+            label for="kind" { (t(lang, "kind")) }
+            select id="kind" name="kind" { @for k in customers::INTERACTION_KINDS { option value=(k) { (k) } } }
+            label for="summary" { (t(lang, "summary")) }
+            textarea id="summary" name="summary" required maxlength="2000" rows="3" {}
+            button type="submit" { (t(lang, "save")) }
+        }
+    };
+    page(
+        StatusCode::OK,
+        layout(
+            lang,
+            c.name.as_deref().unwrap_or("Customer"),
+            Some(who),
+            body,
+        ),
+    )
+}
+
+async fn interaction_submit(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    Path(id): Path<String>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = who.actor.lang.clone();
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&lang, Some(&who), &e);
+    }
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return error_page(&lang, Some(&who), &AppError::not_found("customer"));
+    }
+    let kind = f.get("kind").cloned().unwrap_or_default();
+    let summary = f
+        .get("summary")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    if !customers::INTERACTION_KINDS.contains(&kind.as_str())
+        || summary.is_empty()
+        || summary.chars().count() > 2000
+    {
+        return render_detail(
+            &s,
+            &who,
+            &lang,
+            &id,
+            Some("Choose a kind and write a summary of 1 to 2000 characters."),
+        )
+        .await;
+    }
+    match customers::add_interaction(&s.app, &who.actor, &id, &kind, &summary).await {
+        Ok(_) => Redirect::to(&format!("/customers/{id}")).into_response(),
+        Err(e) => error_page(&lang, Some(&who), &e),
+    }
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("app.css"),
+    )
+        .into_response()
+}

@@ -1,0 +1,438 @@
+//! Customer rows: sealed personal fields, clear non-personal attributes, tags, consents, interactions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row;
+
+use super::{Store, Tx};
+
+/// The personal fields of a customer, each stored sealed (plus a sealed masked rendering).
+pub const PERSONAL_FIELDS: [&str; 6] = ["name", "email", "phone", "address", "birth_date", "notes"];
+
+/// Sealed personal field values keyed by column (`email`, `email_masked`, …); `None` clears a column.
+pub type SealedFields = BTreeMap<String, Option<Vec<u8>>>;
+
+#[derive(Debug, Clone)]
+pub struct CustomerRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub region: String,
+    pub sealed: SealedFields,
+    pub tags: Vec<String>,
+    pub consents: BTreeMap<String, bool>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InteractionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub summary: Vec<u8>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// Filters on non-personal attributes and blind indexes.
+#[derive(Debug, Default, Clone)]
+pub struct CustomerFilter {
+    pub region: Option<String>,
+    pub tags: Vec<String>,
+    pub email_bidx: Option<String>,
+    pub phone_bidx: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn sealed_columns() -> Vec<String> {
+    PERSONAL_FIELDS
+        .iter()
+        .flat_map(|f| [f.to_string(), format!("{f}_masked")])
+        .collect()
+}
+
+fn is_sealed_column(c: &str) -> bool {
+    PERSONAL_FIELDS
+        .iter()
+        .any(|f| c == *f || c.strip_suffix("_masked") == Some(f))
+}
+
+impl Store {
+    /// Inserts a customer with its wrapped subject key, tags and consents (caller owns the transaction).
+    pub async fn insert_customer(
+        &self,
+        tx: &mut Tx<'_>,
+        row: &CustomerRow,
+        email_bidx: Option<&str>,
+        phone_bidx: Option<&str>,
+        subject_key: (u32, u32, &[u8]),
+    ) -> sqlx::Result<()> {
+        let cols = sealed_columns();
+        let placeholders: Vec<String> = (0..cols.len()).map(|i| format!("${}", i + 8)).collect();
+        let sql = format!(
+            "INSERT INTO customers (id, tenant_id, region, email_bidx, phone_bidx, created_at, updated_at, {}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+            cols.join(", "),
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(&row.id)
+            .bind(&row.tenant_id)
+            .bind(&row.region)
+            .bind(email_bidx)
+            .bind(phone_bidx)
+            .bind(row.created_at)
+            .bind(row.updated_at);
+        for c in &cols {
+            q = q.bind(row.sealed.get(c).cloned().flatten());
+        }
+        q.execute(&mut **tx).await?;
+        let (dek_version, key_version, wrapped) = subject_key;
+        sqlx::query(
+            "INSERT INTO subject_keys (tenant_id, subject_id, dek_version, key_version, wrapped_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.tenant_id)
+        .bind(&row.id)
+        .bind(dek_version as i64)
+        .bind(key_version as i64)
+        .bind(wrapped)
+        .bind(row.created_at)
+        .execute(&mut **tx)
+        .await?;
+        self.replace_tags(tx, &row.tenant_id, &row.id, &row.tags)
+            .await?;
+        self.upsert_consents(tx, &row.tenant_id, &row.id, &row.consents, row.created_at)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn replace_tags(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant_id: &str,
+        customer_id: &str,
+        tags: &[String],
+    ) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM customer_tags WHERE tenant_id = $1 AND customer_id = $2")
+            .bind(tenant_id)
+            .bind(customer_id)
+            .execute(&mut **tx)
+            .await?;
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO customer_tags (tenant_id, customer_id, tag) VALUES ($1, $2, $3)",
+            )
+            .bind(tenant_id)
+            .bind(customer_id)
+            .bind(tag)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn upsert_consents(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant_id: &str,
+        customer_id: &str,
+        consents: &BTreeMap<String, bool>,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        for (purpose, granted) in consents {
+            sqlx::query(
+                "INSERT INTO consents (tenant_id, customer_id, purpose, granted, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (customer_id, purpose) DO UPDATE SET granted = excluded.granted, updated_at = excluded.updated_at",
+            )
+            .bind(tenant_id)
+            .bind(customer_id)
+            .bind(purpose)
+            .bind(*granted as i64)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Updates region, sealed columns and blind indexes of one customer of `tenant_id`.
+    /// Returns false when no such customer exists in that tenant.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_customer(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant_id: &str,
+        id: &str,
+        region: Option<&str>,
+        sealed: &SealedFields,
+        email_bidx: Option<Option<&str>>,
+        phone_bidx: Option<Option<&str>>,
+        at: i64,
+    ) -> sqlx::Result<bool> {
+        let mut sets = vec!["updated_at = $1".to_string()];
+        let mut n = 1;
+        let mut next = |col: &str| {
+            n += 1;
+            format!("{col} = ${n}")
+        };
+        if region.is_some() {
+            sets.push(next("region"));
+        }
+        if email_bidx.is_some() {
+            sets.push(next("email_bidx"));
+        }
+        if phone_bidx.is_some() {
+            sets.push(next("phone_bidx"));
+        }
+        let cols: Vec<&String> = sealed.keys().filter(|c| is_sealed_column(c)).collect();
+        for c in &cols {
+            sets.push(next(c));
+        }
+        let sql = format!(
+            "UPDATE customers SET {} WHERE tenant_id = ${} AND id = ${}",
+            sets.join(", "),
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql).bind(at);
+        if let Some(r) = region {
+            q = q.bind(r);
+        }
+        if let Some(b) = email_bidx {
+            q = q.bind(b);
+        }
+        if let Some(b) = phone_bidx {
+            q = q.bind(b);
+        }
+        for c in &cols {
+            q = q.bind(sealed.get(*c).cloned().flatten());
+        }
+        let r = q.bind(tenant_id).bind(id).execute(&mut **tx).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a customer and crypto-shreds its subject key. Returns false if it did not exist.
+    pub async fn delete_customer(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant_id: &str,
+        id: &str,
+    ) -> sqlx::Result<bool> {
+        for sql in [
+            "DELETE FROM interactions WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM customer_tags WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM consents WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let r = sqlx::query("DELETE FROM customers WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn customer(&self, tenant_id: &str, id: &str) -> sqlx::Result<Option<CustomerRow>> {
+        let filter = CustomerFilter {
+            limit: 1,
+            ..Default::default()
+        };
+        let mut rows = self.query_customers(tenant_id, &filter, Some(id)).await?;
+        Ok(rows.pop())
+    }
+
+    /// One page of customers matching `filter`, and the total count.
+    pub async fn customers(
+        &self,
+        tenant_id: &str,
+        filter: &CustomerFilter,
+    ) -> sqlx::Result<(Vec<CustomerRow>, i64)> {
+        let rows = self.query_customers(tenant_id, filter, None).await?;
+        let (where_sql, binds) = where_clause(filter, None);
+        let sql = format!("SELECT COUNT(*) FROM customers c WHERE {where_sql}");
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(tenant_id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let total = q.fetch_one(self.pool()).await?;
+        Ok((rows, total))
+    }
+
+    async fn query_customers(
+        &self,
+        tenant_id: &str,
+        filter: &CustomerFilter,
+        id: Option<&str>,
+    ) -> sqlx::Result<Vec<CustomerRow>> {
+        let cols = sealed_columns();
+        let (where_sql, binds) = where_clause(filter, id);
+        let sql = format!(
+            "SELECT c.id, c.tenant_id, c.region, c.created_at, c.updated_at, {} FROM customers c \
+             WHERE {where_sql} ORDER BY c.created_at, c.id LIMIT {} OFFSET {}",
+            cols.iter()
+                .map(|c| format!("c.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            filter.limit.max(0),
+            filter.offset.max(0)
+        );
+        let mut q = sqlx::query(&sql).bind(tenant_id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let raw = q.fetch_all(self.pool()).await?;
+        let mut rows = Vec::with_capacity(raw.len());
+        for r in raw {
+            let mut sealed = SealedFields::new();
+            for c in &cols {
+                sealed.insert(c.clone(), r.try_get::<Option<Vec<u8>>, _>(c.as_str())?);
+            }
+            rows.push(CustomerRow {
+                id: r.try_get("id")?,
+                tenant_id: r.try_get("tenant_id")?,
+                region: r.try_get("region")?,
+                sealed,
+                tags: Vec::new(),
+                consents: BTreeMap::new(),
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            });
+        }
+        self.attach_tags_and_consents(tenant_id, &mut rows).await?;
+        Ok(rows)
+    }
+
+    async fn attach_tags_and_consents(
+        &self,
+        tenant_id: &str,
+        rows: &mut [CustomerRow],
+    ) -> sqlx::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (0..rows.len()).map(|i| format!("${}", i + 2)).collect();
+        let in_list = placeholders.join(", ");
+        let index: HashMap<String, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+
+        let sql = format!(
+            "SELECT customer_id, tag FROM customer_tags WHERE tenant_id = $1 AND customer_id IN ({in_list}) ORDER BY tag"
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant_id);
+        for r in rows.iter() {
+            q = q.bind(&r.id);
+        }
+        for (cid, tag) in q.fetch_all(self.pool()).await? {
+            if let Some(&i) = index.get(&cid) {
+                rows[i].tags.push(tag);
+            }
+        }
+        let sql = format!(
+            "SELECT customer_id, purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id IN ({in_list})"
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(tenant_id);
+        for r in rows.iter() {
+            q = q.bind(&r.id);
+        }
+        for (cid, purpose, granted) in q.fetch_all(self.pool()).await? {
+            if let Some(&i) = index.get(&cid) {
+                rows[i].consents.insert(purpose, granted != 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// The wrapped subject key of `subject`: `(dek_version, key_version, wrapped)`.
+    pub async fn subject_key(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+    ) -> sqlx::Result<Option<(u32, u32, Vec<u8>)>> {
+        let row: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT dek_version, key_version, wrapped_key FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(subject)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(d, k, w)| (d as u32, k as u32, w)))
+    }
+
+    pub async fn insert_interaction(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant_id: &str,
+        row: &InteractionRow,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO interactions (id, tenant_id, customer_id, kind, summary, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&row.id)
+        .bind(tenant_id)
+        .bind(&row.customer_id)
+        .bind(&row.kind)
+        .bind(&row.summary)
+        .bind(&row.created_by)
+        .bind(row.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn interactions(
+        &self,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<Vec<InteractionRow>> {
+        sqlx::query_as(
+            "SELECT id, customer_id, kind, summary, created_by, created_at FROM interactions \
+             WHERE tenant_id = $1 AND customer_id = $2 ORDER BY created_at DESC, id LIMIT 200",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await
+    }
+}
+
+/// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
+fn where_clause(filter: &CustomerFilter, id: Option<&str>) -> (String, Vec<String>) {
+    let mut parts = vec!["c.tenant_id = $1".to_string()];
+    let mut binds = Vec::new();
+    let mut push = |sql: &str, v: &str, binds: &mut Vec<String>| {
+        binds.push(v.to_string());
+        parts.push(sql.replace('?', &format!("${}", binds.len() + 1)));
+    };
+    if let Some(id) = id {
+        push("c.id = ?", id, &mut binds);
+    }
+    if let Some(r) = &filter.region {
+        push("c.region = ?", r, &mut binds);
+    }
+    if let Some(b) = &filter.email_bidx {
+        push("c.email_bidx = ?", b, &mut binds);
+    }
+    if let Some(b) = &filter.phone_bidx {
+        push("c.phone_bidx = ?", b, &mut binds);
+    }
+    for t in &filter.tags {
+        push(
+            "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)",
+            t,
+            &mut binds,
+        );
+    }
+    (parts.join(" AND "), binds)
+}

@@ -1,0 +1,140 @@
+//! Persistence with sqlx. SQLite (one file, WAL) is the embedded default; the SQL is kept portable
+//! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
+
+mod customers;
+mod users;
+
+pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use users::{SessionRow, UserRow};
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+pub type Db = Sqlite;
+pub type Tx<'a> = Transaction<'a, Db>;
+
+/// Milliseconds since the Unix epoch: the one time representation in the database.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The database behind the host.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and applies the embedded migrations.
+    pub async fn open_sqlite(path: &Path) -> anyhow::Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(opts).await
+    }
+
+    /// Opens a database from a URL such as `sqlite://path/crm.db`.
+    pub async fn open_url(url: &str) -> anyhow::Result<Self> {
+        if !url.starts_with("sqlite:") {
+            anyhow::bail!(
+                "unsupported database URL scheme (this build supports sqlite: URLs; PostgreSQL support is planned)"
+            );
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(opts).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions) -> anyhow::Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> sqlx::Result<Tx<'static>> {
+        self.pool.begin().await
+    }
+
+    /// Creates a tenant with its first wrapped data key, atomically.
+    pub async fn create_tenant(
+        &self,
+        tx: &mut Tx<'_>,
+        tenant: &TenantRow,
+        wrapped_dek: &[u8],
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&tenant.id)
+            .bind(&tenant.slug)
+            .bind(&tenant.name)
+            .bind(tenant.created_at)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO tenant_keys (tenant_id, version, wrapped_dek, created_at) VALUES ($1, 1, $2, $3)",
+        )
+        .bind(&tenant.id)
+        .bind(wrapped_dek)
+        .bind(tenant.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &str) -> sqlx::Result<Option<TenantRow>> {
+        sqlx::query_as("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn tenant_by_id(&self, id: &str) -> sqlx::Result<Option<TenantRow>> {
+        sqlx::query_as("SELECT id, slug, name, created_at FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn tenants(&self) -> sqlx::Result<Vec<TenantRow>> {
+        sqlx::query_as("SELECT id, slug, name, created_at FROM tenants ORDER BY slug")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// The tenant's wrapped data keys as `(version, wrapped)`.
+    pub async fn tenant_keys(&self, tenant_id: &str) -> sqlx::Result<Vec<(u32, Vec<u8>)>> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT version, wrapped_dek FROM tenant_keys WHERE tenant_id = $1 ORDER BY version",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(v, w)| (v as u32, w)).collect())
+    }
+}

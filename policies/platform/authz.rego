@@ -1,0 +1,263 @@
+# Baseline access policy of the broadcaster CRM (platform level).
+#
+# The host evaluates `data.crm.authz.decision` with an input of the form
+#
+#   {
+#     "subject":  {"type": "user"|"plugin", "tenant": "...", "user": "...",
+#                  "roles": ["support"], "mfa": true},
+#     "action":   "customer.read",
+#     "resource": {"type": "customer", "tenant": "...", "id": "...",
+#                  "fields": ["email"]},        # fields: create/update only
+#     "context":  {"channel": "api"}
+#   }
+#
+# and always gets back an object
+#
+#   {"allow": bool, "reasons": [sorted strings],
+#    "obligations": {"mask": [sorted fields], "redact": [sorted fields]}}
+#
+# Deny by default: a request is allowed only when at least one role of the
+# subject grants the action and no deny reason fires. A plugin subject is
+# treated exactly like a user with the same roles.
+package crm.authz
+
+# ---------------------------------------------------------------------------
+# Static tables
+# ---------------------------------------------------------------------------
+
+all_roles := {"admin", "compliance", "sales", "support", "marketing"}
+
+# Which roles may perform which action.
+action_roles := {
+	"customer.list": all_roles,
+	"customer.read": all_roles,
+	"customer.create": {"admin", "sales"},
+	"customer.update": {"admin", "sales", "support"},
+	"customer.delete": {"admin", "compliance"},
+	"customer.export": {"admin", "compliance"},
+	"interaction.create": {"admin", "sales", "support"},
+	"audit.read": {"admin", "compliance"},
+	"audit.verify": {"admin", "compliance"},
+	"user.manage": {"admin"},
+	"tenant.admin": {"admin"},
+	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
+	"self.mfa.enroll": all_roles,
+	"self.token.create": all_roles,
+}
+
+# Actions a subject may only perform on its own user record.
+self_actions := {"self.mfa.enroll", "self.token.create"}
+
+# Actions that need a session which passed multi-factor authentication.
+mfa_actions := {"customer.export", "user.manage", "tenant.admin"}
+
+# Actions that return customer data and therefore carry mask/redact
+# obligations.
+customer_read_actions := {"customer.read", "customer.list", "customer.export"}
+
+# Actions that write customer fields (resource.fields lists them).
+field_write_actions := {"customer.create", "customer.update"}
+
+# Customer fields subject to masking/redaction on read.
+viewable_fields := {"name", "email", "phone", "address", "birth_date", "notes"}
+
+# Customer fields that a create/update may write.
+writable_fields := {
+	"name", "email", "phone", "address", "birth_date", "notes",
+	"region", "tags", "consents",
+}
+
+# Fields each role may write (roles that may create/update at all).
+role_writable := {
+	"admin": writable_fields,
+	"sales": writable_fields,
+	"support": {"email", "phone", "address", "notes"},
+}
+
+# How each role sees customer data on read. A field that is in neither set is
+# shown in clear.
+role_view := {
+	"admin": {"mask": set(), "redact": set()},
+	"compliance": {"mask": set(), "redact": set()},
+	"sales": {"mask": set(), "redact": {"birth_date"}},
+	"support": {"mask": {"phone"}, "redact": {"birth_date"}},
+	"marketing": {"mask": {"email", "phone"}, "redact": {"address", "birth_date", "notes"}},
+}
+
+subject_types := {"user", "plugin"}
+
+# ---------------------------------------------------------------------------
+# Derived facts about the request
+# ---------------------------------------------------------------------------
+
+action_known if action_roles[input.action]
+
+action_label := input.action if is_string(input.action) else := "(none)"
+
+# Roles of the subject (strings only; anything else is ignored).
+subject_roles contains r if {
+	is_array(input.subject.roles)
+	some r in input.subject.roles
+	is_string(r)
+}
+
+# Roles of the subject that grant the requested action.
+permitted_roles := subject_roles & action_roles[input.action] if {
+	action_known
+} else := set()
+
+mfa_passed if input.subject.mfa == true
+
+tenant_present(t) if {
+	is_string(t)
+	t != ""
+}
+
+fields_given if {
+	_ = input.resource.fields
+}
+
+fields_valid if {
+	is_array(input.resource.fields)
+	every f in input.resource.fields {
+		is_string(f)
+	}
+}
+
+# Fields that the permitted roles may write, together (most permissive wins).
+subject_writable contains f if {
+	some r in permitted_roles
+	some f in role_writable[r]
+}
+
+permitted_label := sprintf("role %s", [r]) if {
+	count(permitted_roles) == 1
+	some r in permitted_roles
+} else := sprintf("roles %s", [concat(", ", sort(permitted_roles))])
+
+# ---------------------------------------------------------------------------
+# Deny reasons
+# ---------------------------------------------------------------------------
+
+deny_reasons contains msg if {
+	not action_known
+	msg := sprintf("unknown_action: %s is not a recognised action", [action_label])
+}
+
+deny_reasons contains "invalid_subject: subject.type must be user or plugin" if {
+	not input.subject.type in subject_types
+}
+
+deny_reasons contains "tenant_missing: subject or resource tenant is missing or empty" if {
+	not tenant_present(input.subject.tenant)
+}
+
+deny_reasons contains "tenant_missing: subject or resource tenant is missing or empty" if {
+	not tenant_present(input.resource.tenant)
+}
+
+deny_reasons contains "tenant_mismatch: subject and resource belong to different tenants" if {
+	tenant_present(input.subject.tenant)
+	tenant_present(input.resource.tenant)
+	input.subject.tenant != input.resource.tenant
+}
+
+deny_reasons contains msg if {
+	action_known
+	count(permitted_roles) == 0
+	msg := sprintf("role_denied: no role of the subject permits %s", [input.action])
+}
+
+deny_reasons contains msg if {
+	input.action in self_actions
+	input.resource.id != input.subject.user
+	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
+}
+
+deny_reasons contains msg if {
+	input.action in self_actions
+	not input.resource.id
+	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
+}
+
+deny_reasons contains msg if {
+	input.action in mfa_actions
+	not mfa_passed
+	msg := sprintf("mfa_required: %s requires multi-factor authentication", [input.action])
+}
+
+deny_reasons contains "invalid_fields: resource.fields must be an array of field names" if {
+	input.action in field_write_actions
+	fields_given
+	not fields_valid
+}
+
+deny_reasons contains msg if {
+	input.action in field_write_actions
+	fields_valid
+	some f in input.resource.fields
+	not f in writable_fields
+	msg := sprintf("field_denied: %s is not a writable customer field", [f])
+}
+
+deny_reasons contains msg if {
+	input.action in field_write_actions
+	count(permitted_roles) > 0
+	fields_valid
+	some f in input.resource.fields
+	f in writable_fields
+	not f in subject_writable
+	msg := sprintf("field_denied: %s may not write %s", [permitted_label, f])
+}
+
+# ---------------------------------------------------------------------------
+# Allow
+# ---------------------------------------------------------------------------
+
+default allow := false
+
+allow if {
+	count(permitted_roles) > 0
+	count(deny_reasons) == 0
+}
+
+allow_reasons contains msg if {
+	allow
+	some r in permitted_roles
+	msg := sprintf("allowed: role %s permits %s", [r, input.action])
+}
+
+reasons := sort(allow_reasons) if {
+	allow
+} else := sort(deny_reasons) if {
+	count(deny_reasons) > 0
+} else := ["denied: no rule permits this request"]
+
+# ---------------------------------------------------------------------------
+# Read obligations (most permissive role wins)
+# ---------------------------------------------------------------------------
+
+# A field is redacted only if every permitted role redacts it.
+redact_fields := intersection({role_view[r].redact | some r in permitted_roles})
+
+# A field is masked if every permitted role masks or redacts it, but it is
+# not redacted by all of them.
+mask_fields := intersection({(role_view[r].mask | role_view[r].redact) | some r in permitted_roles}) - redact_fields
+
+obligations := {"mask": sort(mask_fields), "redact": sort(redact_fields)} if {
+	allow
+	input.action in customer_read_actions
+} else := {"mask": [], "redact": sort(viewable_fields)} if {
+	# A denied read fails closed: nothing may be shown.
+	input.action in customer_read_actions
+} else := {"mask": [], "redact": []}
+
+# ---------------------------------------------------------------------------
+# The decision the host reads
+# ---------------------------------------------------------------------------
+
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"obligations": obligations,
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `crm` binary, real HTTP, real SQLite, real policies.
+
+mod common;
+
+mod audit_trail;
+mod auth;
+mod bad_input;
+mod encryption;
+mod roles;
+mod tenancy;
+mod transport;

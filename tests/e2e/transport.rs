@@ -1,0 +1,195 @@
+//! HTTP surface: security headers, TLS, OpenAPI, health, and the web pages.
+
+use crate::common::{Server, spawn};
+
+#[tokio::test]
+async fn every_response_carries_strict_security_headers() {
+    let s = Server::demo(1);
+    for path in ["/healthz", "/login", "/api/v1/customers", "/nowhere"] {
+        let r = s.http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP"
+        );
+    }
+    let (st, v) = s.get("/healthz", None).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("ok")));
+    let (st, doc) = s.get("/api/v1/openapi.json", None).await;
+    assert_eq!(st, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for p in [
+        "/api/v1/session",
+        "/api/v1/customers",
+        "/api/v1/customers/{id}",
+        "/api/v1/customers/{id}/interactions",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+    ] {
+        assert!(doc["paths"][p].is_object(), "OpenAPI lacks {p}");
+    }
+}
+
+#[tokio::test]
+async fn self_signed_tls_serves_https_with_secure_cookies_and_hsts() {
+    let s = Server::demo(1);
+    drop(s.token("sales").await);
+    let (mut child, url) = spawn(&["serve", "--tls", "self-signed"], &s.data());
+    assert!(url.starts_with("https://"), "{url}");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()
+            .get("strict-transport-security")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let sales = s.user("sales");
+    let r = client
+        .post(format!("{url}/api/v1/session"))
+        .json(&serde_json::json!({"tenant": "demo", "username": sales["username"], "password": sales["password"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+    // Plain HTTP to the TLS port fails rather than leaking anything.
+    let plain = url.replace("https://", "http://");
+    assert!(
+        reqwest::get(format!("{plain}/healthz"))
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn web_sign_in_with_mfa_then_list_and_detail() {
+    let s = Server::demo(30);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/login", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(page.contains("<label for=\"totp\">"));
+    let admin = s.user("admin");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("tenant", "demo"),
+        ("username", admin["username"].as_str().unwrap()),
+        ("password", admin["password"].as_str().unwrap()),
+        (
+            "totp",
+            &crate::common::totp_at(admin["totp_secret"].as_str().unwrap(), 0),
+        ),
+    ];
+    let r = client
+        .post(format!("{}/login", s.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    let list = client
+        .get(format!("{}/customers?region=CN", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("<table>") && list.contains("/customers/"),
+        "{list}"
+    );
+    let href = list
+        .split("href=\"/customers/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let detail = client
+        .get(format!("{}/customers/{href}", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("<dl class=\"kv\">"), "{detail}");
+    // Switch to Chinese.
+    let token = detail
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(format!("{}/lang", s.url))
+        .form(&[("csrf_token", token.as_str()), ("lang", "zh")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let zh = client
+        .get(format!("{}/customers", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(zh.contains("客户"), "{zh}");
+    // A signed-out browser is sent to the sign-in page.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = anon
+        .get(format!("{}/customers", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("location").unwrap(), "/login");
+}
