@@ -39,6 +39,7 @@ impl Actor {
 
 pub struct App {
     pub store: Store,
+    pub audit: audit::Recorder,
     pub vault: Vault,
     pub pdp: Pdp,
     keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
@@ -47,6 +48,7 @@ pub struct App {
 impl App {
     pub fn new(store: Store, vault: Vault, pdp: Pdp) -> Self {
         Self {
+            audit: audit::Recorder::spawn(store.clone()),
             store,
             vault,
             pdp,
@@ -108,19 +110,19 @@ impl App {
             context,
         });
         if !decision.allow {
-            audit::record(
-                &self.store,
-                &actor.tenant_id,
-                &audit::Event {
-                    actor: actor.audit_name(),
-                    action: action.to_string(),
-                    resource: resource_name,
-                    decision: "deny".into(),
-                    policy_version: decision.policy_version.clone(),
-                    detail: serde_json::json!({"reasons": decision.reasons}),
-                },
-            )
-            .await?;
+            self.audit
+                .record(
+                    &actor.tenant_id,
+                    &audit::Event {
+                        actor: actor.audit_name(),
+                        action: action.to_string(),
+                        resource: resource_name,
+                        decision: "deny".into(),
+                        policy_version: decision.policy_version.clone(),
+                        detail: serde_json::json!({"reasons": decision.reasons}),
+                    },
+                )
+                .await?;
             return Err(AppError::forbidden(&decision.reasons));
         }
         Ok(decision)

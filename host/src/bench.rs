@@ -98,6 +98,37 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     );
 
     let pdp = Pdp::platform()?;
+    let input = crate::policy::Input {
+        subject: crate::policy::Subject {
+            kind: "user".into(),
+            tenant: "t1".into(),
+            user: "u1".into(),
+            roles: vec!["support".into()],
+            mfa: false,
+        },
+        action: "customer.read".into(),
+        resource: crate::policy::Resource {
+            kind: "customer".into(),
+            tenant: "t1".into(),
+            id: Some("c1".into()),
+            fields: None,
+        },
+        context: serde_json::json!({}),
+    };
+    let mut lat = Latencies(
+        (0..2000)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(pdp.decide(&input));
+                t.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "policy decision (baseline policy, regorus native): p50 {:.0} µs, p99 {:.0} µs\n",
+        micros(lat.pct(0.5)),
+        micros(lat.pct(0.99))
+    );
 
     // 2. HTTP end to end.
     let dir = tempfile::tempdir()?;

@@ -456,19 +456,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     now + days * 86_400_000,
                 )
                 .await?;
-            crate::audit::record(
-                &app.store,
-                &t.id,
-                &crate::audit::Event {
-                    actor: "operator:cli".into(),
-                    action: "token.create".into(),
-                    resource: format!("user/{}", u.id),
-                    decision: "allow".into(),
-                    policy_version: String::new(),
-                    detail: serde_json::json!({"days": days}),
-                },
-            )
-            .await?;
+            app.audit
+                .record(
+                    &t.id,
+                    &crate::audit::Event {
+                        actor: "operator:cli".into(),
+                        action: "token.create".into(),
+                        resource: format!("user/{}", u.id),
+                        decision: "allow".into(),
+                        policy_version: String::new(),
+                        detail: serde_json::json!({"days": days}),
+                    },
+                )
+                .await?;
             println!("{token}");
         }
         Command::Import(ImportCmd::Customers {

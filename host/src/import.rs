@@ -10,17 +10,7 @@ use crate::audit;
 use crate::customers::{self, Changes, validate};
 use crate::error::AppError;
 
-const COLUMNS: [&str; 9] = [
-    "name",
-    "email",
-    "phone",
-    "address",
-    "birth_date",
-    "notes",
-    "region",
-    "tags",
-    "consents",
-];
+const COLUMNS: [&str; 9] = validate::WRITABLE_FIELDS;
 
 /// A row that could not be imported, with its line number in the file.
 #[derive(Debug, Clone)]

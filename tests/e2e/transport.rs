@@ -193,3 +193,72 @@ async fn web_sign_in_with_mfa_then_list_and_detail() {
         .unwrap();
     assert_eq!(r.headers().get("location").unwrap(), "/login");
 }
+
+#[tokio::test]
+async fn serve_reads_a_toml_config_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("crm.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(crate::common::BIN)
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .env_remove("CRM_DATA_DIR")
+        .env_remove("CRM_LISTEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("CRM is running at ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(data.join("crm.db").exists() && data.join("master.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nport = 9\n").unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `port`"), "{err}");
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["serve", "--listen", "nowhere", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not of the form IP:PORT"));
+}

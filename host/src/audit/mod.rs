@@ -69,15 +69,13 @@ pub async fn append(
     tenant: &str,
     event: &Event,
 ) -> sqlx::Result<Record> {
-    sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING")
-        .bind(tenant)
-        .bind(GENESIS)
-        .execute(&mut *conn)
-        .await?;
+    // Claim the next number: the upsert takes the head row's write lock before anything is read.
     let (seq, prev_hash): (i64, String) = sqlx::query_as(
-        "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash",
     )
     .bind(tenant)
+    .bind(GENESIS)
     .fetch_one(&mut *conn)
     .await?;
     let mut record = Record {
@@ -119,12 +117,68 @@ pub async fn append(
     Ok(record)
 }
 
-/// Appends `event` in a transaction of its own.
-pub async fn record(store: &Store, tenant: &str, event: &Event) -> sqlx::Result<Record> {
-    let mut tx = store.begin().await?;
-    let r = append(&mut tx, tenant, event).await?;
-    tx.commit().await?;
-    Ok(r)
+/// Records events on their own (outside a data transaction), with group commit: events that arrive
+/// together share one transaction. `record` returns only once its event is committed.
+#[derive(Clone)]
+pub struct Recorder {
+    jobs: tokio::sync::mpsc::Sender<Job>,
+}
+
+struct Job {
+    tenant: String,
+    event: Event,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Most events one transaction takes.
+const BATCH: usize = 256;
+
+impl Recorder {
+    /// Starts the writer task (needs a Tokio runtime).
+    pub fn spawn(store: Store) -> Self {
+        let (jobs, mut rx) = tokio::sync::mpsc::channel::<Job>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(j) => batch.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let result = async {
+                    let mut tx = store.begin().await?;
+                    for j in &batch {
+                        append(&mut tx, &j.tenant, &j.event).await?;
+                    }
+                    tx.commit().await
+                }
+                .await
+                .map_err(|e| e.to_string());
+                for j in batch {
+                    let _ = j.done.send(result.clone());
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Appends `event` to `tenant`'s chain and waits until it is committed.
+    pub async fn record(&self, tenant: &str, event: &Event) -> anyhow::Result<()> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let job = Job {
+            tenant: tenant.to_string(),
+            event: event.clone(),
+            done,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
+        wait.await
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
+            .map_err(|e| anyhow::anyhow!("audit write failed: {e}"))
+    }
 }
 
 /// The newest records of a chain, newest first.

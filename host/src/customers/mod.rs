@@ -133,7 +133,7 @@ fn map_unique(e: sqlx::Error) -> AppError {
 /// Creates a customer inside `tx` (no decision, no audit): shared by the API, the importer and the demo.
 pub async fn insert_new(
     app: &App,
-    tx: &mut crate::store::Tx<'_>,
+    tx: &mut crate::store::Tx,
     keys: &TenantKeys,
     changes: &Changes,
 ) -> AppResult<String> {
@@ -149,6 +149,7 @@ pub async fn insert_new(
         consents: changes.consents.clone().unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        subject_key: None,
     };
     let email = changes
         .email
@@ -174,12 +175,36 @@ pub async fn insert_new(
     Ok(id)
 }
 
-fn resource(actor: &Actor, id: Option<&str>, fields: Option<Vec<String>>) -> Resource {
-    Resource {
+/// Asks the decision point about one action on customers of the actor's tenant.
+async fn authorize(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: Option<&str>,
+    fields: Option<Vec<String>>,
+) -> AppResult<Decision> {
+    let resource = Resource {
         kind: "customer".into(),
         tenant: actor.tenant_id.clone(),
         id: id.map(str::to_string),
         fields,
+    };
+    app.authorize(actor, action, resource, serde_json::json!({}))
+        .await
+}
+
+/// The tenant's keys and the customer's subject key; 404 (audited) when there is no such customer.
+async fn subject(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: &str,
+    decision: &Decision,
+) -> AppResult<(std::sync::Arc<TenantKeys>, SealingKey)> {
+    let keys = app.tenant_keys(&actor.tenant_id).await?;
+    match app.subject_key(&keys, id).await? {
+        Some(sk) => Ok((keys, sk)),
+        None => Err(not_found(app, actor, action, id, decision).await),
     }
 }
 
@@ -244,15 +269,12 @@ fn view(
 }
 
 async fn open_row(
-    app: &App,
     keys: &TenantKeys,
     row: &CustomerRow,
     decision: &Decision,
 ) -> AppResult<CustomerView> {
-    let sk = app
-        .subject_key(keys, &row.id)
-        .await?
-        .ok_or_else(AppError::integrity)?;
+    let (version, wrapped) = row.subject_key.as_ref().ok_or_else(AppError::integrity)?;
+    let sk = keys.unwrap_subject_key(&row.id, *version, wrapped)?;
     view(keys, &sk, row, decision)
 }
 
@@ -265,21 +287,22 @@ async fn integrity_failure(
     decision: &Decision,
     e: AppError,
 ) -> AppError {
-    let _ = audit::record(
-        &app.store,
-        &actor.tenant_id,
-        &audit::Event {
-            decision: "error".into(),
-            ..event(
-                actor,
-                action,
-                format!("customer/{id}"),
-                decision,
-                serde_json::json!({"error": e.code}),
-            )
-        },
-    )
-    .await;
+    let _ = app
+        .audit
+        .record(
+            &actor.tenant_id,
+            &audit::Event {
+                decision: "error".into(),
+                ..event(
+                    actor,
+                    action,
+                    format!("customer/{id}"),
+                    decision,
+                    serde_json::json!({"error": e.code}),
+                )
+            },
+        )
+        .await;
     e
 }
 
@@ -291,30 +314,24 @@ async fn not_found(
     id: &str,
     decision: &Decision,
 ) -> AppError {
-    let _ = audit::record(
-        &app.store,
-        &actor.tenant_id,
-        &event(
-            actor,
-            action,
-            format!("customer/{id}"),
-            decision,
-            serde_json::json!({"result": "not_found"}),
-        ),
-    )
-    .await;
+    let _ = app
+        .audit
+        .record(
+            &actor.tenant_id,
+            &event(
+                actor,
+                action,
+                format!("customer/{id}"),
+                decision,
+                serde_json::json!({"result": "not_found"}),
+            ),
+        )
+        .await;
     AppError::not_found("customer")
 }
 
 pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<CustomerView> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.create",
-            resource(actor, None, Some(changes.fields())),
-            serde_json::json!({}),
-        )
-        .await?;
+    let decision = authorize(app, actor, "customer.create", None, Some(changes.fields())).await?;
     let keys = app.tenant_keys(&actor.tenant_id).await?;
     let mut tx = app.store.begin().await?;
     let id = insert_new(app, &mut tx, &keys, changes).await?;
@@ -335,48 +352,34 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
 }
 
 pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.read",
-            resource(actor, Some(id), None),
-            serde_json::json!({}),
-        )
-        .await?;
+    let decision = authorize(app, actor, "customer.read", Some(id), None).await?;
     let Some(row) = app.store.customer(&actor.tenant_id, id).await? else {
         return Err(not_found(app, actor, "customer.read", id, &decision).await);
     };
     let keys = app.tenant_keys(&actor.tenant_id).await?;
-    let v = match open_row(app, &keys, &row, &decision).await {
+    let v = match open_row(&keys, &row, &decision).await {
         Ok(v) => v,
         Err(e) => {
             return Err(integrity_failure(app, actor, "customer.read", id, &decision, e).await);
         }
     };
-    audit::record(
-        &app.store,
-        &actor.tenant_id,
-        &event(
-            actor,
-            "customer.read",
-            format!("customer/{id}"),
-            &decision,
-            serde_json::json!({"masked": v.masked, "redacted": v.redacted}),
-        ),
-    )
-    .await?;
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &event(
+                actor,
+                "customer.read",
+                format!("customer/{id}"),
+                &decision,
+                serde_json::json!({"masked": v.masked, "redacted": v.redacted}),
+            ),
+        )
+        .await?;
     Ok(v)
 }
 
 pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.list",
-            resource(actor, None, None),
-            serde_json::json!({}),
-        )
-        .await?;
+    let decision = authorize(app, actor, "customer.list", None, None).await?;
     let keys = app.tenant_keys(&actor.tenant_id).await?;
     let per_page = q.per_page.clamp(1, 200);
     let page = q.page.max(1);
@@ -391,7 +394,7 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
     let (rows, total) = app.store.customers(&actor.tenant_id, &filter).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
-        match open_row(app, &keys, row, &decision).await {
+        match open_row(&keys, row, &decision).await {
             Ok(v) => items.push(v),
             Err(e) => {
                 return Err(
@@ -401,9 +404,7 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
         }
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    audit::record(
-        &app.store,
-        &actor.tenant_id,
+    app.audit.record(&actor.tenant_id,
         &event(actor, "customer.list", "customers".into(), &decision,
             serde_json::json!({"ids": ids, "masked": decision.obligations.mask, "redacted": decision.obligations.redact})),
     )
@@ -422,18 +423,15 @@ pub async fn update(
     id: &str,
     changes: &Changes,
 ) -> AppResult<CustomerView> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.update",
-            resource(actor, Some(id), Some(changes.fields())),
-            serde_json::json!({}),
-        )
-        .await?;
-    let keys = app.tenant_keys(&actor.tenant_id).await?;
-    let Some(sk) = app.subject_key(&keys, id).await? else {
-        return Err(not_found(app, actor, "customer.update", id, &decision).await);
-    };
+    let decision = authorize(
+        app,
+        actor,
+        "customer.update",
+        Some(id),
+        Some(changes.fields()),
+    )
+    .await?;
+    let (keys, sk) = subject(app, actor, "customer.update", id, &decision).await?;
     let sealed = seal_personal(&keys, &sk, id, changes);
     let email = changes
         .email
@@ -491,14 +489,7 @@ pub async fn update(
 
 /// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding).
 pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.delete",
-            resource(actor, Some(id), None),
-            serde_json::json!({}),
-        )
-        .await?;
+    let decision = authorize(app, actor, "customer.delete", Some(id), None).await?;
     let mut tx = app.store.begin().await?;
     if !app
         .store
@@ -531,18 +522,8 @@ pub async fn add_interaction(
     kind: &str,
     summary: &str,
 ) -> AppResult<InteractionView> {
-    let decision = app
-        .authorize(
-            actor,
-            "interaction.create",
-            resource(actor, Some(id), None),
-            serde_json::json!({}),
-        )
-        .await?;
-    let keys = app.tenant_keys(&actor.tenant_id).await?;
-    let Some(sk) = app.subject_key(&keys, id).await? else {
-        return Err(not_found(app, actor, "interaction.create", id, &decision).await);
-    };
+    let decision = authorize(app, actor, "interaction.create", Some(id), None).await?;
+    let (_, sk) = subject(app, actor, "interaction.create", id, &decision).await?;
     let iid = uuid::Uuid::new_v4().to_string();
     let sealed = sk.seal(
         &FieldRef {
@@ -589,18 +570,8 @@ pub async fn add_interaction(
 
 /// A customer's interactions; summaries are free text, so they follow the policy for `notes`.
 pub async fn interactions(app: &App, actor: &Actor, id: &str) -> AppResult<Vec<InteractionView>> {
-    let decision = app
-        .authorize(
-            actor,
-            "customer.read",
-            resource(actor, Some(id), None),
-            serde_json::json!({}),
-        )
-        .await?;
-    let keys = app.tenant_keys(&actor.tenant_id).await?;
-    let Some(sk) = app.subject_key(&keys, id).await? else {
-        return Err(not_found(app, actor, "interaction.read", id, &decision).await);
-    };
+    let decision = authorize(app, actor, "customer.read", Some(id), None).await?;
+    let (_, sk) = subject(app, actor, "interaction.read", id, &decision).await?;
     let reveal = decision.reveals("notes");
     let rows = app.store.interactions(&actor.tenant_id, id).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -626,17 +597,17 @@ pub async fn interactions(app: &App, actor: &Actor, id: &str) -> AppResult<Vec<I
             created_at: iso(r.created_at),
         });
     }
-    audit::record(
-        &app.store,
-        &actor.tenant_id,
-        &event(
-            actor,
-            "interaction.read",
-            format!("customer/{id}"),
-            &decision,
-            serde_json::json!({"count": out.len()}),
-        ),
-    )
-    .await?;
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &event(
+                actor,
+                "interaction.read",
+                format!("customer/{id}"),
+                &decision,
+                serde_json::json!({"count": out.len()}),
+            ),
+        )
+        .await?;
     Ok(out)
 }

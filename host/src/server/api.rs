@@ -318,19 +318,20 @@ pub async fn mfa_confirm(
         ));
     }
     s.app.store.set_totp(&user.id, Some(&pending), None).await?;
-    audit::record(
-        &s.app.store,
-        &user.tenant_id,
-        &audit::Event {
-            actor: who.actor.audit_name(),
-            action: "self.mfa.enroll".into(),
-            resource: format!("user/{}", user.id),
-            decision: "allow".into(),
-            policy_version: s.app.pdp.version().to_string(),
-            detail: serde_json::json!({}),
-        },
-    )
-    .await?;
+    s.app
+        .audit
+        .record(
+            &user.tenant_id,
+            &audit::Event {
+                actor: who.actor.audit_name(),
+                action: "self.mfa.enroll".into(),
+                resource: format!("user/{}", user.id),
+                decision: "allow".into(),
+                policy_version: s.app.pdp.version().to_string(),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -390,19 +391,20 @@ pub async fn create_token(
             expires_at,
         )
         .await?;
-    audit::record(
-        &s.app.store,
-        &who.actor.tenant_id,
-        &audit::Event {
-            actor: who.actor.audit_name(),
-            action: "self.token.create".into(),
-            resource: format!("user/{}", who.actor.user_id),
-            decision: "allow".into(),
-            policy_version: decision.policy_version,
-            detail: serde_json::json!({"days": req.days}),
-        },
-    )
-    .await?;
+    s.app
+        .audit
+        .record(
+            &who.actor.tenant_id,
+            &audit::Event {
+                actor: who.actor.audit_name(),
+                action: "self.token.create".into(),
+                resource: format!("user/{}", who.actor.user_id),
+                decision: "allow".into(),
+                policy_version: decision.policy_version,
+                detail: serde_json::json!({"days": req.days}),
+            },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {
@@ -666,18 +668,19 @@ async fn audit_allow(
     policy_version: &str,
     detail: Value,
 ) -> AppResult<()> {
-    audit::record(
-        &s.app.store,
-        &who.actor.tenant_id,
-        &audit::Event {
-            actor: who.actor.audit_name(),
-            action: action.into(),
-            resource: "audit".into(),
-            decision: "allow".into(),
-            policy_version: policy_version.to_string(),
-            detail,
-        },
-    )
-    .await?;
+    s.app
+        .audit
+        .record(
+            &who.actor.tenant_id,
+            &audit::Event {
+                actor: who.actor.audit_name(),
+                action: action.into(),
+                resource: "audit".into(),
+                decision: "allow".into(),
+                policy_version: policy_version.to_string(),
+                detail,
+            },
+        )
+        .await?;
     Ok(())
 }

@@ -163,7 +163,9 @@ pub async fn sign_in(
         detail: serde_json::json!({"reason": reason}),
     };
     if user.locked_until > now {
-        audit::record(&app.store, &tenant.id, &audit_event("deny", "locked")).await?;
+        app.audit
+            .record(&tenant.id, &audit_event("deny", "locked"))
+            .await?;
         let mut e = AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "locked",
@@ -224,7 +226,9 @@ pub async fn sign_in(
         app.store
             .record_login_failure(&user.id, n, next, locked)
             .await?;
-        audit::record(&app.store, &tenant.id, &audit_event("deny", reason)).await?;
+        app.audit
+            .record(&tenant.id, &audit_event("deny", reason))
+            .await?;
         return Err(err);
     }
     app.store.record_login_success(&user.id, totp_step).await?;
@@ -245,12 +249,12 @@ pub async fn sign_in(
             expires_at,
         )
         .await?;
-    audit::record(
-        &app.store,
-        &tenant.id,
-        &audit_event("allow", if mfa { "password+totp" } else { "password" }),
-    )
-    .await?;
+    app.audit
+        .record(
+            &tenant.id,
+            &audit_event("allow", if mfa { "password+totp" } else { "password" }),
+        )
+        .await?;
     Ok(NewSession {
         token,
         csrf_token,
@@ -269,18 +273,18 @@ pub async fn sign_in(
 /// Revokes the session behind a request and audits it.
 pub async fn sign_out(app: &App, who: &Authenticated) -> AppResult<()> {
     app.store.revoke_session(&who.token_hash, now_ms()).await?;
-    audit::record(
-        &app.store,
-        &who.actor.tenant_id,
-        &audit::Event {
-            actor: who.actor.audit_name(),
-            action: "session.delete".into(),
-            resource: format!("user/{}", who.actor.user_id),
-            decision: "allow".into(),
-            policy_version: String::new(),
-            detail: serde_json::json!({}),
-        },
-    )
-    .await?;
+    app.audit
+        .record(
+            &who.actor.tenant_id,
+            &audit::Event {
+                actor: who.actor.audit_name(),
+                action: "session.delete".into(),
+                resource: format!("user/{}", who.actor.user_id),
+                decision: "allow".into(),
+                policy_version: String::new(),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
     Ok(())
 }

@@ -22,6 +22,8 @@ pub struct CustomerRow {
     pub consents: BTreeMap<String, bool>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The wrapped subject key `(key_version, wrapped)`, read with the row (None on insert).
+    pub subject_key: Option<(u32, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -62,7 +64,7 @@ impl Store {
     /// Inserts a customer with its wrapped subject key, tags and consents (caller owns the transaction).
     pub async fn insert_customer(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         row: &CustomerRow,
         email_bidx: Option<&str>,
         phone_bidx: Option<&str>,
@@ -110,7 +112,7 @@ impl Store {
 
     pub async fn replace_tags(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant_id: &str,
         customer_id: &str,
         tags: &[String],
@@ -135,7 +137,7 @@ impl Store {
 
     pub async fn upsert_consents(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant_id: &str,
         customer_id: &str,
         consents: &BTreeMap<String, bool>,
@@ -162,7 +164,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn update_customer(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant_id: &str,
         id: &str,
         region: Option<&str>,
@@ -216,7 +218,7 @@ impl Store {
     /// Deletes a customer and crypto-shreds its subject key. Returns false if it did not exist.
     pub async fn delete_customer(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant_id: &str,
         id: &str,
     ) -> sqlx::Result<bool> {
@@ -275,7 +277,8 @@ impl Store {
         let cols = sealed_columns();
         let (where_sql, binds) = where_clause(filter, id);
         let sql = format!(
-            "SELECT c.id, c.tenant_id, c.region, c.created_at, c.updated_at, {} FROM customers c \
+            "SELECT c.id, c.tenant_id, c.region, c.created_at, c.updated_at, k.key_version, k.wrapped_key, {} \
+             FROM customers c LEFT JOIN subject_keys k ON k.tenant_id = c.tenant_id AND k.subject_id = c.id \
              WHERE {where_sql} ORDER BY c.created_at, c.id LIMIT {} OFFSET {}",
             cols.iter()
                 .map(|c| format!("c.{c}"))
@@ -304,6 +307,13 @@ impl Store {
                 consents: BTreeMap::new(),
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
+                subject_key: match (
+                    r.try_get::<Option<i64>, _>("key_version")?,
+                    r.try_get::<Option<Vec<u8>>, _>("wrapped_key")?,
+                ) {
+                    (Some(v), Some(w)) => Some((v as u32, w)),
+                    _ => None,
+                },
             });
         }
         self.attach_tags_and_consents(tenant_id, &mut rows).await?;
@@ -371,7 +381,7 @@ impl Store {
 
     pub async fn insert_interaction(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant_id: &str,
         row: &InteractionRow,
     ) -> sqlx::Result<()> {

@@ -11,11 +11,44 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub type Db = Sqlite;
-pub type Tx<'a> = Transaction<'a, Db>;
+
+/// A write transaction. SQLite has one writer at a time; taking this process's write gate first means
+/// writers queue in order here instead of spinning in SQLite's busy handler (which sleeps up to 100 ms).
+pub struct Tx {
+    tx: Transaction<'static, Db>,
+    _gate: OwnedMutexGuard<()>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
 
 /// Milliseconds since the Unix epoch: the one time representation in the database.
 pub fn now_ms() -> i64 {
@@ -26,6 +59,7 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    write_gate: Arc<Mutex<()>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,16 +71,9 @@ pub struct TenantRow {
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `path` and applies the embedded migrations.
+    /// Opens (creating if needed) the SQLite database at `path` (WAL) and applies the embedded migrations.
     pub async fn open_sqlite(path: &Path) -> anyhow::Result<Self> {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        Self::connect(opts).await
+        Self::connect(SqliteConnectOptions::new().filename(path)).await
     }
 
     /// Opens a database from a URL such as `sqlite://path/crm.db`.
@@ -56,36 +83,44 @@ impl Store {
                 "unsupported database URL scheme (this build supports sqlite: URLs; PostgreSQL support is planned)"
             );
         }
-        let opts = SqliteConnectOptions::from_str(url)?
+        Self::connect(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions) -> anyhow::Result<Self> {
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(opts).await
-    }
-
-    async fn connect(opts: SqliteConnectOptions) -> anyhow::Result<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            write_gate: Arc::new(Mutex::new(())),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
-    pub async fn begin(&self) -> sqlx::Result<Tx<'static>> {
-        self.pool.begin().await
+    /// Starts a write transaction (reads need none: WAL readers never wait for the writer).
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        let gate = self.write_gate.clone().lock_owned().await;
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            _gate: gate,
+        })
     }
 
     /// Creates a tenant with its first wrapped data key, atomically.
     pub async fn create_tenant(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx,
         tenant: &TenantRow,
         wrapped_dek: &[u8],
     ) -> sqlx::Result<()> {

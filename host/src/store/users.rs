@@ -41,7 +41,7 @@ const USER_COLS: &str = "id, tenant_id, username, display_name, role, password_h
     totp_pending, totp_last_step, failed_attempts, next_attempt_at, locked_until, lang, created_at";
 
 impl Store {
-    pub async fn insert_user(&self, tx: &mut Tx<'_>, u: &UserRow) -> sqlx::Result<()> {
+    pub async fn insert_user(&self, tx: &mut Tx, u: &UserRow) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO users (id, tenant_id, username, display_name, role, password_hash, totp_secret, \
              totp_pending, totp_last_step, failed_attempts, next_attempt_at, locked_until, lang, created_at) \

@@ -1,0 +1,484 @@
+//! Rego → WebAssembly module implementing OPA's Wasm ABI 1.2.
+//!
+//! The module is the generic runtime (`policies/runtime`, built once for
+//! wasm32-unknown-unknown, embedded here as [`RUNTIME_WASM`]) plus a policy
+//! blob: regorus RVM bytecode, or — when the RVM compiler rejects the policy —
+//! the Rego sources for the regorus interpreter inside the same module.
+//! Nothing is recompiled per policy: [`link`] rewrites the runtime's bytes
+//! (pure, deterministic: same sources → same bytes).
+//!
+//! What [`link`] does to the runtime module:
+//! 1. appends the blob as an active data segment at `align16(max(__heap_base, __data_end))`;
+//! 2. patches the runtime's `CRM_POLICY_DESC` static (found through its export)
+//!    with the blob's address and length and the new heap start;
+//! 3. raises the `env.memory` import minimum so the segment fits;
+//! 4. adds the immutable globals `opa_wasm_abi_version = 1`,
+//!    `opa_wasm_abi_minor_version = 2` (a Rust static can only export an address);
+//! 5. exports, for every ABI function, a wrapper that resets the shadow stack
+//!    pointer (`__stack_pointer`) to its initial value and calls the original:
+//!    a trap (opa_abort) skips Rust's epilogues and would otherwise leak stack on
+//!    every failed evaluation. (Safe because the module never calls back into the
+//!    host while it runs, so exports are never re-entered.)
+//! 6. drops every other export (`__heap_base`, `__data_end`, the descriptor,
+//!    `__getrandom_v03_custom`) and all custom sections.
+
+use anyhow::{Context, Result, anyhow, bail};
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasmparser::{Parser, Payload};
+
+/// The generic runtime, as built by `build.rs` (or `CRM_POLICY_RUNTIME_WASM`).
+pub const RUNTIME_WASM: &[u8] = include_bytes!(env!("CRM_POLICY_RUNTIME_WASM"));
+
+/// ABI functions exported by every module (OPA Wasm ABI 1.2).
+pub const ABI_FUNCTIONS: &[&str] = &[
+    "opa_malloc",
+    "opa_free",
+    "opa_json_parse",
+    "opa_value_parse",
+    "opa_json_dump",
+    "opa_value_dump",
+    "opa_heap_ptr_get",
+    "opa_heap_ptr_set",
+    "opa_value_add_path",
+    "opa_value_remove_path",
+    "entrypoints",
+    "builtins",
+    "eval",
+    "opa_eval_ctx_new",
+    "opa_eval_ctx_set_input",
+    "opa_eval_ctx_set_data",
+    "opa_eval_ctx_set_entrypoint",
+    "opa_eval_ctx_get_result",
+    "opa_eval",
+];
+
+const DESC_EXPORT: &str = "CRM_POLICY_DESC";
+const DESC_MAGIC: u32 = 0x4352_4d50;
+
+/// How a compiled module evaluates its policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// regorus RVM bytecode compiled on the host.
+    Rvm,
+    /// Rego sources evaluated by the regorus interpreter inside the module
+    /// (fallback for constructs the RVM compiler does not support).
+    Interpreter,
+}
+
+/// Which modes [`compile_with`] may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModeChoice {
+    /// RVM, falling back to the interpreter when the RVM compiler fails.
+    #[default]
+    Auto,
+    RvmOnly,
+    InterpreterOnly,
+}
+
+/// A finished module and how it was made.
+#[derive(Debug, Clone)]
+pub struct CompiledModule {
+    pub wasm: Vec<u8>,
+    pub mode: Mode,
+    /// OPA entrypoint names, id = position (`crm/authz/decision`).
+    pub entrypoints: Vec<String>,
+    /// Why the RVM was not used, when `mode == Interpreter` under `Auto`.
+    pub rvm_error: Option<String>,
+}
+
+/// Compiles `files` (`(file name, Rego source)`) into a module exporting the
+/// given entrypoints (`crm/authz/decision`, or `data.crm.authz.decision`).
+pub fn compile(files: &[(&str, &str)], entrypoints: &[&str]) -> Result<Vec<u8>> {
+    Ok(compile_with(files, entrypoints, Options::default())?.wasm)
+}
+
+/// Options for [`compile_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub mode: ModeChoice,
+    /// Value of `opa_wasm_abi_minor_version` (default 2). Hosts use the
+    /// one-call `opa_eval` fast path from 2 on; 1 makes `opa-wasm` use the
+    /// context path (`opa_eval_ctx_*` + `eval`), which the module also implements.
+    pub abi_minor_version: i32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { mode: ModeChoice::Auto, abi_minor_version: 2 }
+    }
+}
+
+/// [`compile`] with options and a report of the mode used.
+pub fn compile_with(
+    files: &[(&str, &str)],
+    entrypoints: &[&str],
+    options: Options,
+) -> Result<CompiledModule> {
+    let choice = options.mode;
+    if entrypoints.is_empty() {
+        bail!("at least one entrypoint is required");
+    }
+    let eps: Vec<(String, String)> = entrypoints.iter().map(|e| entrypoint_names(e)).collect::<Result<_>>()?;
+    // Parse (and type-check) once with the interpreter: syntax errors are
+    // reported here whatever the mode.
+    let mut engine = regorus::Engine::new();
+    for (name, src) in files {
+        engine
+            .add_policy((*name).to_string(), (*src).to_string())
+            .with_context(|| format!("parsing {name}"))?;
+    }
+    for (name, path) in &eps {
+        let _ = name;
+        // compile_with_entrypoint validates that the rule exists.
+        engine
+            .clone()
+            .compile_with_entrypoint(&regorus::Rc::from(path.as_str()))
+            .with_context(|| format!("entrypoint {path}"))?;
+    }
+
+    let rvm = if choice == ModeChoice::InterpreterOnly {
+        Err(anyhow!("interpreter requested"))
+    } else {
+        rvm_program(&mut engine, &eps)
+    };
+    let (mode, payload, rvm_error) = match rvm {
+        Ok(bin) => (Mode::Rvm, bin, None),
+        Err(e) if choice == ModeChoice::RvmOnly => return Err(e.context("RVM compilation failed")),
+        Err(e) => {
+            let srcs: Vec<(&str, &str)> = files.to_vec();
+            (
+                Mode::Interpreter,
+                serde_json::to_vec(&srcs)?,
+                (choice == ModeChoice::Auto).then(|| format!("{e:#}")),
+            )
+        }
+    };
+    let header = serde_json::json!({
+        "mode": match mode { Mode::Rvm => "rvm", Mode::Interpreter => "interp" },
+        "entrypoints": eps.iter().map(|(n, p)| vec![n.clone(), p.clone()]).collect::<Vec<_>>(),
+    });
+    let header = serde_json::to_vec(&header)?;
+    let mut blob = Vec::with_capacity(4 + header.len() + payload.len());
+    blob.extend_from_slice(&u32::try_from(header.len())?.to_le_bytes());
+    blob.extend_from_slice(&header);
+    blob.extend_from_slice(&payload);
+    Ok(CompiledModule {
+        wasm: link(RUNTIME_WASM, &blob, options.abi_minor_version)?,
+        mode,
+        entrypoints: eps.into_iter().map(|(n, _)| n).collect(),
+        rvm_error,
+    })
+}
+
+/// `crm/authz/decision` | `data.crm.authz.decision` → (OPA name, Rego path).
+fn entrypoint_names(e: &str) -> Result<(String, String)> {
+    let e = e.trim();
+    if e.is_empty() {
+        bail!("empty entrypoint");
+    }
+    if let Some(rest) = e.strip_prefix("data.") {
+        Ok((rest.replace('.', "/"), e.to_string()))
+    } else {
+        let name = e.trim_matches('/').to_string();
+        Ok((name.clone(), format!("data.{}", name.replace('/', ".")))) 
+    }
+}
+
+fn rvm_program(engine: &mut regorus::Engine, eps: &[(String, String)]) -> Result<Vec<u8>> {
+    let first = regorus::Rc::from(eps[0].1.as_str());
+    let policy = engine.compile_with_entrypoint(&first)?;
+    let paths: Vec<&str> = eps.iter().map(|(_, p)| p.as_str()).collect();
+    let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &paths)
+        .map_err(|e| anyhow!("{e}"))?;
+    program.serialize_binary().map_err(|e| anyhow!("serialising RVM program: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Linking
+// ---------------------------------------------------------------------------
+
+fn const_i32(expr: &wasmparser::ConstExpr<'_>) -> Option<i32> {
+    let mut r = expr.get_operators_reader();
+    match r.read().ok()? {
+        wasmparser::Operator::I32Const { value } => Some(value),
+        _ => None,
+    }
+}
+
+/// Puts `blob` into the runtime module `runtime` and turns it into an
+/// OPA-ABI module (see the crate docs). Deterministic.
+pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u8>> {
+    // ---- pass 1: facts -----------------------------------------------------
+    let mut imported_funcs = 0u32;
+    let mut imported_globals = 0u32;
+    let mut types: Vec<wasmparser::FuncType> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut global_inits: Vec<(wasmparser::GlobalType, Option<i32>)> = Vec::new();
+    let mut exports: Vec<(String, wasmparser::ExternalKind, u32)> = Vec::new();
+    let mut stack_pointer_name: Option<u32> = None;
+    let mut data_segments: Vec<(u32, usize)> = Vec::new(); // (addr, len)
+    for payload in Parser::new(0).parse_all(runtime) {
+        match payload? {
+            Payload::TypeSection(r) => {
+                for rg in r {
+                    for st in rg?.into_types() {
+                        match st.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => types.push(f),
+                            _ => bail!("unexpected non-function type"),
+                        }
+                    }
+                }
+            }
+            Payload::ImportSection(r) => {
+                for imp in r.into_imports() {
+                    match imp?.ty {
+                        wasmparser::TypeRef::Func(_) => imported_funcs += 1,
+                        wasmparser::TypeRef::Global(_) => imported_globals += 1,
+                        _ => {}
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    func_types.push(t?);
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    let g = g?;
+                    global_inits.push((g.ty, const_i32(&g.init_expr)));
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let e = e?;
+                    exports.push((e.name.to_string(), e.kind, e.index));
+                }
+            }
+            Payload::DataSection(r) => {
+                for d in r {
+                    let d = d?;
+                    if let wasmparser::DataKind::Active { offset_expr, .. } = d.kind {
+                        let addr = const_i32(&offset_expr).context("non-constant data offset")?;
+                        data_segments.push((addr as u32, d.data.len()));
+                    }
+                }
+            }
+            Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::Name(names) = c.as_known() {
+                    for n in names {
+                        if let Ok(wasmparser::Name::Global(map)) = n {
+                            for naming in map {
+                                let naming = naming?;
+                                if naming.name == "__stack_pointer" {
+                                    stack_pointer_name = Some(naming.index);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let global_value = |idx: u32| -> Option<i32> {
+        idx.checked_sub(imported_globals).and_then(|i| global_inits.get(i as usize)).and_then(|g| g.1)
+    };
+    let export_global = |name: &str| -> Option<u32> {
+        exports
+            .iter()
+            .find(|(n, k, _)| n == name && *k == wasmparser::ExternalKind::Global)
+            .map(|e| e.2)
+    };
+    // __stack_pointer: from the name section, else the first defined mutable i32 global.
+    let sp = match stack_pointer_name {
+        Some(i) => i,
+        None => {
+            let i = global_inits
+                .iter()
+                .position(|(t, _)| t.mutable && t.content_type == wasmparser::ValType::I32)
+                .context("no __stack_pointer global")?;
+            imported_globals + i as u32
+        }
+    };
+    let sp_init = global_value(sp).context("__stack_pointer has no constant initialiser")?;
+    let desc_addr = export_global(DESC_EXPORT)
+        .and_then(global_value)
+        .context("runtime lacks the CRM_POLICY_DESC export")? as u32;
+    let heap_base = export_global("__heap_base").and_then(global_value).context("no __heap_base")? as u32;
+    let data_end = export_global("__data_end").and_then(global_value).unwrap_or(0) as u32;
+    let seg_end = data_segments.iter().map(|(a, l)| a + *l as u32).max().unwrap_or(0);
+    let blob_addr = (heap_base.max(data_end).max(seg_end) + 15) & !15;
+    let blob_len = u32::try_from(blob.len()).context("policy blob too large")?;
+    let heap_start = (blob_addr.checked_add(blob_len).context("policy blob too large")? + 15) & !15;
+    let min_pages = u64::from(heap_start).div_ceil(65536);
+
+    // Which segment holds the descriptor?
+    let (desc_seg, desc_off) = data_segments
+        .iter()
+        .enumerate()
+        .find(|(_, (a, l))| desc_addr >= *a && desc_addr + 20 <= a + *l as u32)
+        .map(|(i, (a, _))| (i, (desc_addr - a) as usize))
+        .context("CRM_POLICY_DESC is not inside a data segment")?;
+
+    // ABI exports → wrappers (new functions appended after the existing ones).
+    let defined = func_types.len() as u32;
+    let mut wrappers: Vec<(String, u32, u32)> = Vec::new(); // (name, original func, type)
+    for name in ABI_FUNCTIONS {
+        let (_, _, idx) = exports
+            .iter()
+            .find(|(n, k, _)| n == name && *k == wasmparser::ExternalKind::Func)
+            .with_context(|| format!("runtime lacks export {name}"))?;
+        let ty = func_types
+            .get((idx - imported_funcs) as usize)
+            .copied()
+            .context("export of an imported function")?;
+        wrappers.push((name.to_string(), *idx, ty));
+    }
+
+    // ---- pass 2: rewrite ----------------------------------------------------
+    let mut out = wasm_encoder::Module::new();
+    let mut re = RoundtripReencoder;
+    let mut seen_datacount = false;
+    let mut seg_index = 0usize;
+    for payload in Parser::new(0).parse_all(runtime) {
+        let payload = payload?;
+        match &payload {
+            Payload::Version { .. } | Payload::End(_) => {}
+            Payload::CustomSection(_) => {}
+            Payload::ImportSection(r) => {
+                let mut s = wasm_encoder::ImportSection::new();
+                for imp in r.clone().into_imports() {
+                    let imp = imp?;
+                    let ty = match imp.ty {
+                        wasmparser::TypeRef::Memory(m) if imp.module == "env" && imp.name == "memory" => {
+                            let mut m = re.memory_type(m)?;
+                            m.minimum = m.minimum.max(min_pages);
+                            if let Some(max) = m.maximum {
+                                if max < m.minimum {
+                                    bail!("memory maximum {max} pages < {} needed", m.minimum);
+                                }
+                            }
+                            wasm_encoder::EntityType::Memory(m)
+                        }
+                        other => re.entity_type(other)?,
+                    };
+                    s.import(imp.module, imp.name, ty);
+                }
+                out.section(&s);
+            }
+            Payload::FunctionSection(r) => {
+                let mut s = wasm_encoder::FunctionSection::new();
+                for t in r.clone() {
+                    s.function(t?);
+                }
+                for (_, _, ty) in &wrappers {
+                    s.function(*ty);
+                }
+                out.section(&s);
+            }
+            Payload::GlobalSection(r) => {
+                let mut s = wasm_encoder::GlobalSection::new();
+                re.parse_global_section(&mut s, r.clone())?;
+                for v in [1, abi_minor_version] {
+                    s.global(
+                        wasm_encoder::GlobalType { val_type: wasm_encoder::ValType::I32, mutable: false, shared: false },
+                        &wasm_encoder::ConstExpr::i32_const(v),
+                    );
+                }
+                out.section(&s);
+            }
+            Payload::ExportSection(_) => {
+                let mut s = wasm_encoder::ExportSection::new();
+                // keep the memory export if any (there is none with an imported memory)
+                for (i, (name, _, _)) in wrappers.iter().enumerate() {
+                    s.export(name, wasm_encoder::ExportKind::Func, imported_funcs + defined + i as u32);
+                }
+                let g = imported_globals + global_inits.len() as u32;
+                s.export("opa_wasm_abi_version", wasm_encoder::ExportKind::Global, g);
+                s.export("opa_wasm_abi_minor_version", wasm_encoder::ExportKind::Global, g + 1);
+                out.section(&s);
+            }
+            Payload::DataCountSection { count, .. } => {
+                seen_datacount = true;
+                out.section(&wasm_encoder::DataCountSection { count: count + 1 });
+            }
+            Payload::CodeSectionStart { .. } => {}
+            Payload::CodeSectionEntry(_) => {}
+            Payload::DataSection(r) => {
+                let mut s = wasm_encoder::DataSection::new();
+                for d in r.clone() {
+                    let d = d?;
+                    let wasmparser::DataKind::Active { memory_index, offset_expr } = d.kind else {
+                        bail!("passive data segments are not supported");
+                    };
+                    let mut bytes = d.data.to_vec();
+                    if seg_index == desc_seg {
+                        let cur = u32::from_le_bytes(bytes[desc_off..desc_off + 4].try_into()?);
+                        if cur != DESC_MAGIC {
+                            bail!("CRM_POLICY_DESC magic mismatch");
+                        }
+                        for (k, v) in [(8, blob_addr), (12, blob_len), (16, heap_start)] {
+                            bytes[desc_off + k..desc_off + k + 4].copy_from_slice(&v.to_le_bytes());
+                        }
+                    }
+                    seg_index += 1;
+                    s.active(memory_index, &re.const_expr(offset_expr)?, bytes);
+                }
+                s.active(0, &wasm_encoder::ConstExpr::i32_const(blob_addr as i32), blob.iter().copied());
+                out.section(&s);
+            }
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    out.section(&wasm_encoder::RawSection { id, data: &runtime[range] });
+                }
+            }
+        }
+        // The code section comes as Start + entries: copy every body, then add the wrappers.
+        if let Payload::CodeSectionStart { range, .. } = &payload {
+            let mut s = wasm_encoder::CodeSection::new();
+            let reader = wasmparser::CodeSectionReader::new(wasmparser::BinaryReader::new(&runtime[range.clone()], range.start))?;
+            for body in reader {
+                let body = body?;
+                s.raw(&runtime[body.range()]);
+            }
+            for (_, orig, ty) in &wrappers {
+                let params = types.get(*ty as usize).context("bad type index")?.params().len() as u32;
+                let mut f = wasm_encoder::Function::new([]);
+                f.instructions().i32_const(sp_init).global_set(sp);
+                for p in 0..params {
+                    f.instructions().local_get(p);
+                }
+                f.instructions().call(*orig).end();
+                s.function(&f);
+            }
+            out.section(&s);
+        }
+    }
+    let _ = seen_datacount;
+    if seg_index != data_segments.len() {
+        bail!("data segment count mismatch");
+    }
+    let bytes = out.finish();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::default())
+        .validate_all(&bytes)
+        .context("linked module does not validate")?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entrypoint_name_forms() {
+        assert_eq!(
+            entrypoint_names("crm/authz/decision").unwrap(),
+            ("crm/authz/decision".into(), "data.crm.authz.decision".into())
+        );
+        assert_eq!(
+            entrypoint_names("data.crm.authz.allow").unwrap(),
+            ("crm/authz/allow".into(), "data.crm.authz.allow".into())
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! Modules made by `crm_policy_compiler` load and evaluate through the
+//! unmodified `opa-wasm` crate (Wasmtime 48), on the ABI 1.2 fast path
+//! (`opa_eval`) and on the context path (`opa_eval_ctx_*` + `eval`, selected by
+//! building the module with ABI minor version 1), and agree with regorus
+//! evaluating the same Rego natively.
+
+use crm_policy_compiler::{Mode, ModeChoice, Options, compile, compile_with};
+use opa_wasm::{Policy, Runtime, wasmtime};
+use serde_json::{Value as Json, json};
+
+const BASELINE: &str = "package crm.authz\n default allow := false\n allow if input.user == \"alice\"\n";
+const AUTHZ: &str = include_str!("../../platform/authz.rego");
+
+struct Loaded {
+    store: wasmtime::Store<()>,
+    policy: Policy<opa_wasm::DefaultContext>,
+}
+
+async fn load(wasm: &[u8], data: &Json) -> Loaded {
+    let engine = wasmtime::Engine::new(&wasmtime::Config::new()).unwrap();
+    let module = wasmtime::Module::new(&engine, wasm).unwrap();
+    let mut store = wasmtime::Store::new(&engine, ());
+    let runtime = Runtime::new(&mut store, &module).await.unwrap();
+    let policy = runtime.with_data(&mut store, data).await.unwrap();
+    Loaded { store, policy }
+}
+
+impl Loaded {
+    async fn eval(&mut self, entrypoint: &str, input: &Json) -> anyhow::Result<Json> {
+        self.policy.evaluate(&mut self.store, entrypoint, input).await
+    }
+}
+
+/// regorus, natively: the OPA-shaped result set.
+fn native(files: &[(&str, &str)], data: &Json, path: &str, input: &Json) -> Json {
+    let mut engine = regorus::Engine::new();
+    for (n, s) in files {
+        engine.add_policy(n.to_string(), s.to_string()).unwrap();
+    }
+    engine.add_data(regorus::Value::from_json_str(&data.to_string()).unwrap()).unwrap();
+    engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
+    let v = engine.eval_rule(path.to_string()).unwrap();
+    if v == regorus::Value::Undefined {
+        json!([])
+    } else {
+        json!([{ "result": serde_json::from_str::<Json>(&v.to_json_str().unwrap()).unwrap() }])
+    }
+}
+
+fn both_paths(files: &[(&str, &str)], eps: &[&str], mode: ModeChoice) -> Vec<(&'static str, Vec<u8>, Mode)> {
+    let mut out = Vec::new();
+    for (label, minor) in [("fast path (ABI 1.2)", 2), ("context path (ABI 1.1)", 1)] {
+        let m = compile_with(files, eps, Options { mode, abi_minor_version: minor }).unwrap();
+        out.push((label, m.wasm, m.mode));
+    }
+    out
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn baseline_policy_matches_native() {
+    let files = [("baseline.rego", BASELINE)];
+    let inputs = [json!({"user": "alice"}), json!({"user": "bob"}), json!({}), json!(null), json!([1, 2])];
+    for (label, wasm, mode) in both_paths(&files, &["crm/authz/allow"], ModeChoice::Auto) {
+        assert_eq!(mode, Mode::Rvm, "baseline should compile to RVM bytecode");
+        let mut l = load(&wasm, &json!({})).await;
+        assert_eq!(l.policy.entrypoints(), ["crm/authz/allow"].into_iter().collect());
+        for _round in 0..50 {
+            for input in &inputs {
+                let got = l.eval("crm/authz/allow", input).await.unwrap();
+                let want = native(&files, &json!({}), "data.crm.authz.allow", input);
+                assert_eq!(got, want, "{label}: input {input}");
+            }
+        }
+        assert_eq!(
+            l.eval("crm/authz/allow", &json!({"user": "alice"})).await.unwrap(),
+            json!([{"result": true}])
+        );
+    }
+}
+
+fn authz_inputs() -> Vec<Json> {
+    let mut v = Vec::new();
+    let actions = [
+        "customer.read", "customer.list", "customer.create", "customer.update", "customer.delete",
+        "customer.export", "interaction.create", "audit.read", "user.manage", "tenant.admin",
+        "self.mfa.enroll", "self.token.create", "bogus.action",
+    ];
+    let roles: [Json; 6] = [
+        json!(["admin"]), json!(["support"]), json!(["marketing"]), json!(["sales", "support"]),
+        json!([]), json!(["compliance", "marketing", 7]),
+    ];
+    let fields = [json!(["email", "phone"]), json!(["birth_date", "ssn"]), json!("email"), json!([1])];
+    let mut i = 0usize;
+    for a in actions {
+        for r in &roles {
+            i += 1;
+            let mut input = json!({
+                "subject": {"type": if i % 7 == 0 { "robot" } else if i % 2 == 0 { "plugin" } else { "user" },
+                            "tenant": "t1", "user": "u1", "roles": r, "mfa": i % 3 != 0},
+                "action": a,
+                "resource": {"type": "customer", "tenant": if i % 5 == 0 { "t2" } else { "t1" },
+                             "id": if i % 4 == 0 { "u1" } else { "c1" }},
+                "context": {"channel": "api"}
+            });
+            if a == "customer.create" || a == "customer.update" {
+                input["resource"]["fields"] = fields[i % fields.len()].clone();
+            }
+            v.push(input);
+        }
+    }
+    v.push(json!({}));
+    v.push(json!(null));
+    v.push(json!({"subject": {"tenant": ""}, "action": 42}));
+    v
+}
+
+async fn check_authz(mode: ModeChoice, expect: Mode) {
+    let files = [("authz.rego", AUTHZ)];
+    let inputs = authz_inputs();
+    let wants: Vec<Json> =
+        inputs.iter().map(|i| native(&files, &json!({}), "data.crm.authz.decision", i)).collect();
+    for (label, wasm, got_mode) in both_paths(&files, &["crm/authz/decision"], mode) {
+        assert_eq!(got_mode, expect, "{label}");
+        let mut l = load(&wasm, &json!({})).await;
+        for _round in 0..3 {
+            for (input, want) in inputs.iter().zip(&wants) {
+                let got = l.eval("crm/authz/decision", input).await.unwrap();
+                assert_eq!(&got, want, "{label} {expect:?}: input {input}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn authz_policy_rvm_matches_native() {
+    check_authz(ModeChoice::Auto, Mode::Rvm).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn authz_policy_interpreter_fallback_matches_native() {
+    check_authz(ModeChoice::InterpreterOnly, Mode::Interpreter).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn data_document_is_visible() {
+    let src = "package app\nallow if input.user in data.admins\n";
+    let files = [("app.rego", src)];
+    let data = json!({"admins": ["ann", "bo"]});
+    for mode in [ModeChoice::Auto, ModeChoice::InterpreterOnly] {
+        for (label, wasm, _) in both_paths(&files, &["app/allow"], mode) {
+            let mut l = load(&wasm, &data).await;
+            for u in ["ann", "carl"] {
+                let input = json!({"user": u});
+                let got = l.eval("app/allow", &input).await.unwrap();
+                assert_eq!(got, native(&files, &data, "data.app.allow", &input), "{label} {mode:?} {u}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn errors_trap_and_the_instance_recovers() {
+    let src = "package e\nx := 10 / input.d\nok := count(input.list)\n";
+    let files = [("e.rego", src)];
+    for (label, wasm, _) in both_paths(&files, &["e/x", "e/ok"], ModeChoice::Auto) {
+        let mut l = load(&wasm, &json!({})).await;
+        for _ in 0..20 {
+            // count() of a number is a type error: evaluation fails or is undefined,
+            // but never corrupts the instance.
+            let _ = l.eval("e/ok", &json!({"list": 5})).await;
+            let _ = l.eval("e/x", &json!({"d": 0})).await;
+            assert_eq!(l.eval("e/x", &json!({"d": 5})).await.unwrap(), json!([{"result": 2}]), "{label}");
+            assert_eq!(l.eval("e/ok", &json!({"list": [1, 2, 3]})).await.unwrap(), json!([{"result": 3}]), "{label}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn large_inputs_grow_memory() {
+    let files = [("baseline.rego", BASELINE)];
+    let wasm = compile(&files, &["crm/authz/allow"]).unwrap();
+    let mut l = load(&wasm, &json!({})).await;
+    let big: Vec<String> = (0..20_000).map(|i| format!("item-{i}")).collect();
+    for _ in 0..5 {
+        let got = l.eval("crm/authz/allow", &json!({"user": "alice", "junk": big})).await.unwrap();
+        assert_eq!(got, json!([{"result": true}]));
+    }
+}
+
+#[test]
+fn deterministic_and_abi_shaped() {
+    let files = [("authz.rego", AUTHZ)];
+    let a = compile(&files, &["crm/authz/decision"]).unwrap();
+    let b = compile(&files, &["crm/authz/decision"]).unwrap();
+    assert_eq!(a, b, "same sources must give the same bytes");
+
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    for p in wasmparser::Parser::new(0).parse_all(&a) {
+        match p.unwrap() {
+            wasmparser::Payload::ImportSection(r) => {
+                for i in r.into_imports() {
+                    let i = i.unwrap();
+                    imports.push(format!("{}.{}", i.module, i.name));
+                }
+            }
+            wasmparser::Payload::ExportSection(r) => {
+                for e in r {
+                    exports.push(e.unwrap().name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(imports.iter().all(|i| i.starts_with("env.")), "{imports:?}");
+    assert!(imports.contains(&"env.memory".to_string()));
+    let mut want: Vec<String> = crm_policy_compiler::ABI_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    want.push("opa_wasm_abi_version".into());
+    want.push("opa_wasm_abi_minor_version".into());
+    want.sort();
+    exports.sort();
+    assert_eq!(exports, want);
+}
+
+#[test]
+fn rejects_bad_rego_and_unknown_entrypoints() {
+    assert!(compile(&[("bad.rego", "package x\nallow if {")], &["x/allow"]).is_err());
+    assert!(compile(&[("b.rego", BASELINE)], &["crm/authz/nope"]).is_err());
+}
