@@ -109,6 +109,18 @@ impl App {
             resource,
             context,
         });
+        self.audit.log_decision(
+            &actor.tenant_id,
+            crate::store::DecisionRow {
+                at: crate::store::now_ms(),
+                action: action.to_string(),
+                input_digest: decision.input_digest.clone(),
+                policy_version: decision.policy_version.clone(),
+                allow: decision.allow as i64,
+                reasons: serde_json::to_string(&decision.reasons).unwrap_or_default(),
+                micros: decision.micros as i64,
+            },
+        );
         if !decision.allow {
             self.audit
                 .record(

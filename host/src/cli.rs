@@ -198,8 +198,73 @@ enum AuditCmd {
 
 #[derive(Subcommand)]
 enum PolicyCmd {
-    /// Run the baseline policy's Rego unit tests (`test_*` rules).
-    Test,
+    /// Parse and compile a tenant policy set (errors with file:line:col).
+    Check { dir: PathBuf },
+    /// Run the `test_*` rules of a policy set (default: the platform baseline), as `opa test` does.
+    Test { dir: Option<PathBuf> },
+    /// Check, test and publish a tenant policy set as its next active version.
+    Publish {
+        dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Why this version exists.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List a tenant's policy versions.
+    History {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Show the diff between two versions.
+    Diff {
+        from: i64,
+        to: i64,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Make an earlier version active again.
+    Rollback {
+        version: i64,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
+    let failed = results.iter().filter(|r| !r.passed).count();
+    for r in results {
+        match &r.error {
+            None => println!("{} {}", if r.passed { "PASS" } else { "FAIL" }, r.name),
+            Some(e) => println!("FAIL {} ({})", r.name, e.lines().next().unwrap_or("")),
+        }
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    failed == 0
+}
+
+fn print_refusal(r: &crate::policy::lifecycle::Refusal) {
+    use crate::policy::lifecycle::Refusal;
+    match r {
+        Refusal::Invalid(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            eprintln!("error: the policy set does not compile");
+        }
+        Refusal::TestsFailed(results) => {
+            print_tests(results);
+            eprintln!("error: {r}");
+        }
+    }
 }
 
 impl DataArgs {
@@ -527,19 +592,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Policy(PolicyCmd::Test) => {
-            let mut files: Vec<(&str, &str)> = crate::policy::PLATFORM_POLICIES.to_vec();
-            files.extend_from_slice(crate::policy::PLATFORM_POLICY_TESTS);
-            let results = crate::policy::run_rego_tests(&files)?;
-            let failed = results.iter().filter(|r| !r.passed).count();
-            for r in &results {
-                println!("{} {}", if r.passed { "PASS" } else { "FAIL" }, r.name);
-            }
-            println!("{} passed, {} failed", results.len() - failed, failed);
-            if failed > 0 {
-                return Ok(ExitCode::from(1));
-            }
-        }
+        Command::Policy(cmd) => return policy_command(cmd).await,
         Command::Bench {
             customers,
             seconds,
@@ -551,6 +604,122 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency: concurrency.max(1),
             })
             .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
+    use crate::policy::lifecycle::{self, PolicySet};
+    let fail = ExitCode::from(1);
+    match cmd {
+        PolicyCmd::Check { dir } => match PolicySet::load_dir(&dir)?.check() {
+            Ok(()) => println!("ok: the policy set compiles"),
+            Err(r) => {
+                print_refusal(&r);
+                return Ok(fail);
+            }
+        },
+        PolicyCmd::Test { dir: None } => {
+            let mut files: Vec<(&str, &str)> = crate::policy::PLATFORM_POLICIES.to_vec();
+            files.extend_from_slice(crate::policy::PLATFORM_POLICY_TESTS);
+            if !print_tests(&crate::policy::run_rego_tests(&files)?) {
+                return Ok(fail);
+            }
+        }
+        PolicyCmd::Test { dir: Some(dir) } => match PolicySet::load_dir(&dir)?.test() {
+            Ok(results) => {
+                print_tests(&results);
+            }
+            Err(r) => {
+                print_refusal(&r);
+                return Ok(fail);
+            }
+        },
+        PolicyCmd::Publish {
+            dir,
+            tenant,
+            note,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let set = PolicySet::load_dir(&dir)?;
+            match lifecycle::publish(&app, &t.id, &set, "operator:cli", &note).await? {
+                Ok(p) => {
+                    print!("{}", p.diff);
+                    println!(
+                        "published version {} of {} ({} tests passed, {})",
+                        p.version,
+                        t.slug,
+                        p.tests.len(),
+                        p.digest
+                    );
+                }
+                Err(r) => {
+                    print_refusal(&r);
+                    return Ok(fail);
+                }
+            }
+        }
+        PolicyCmd::History { tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let active = app
+                .store
+                .active_policies()
+                .await?
+                .into_iter()
+                .find(|(id, _)| *id == t.id)
+                .map(|(_, v)| v);
+            for v in app.store.policy_versions(&t.id).await? {
+                let at = chrono::DateTime::from_timestamp_millis(v.created_at)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default();
+                let mark = if Some(v.version) == active { "*" } else { " " };
+                println!(
+                    "{mark} v{}\t{at}\t{}\t{}\t{}",
+                    v.version,
+                    v.author,
+                    &v.digest[..19.min(v.digest.len())],
+                    v.note
+                );
+            }
+        }
+        PolicyCmd::Diff {
+            from,
+            to,
+            tenant,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let load = |v: Option<crate::store::PolicyVersionRow>,
+                        n: i64|
+             -> anyhow::Result<PolicySet> {
+                let row = v.ok_or_else(|| anyhow::anyhow!("no policy version {n} in {tenant}"))?;
+                Ok(PolicySet {
+                    files: serde_json::from_str(&row.files)?,
+                })
+            };
+            let a = load(app.store.policy_version(&t.id, from).await?, from)?;
+            let b = load(app.store.policy_version(&t.id, to).await?, to)?;
+            print!("{}", lifecycle::diff(&a, &b));
+        }
+        PolicyCmd::Rollback {
+            version,
+            tenant,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            match lifecycle::rollback(&app, &t.id, version, "operator:cli").await? {
+                Some(diff) => {
+                    print!("{diff}");
+                    println!("version {version} of {} is active again", t.slug);
+                }
+                None => anyhow::bail!("no policy version {version} in {tenant}"),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

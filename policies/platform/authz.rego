@@ -40,6 +40,10 @@ action_roles := {
 	"audit.verify": {"admin", "compliance"},
 	"user.manage": {"admin"},
 	"tenant.admin": {"admin"},
+	# The tenant's own policies and the decision log.
+	"policy.read": {"admin", "compliance"},
+	"policy.publish": {"admin", "compliance"},
+	"decision.read": {"admin", "compliance"},
 	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
 	"self.mfa.enroll": all_roles,
 	"self.token.create": all_roles,
@@ -49,7 +53,7 @@ action_roles := {
 self_actions := {"self.mfa.enroll", "self.token.create"}
 
 # Actions that need a session which passed multi-factor authentication.
-mfa_actions := {"customer.export", "user.manage", "tenant.admin"}
+mfa_actions := {"customer.export", "user.manage", "tenant.admin", "policy.publish"}
 
 # Actions that return customer data and therefore carry mask/redact
 # obligations.

@@ -461,3 +461,22 @@ test_self_service_denied_without_resource_id if {
 	i := json.remove(req_self(["admin"], "self.mfa.enroll", "u1"), ["resource/id"])
 	decide(i).allow == false
 }
+
+# ---------------------------------------------------------------------------
+# Policy lifecycle and decision log
+# ---------------------------------------------------------------------------
+
+test_policy_publish_needs_compliance_or_admin_with_mfa if {
+	allowed(["compliance"], "policy.publish")
+	allowed(["admin"], "policy.publish")
+	denied(["sales"], "policy.publish")
+	denied(["marketing"], "policy.publish")
+	decide(req_no_mfa(["compliance"], "policy.publish")).allow == false
+}
+
+test_policy_and_decision_reads if {
+	allowed(["compliance"], "policy.read")
+	allowed(["compliance"], "decision.read")
+	denied(["support"], "policy.read")
+	denied(["sales"], "decision.read")
+}

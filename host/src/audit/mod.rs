@@ -124,10 +124,15 @@ pub struct Recorder {
     jobs: tokio::sync::mpsc::Sender<Job>,
 }
 
-struct Job {
-    tenant: String,
-    event: Event,
-    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+enum Job {
+    /// An audit event; the sender learns when it is committed.
+    Event {
+        tenant: String,
+        event: Event,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// A decision-log row (best effort: nobody waits for it).
+    Decision(String, crate::store::DecisionRow),
 }
 
 /// Most events one transaction takes.
@@ -148,15 +153,29 @@ impl Recorder {
                 }
                 let result = async {
                     let mut tx = store.begin().await?;
-                    for j in &batch {
-                        append(&mut tx, &j.tenant, &j.event).await?;
+                    let mut decisions = Vec::new();
+                    for j in &mut batch {
+                        match j {
+                            Job::Event { tenant, event, .. } => {
+                                append(&mut tx, tenant, event).await?;
+                            }
+                            Job::Decision(tenant, row) => {
+                                decisions.push((std::mem::take(tenant), row.clone()))
+                            }
+                        }
                     }
+                    store.insert_decisions(&mut tx, &decisions).await?;
                     tx.commit().await
                 }
                 .await
                 .map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "audit batch failed");
+                }
                 for j in batch {
-                    let _ = j.done.send(result.clone());
+                    if let Job::Event { done, .. } = j {
+                        let _ = done.send(result.clone());
+                    }
                 }
             }
         });
@@ -166,7 +185,7 @@ impl Recorder {
     /// Appends `event` to `tenant`'s chain and waits until it is committed.
     pub async fn record(&self, tenant: &str, event: &Event) -> anyhow::Result<()> {
         let (done, wait) = tokio::sync::oneshot::channel();
-        let job = Job {
+        let job = Job::Event {
             tenant: tenant.to_string(),
             event: event.clone(),
             done,
@@ -178,6 +197,19 @@ impl Recorder {
         wait.await
             .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
             .map_err(|e| anyhow::anyhow!("audit write failed: {e}"))
+    }
+
+    /// Queues a decision-log row without waiting (it rides along with the next audit batch).
+    pub fn log_decision(&self, tenant: &str, row: crate::store::DecisionRow) {
+        if self
+            .jobs
+            .try_send(Job::Decision(tenant.to_string(), row))
+            .is_err()
+        {
+            tracing::warn!(
+                "decision log queue full; a decision-log row was dropped (the audit trail still has it)"
+            );
+        }
     }
 }
 

@@ -4,12 +4,16 @@
 //! The engine behind [`Pdp`] is a seam: today regorus evaluates the Rego in `policies/` natively;
 //! a Wasm-compiled engine can replace it without touching any caller.
 
+pub mod lifecycle;
 mod regorus_engine;
 
 pub use regorus_engine::{RegoTestResult, RegorusEngine, run_rego_tests};
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
+
+use sha2::{Digest, Sha256};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +31,9 @@ pub const PLATFORM_POLICY_TESTS: &[(&str, &str)] = &[(
 
 /// The rule every decision is read from.
 pub const DECISION_RULE: &str = "data.crm.authz.decision";
+
+/// The rule a tenant's own policy set answers with (same shape); it can only narrow the baseline.
+pub const TENANT_DECISION_RULE: &str = "data.crm.tenant.decision";
 
 /// Who is asking.
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +83,9 @@ pub struct Decision {
     pub policy_version: String,
     #[serde(skip)]
     pub micros: u64,
+    /// SHA-256 of the input, for the decision log (the input itself is never logged).
+    #[serde(skip)]
+    pub input_digest: String,
 }
 
 impl Decision {
@@ -86,7 +96,34 @@ impl Decision {
             obligations: Obligations::default(),
             policy_version: policy_version.to_string(),
             micros: 0,
+            input_digest: String::new(),
         }
+    }
+
+    /// This decision AND `other`: allowed only if both allow; reasons and obligations merged.
+    fn and(mut self, other: Decision) -> Decision {
+        self.allow = self.allow && other.allow;
+        for r in other.reasons {
+            if !self.reasons.contains(&r) {
+                self.reasons.push(r);
+            }
+        }
+        for (mine, theirs) in [
+            (&mut self.obligations.mask, other.obligations.mask),
+            (&mut self.obligations.redact, other.obligations.redact),
+        ] {
+            for f in theirs {
+                if !mine.contains(&f) {
+                    mine.push(f);
+                }
+            }
+            mine.sort();
+        }
+        // A field both masked and redacted is redacted.
+        let redact = self.obligations.redact.clone();
+        self.obligations.mask.retain(|f| !redact.contains(f));
+        self.policy_version = format!("{}+{}", self.policy_version, other.policy_version);
+        self
     }
 
     /// Whether `field` may be decrypted in full under this decision.
@@ -102,10 +139,17 @@ pub trait Engine: Send + Sync {
     fn version(&self) -> &str;
 }
 
-/// The decision point.
+/// A tenant's active policy set.
+pub struct TenantPolicy {
+    pub version: i64,
+    pub engine: Arc<dyn Engine>,
+}
+
+/// The decision point: the platform baseline AND the tenant's own active policy, if it has one.
 #[derive(Clone)]
 pub struct Pdp {
     engine: Arc<dyn Engine>,
+    tenants: Arc<RwLock<HashMap<String, Arc<TenantPolicy>>>>,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +164,10 @@ struct RawDecision {
 
 impl Pdp {
     pub fn new(engine: Arc<dyn Engine>) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            tenants: Arc::new(RwLock::new(HashMap::new())),
+        }
     }
 
     /// The platform baseline, evaluated natively by regorus.
@@ -131,39 +178,81 @@ impl Pdp {
         )?)))
     }
 
+    /// The baseline's version.
     pub fn version(&self) -> &str {
         self.engine.version()
+    }
+
+    /// Swaps in a tenant's policy atomically: a decision sees the old set or the new, never a mix.
+    pub fn set_tenant_policy(&self, tenant: &str, policy: Option<TenantPolicy>) {
+        if let Ok(mut m) = self.tenants.write() {
+            match policy {
+                Some(p) => m.insert(tenant.to_string(), Arc::new(p)),
+                None => m.remove(tenant),
+            };
+        }
+    }
+
+    /// The version of a tenant's policy in force here, if any.
+    pub fn tenant_version(&self, tenant: &str) -> Option<i64> {
+        self.tenants.read().ok()?.get(tenant).map(|p| p.version)
     }
 
     /// Decides. Anything but a well-formed decision object (an error, an undefined result, a
     /// malformed answer) is a deny with a reason, never an allow.
     pub fn decide(&self, input: &Input) -> Decision {
-        let version = self.engine.version();
         let started = Instant::now();
-        let mut decision = match serde_json::to_value(input) {
-            Err(e) => Decision::deny(
-                format!("policy_error: input not serialisable: {e}"),
-                version,
-            ),
-            Ok(json) => match self.engine.evaluate(&json) {
-                Err(e) => Decision::deny(format!("policy_error: {e}"), version),
-                Ok(out) => match serde_json::from_value::<RawDecision>(out) {
-                    Ok(raw) => Decision {
-                        allow: raw.allow,
-                        reasons: raw.reasons,
-                        obligations: raw.obligations,
-                        policy_version: version.to_string(),
-                        micros: 0,
-                    },
-                    Err(e) => Decision::deny(
-                        format!("policy_error: the decision is undefined or malformed ({e})"),
-                        version,
-                    ),
-                },
-            },
+        let json = match serde_json::to_value(input) {
+            Ok(j) => j,
+            Err(e) => {
+                return Decision::deny(
+                    format!("policy_error: input not serialisable: {e}"),
+                    self.version(),
+                );
+            }
         };
+        let mut decision = evaluate(self.engine.as_ref(), &json, self.version(), "");
+        let tenant = self
+            .tenants
+            .read()
+            .ok()
+            .and_then(|m| m.get(&input.subject.tenant).cloned());
+        if let Some(t) = tenant {
+            let label = format!("tenant@v{}", t.version);
+            decision = decision.and(evaluate(t.engine.as_ref(), &json, &label, "tenant: "));
+        }
+        decision.input_digest = hex::encode(Sha256::digest(json.to_string().as_bytes()));
         decision.micros = started.elapsed().as_micros() as u64;
         decision
+    }
+}
+
+fn evaluate(
+    engine: &dyn Engine,
+    input: &serde_json::Value,
+    version: &str,
+    prefix: &str,
+) -> Decision {
+    match engine.evaluate(input) {
+        Err(e) => Decision::deny(format!("{prefix}policy_error: {e}"), version),
+        Ok(out) => match serde_json::from_value::<RawDecision>(out) {
+            Ok(raw) => Decision {
+                allow: raw.allow,
+                reasons: raw
+                    .reasons
+                    .into_iter()
+                    .map(|r| format!("{prefix}{r}"))
+                    .collect(),
+                obligations: raw.obligations,
+                policy_version: version.to_string(),
+                micros: 0,
+                input_digest: String::new(),
+            },
+            Err(e) => Decision::deny(
+                format!("{prefix}policy_error: the decision is undefined or malformed ({e})"),
+                version,
+            ),
+        },
     }
 }
 

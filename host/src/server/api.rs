@@ -111,7 +111,7 @@ impl ClassifyName for serde_json::Error {
 }
 
 /// Deserialises a typed body from a JSON object, refusing unknown fields by name.
-fn typed<T: for<'de> Deserialize<'de>>(m: Map<String, Value>) -> AppResult<T> {
+pub fn typed<T: for<'de> Deserialize<'de>>(m: Map<String, Value>) -> AppResult<T> {
     serde_json::from_value(Value::Object(m))
         .map_err(|e| AppError::bad_request("invalid_request", e.to_string()))
 }

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod openapi;
+mod policies;
 mod web;
 
 pub use auth::{Authenticated, SESSION_COOKIE};
@@ -33,6 +34,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(policies::routes())
         .merge(web::routes())
         .route(
             "/healthz",
@@ -125,6 +127,9 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr, bool),
 ) -> anyhow::Result<()> {
     let is_tls = !matches!(tls, Tls::None);
+    // Load each tenant's active policy before the first request, then follow changes.
+    crate::policy::lifecycle::sync(&app).await?;
+    crate::policy::lifecycle::watch(app.clone());
     let mut r = router(AppState { app, tls: is_tls });
     if let Some(extra) = extra {
         r = r.merge(extra);

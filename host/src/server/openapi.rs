@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::api;
+use super::{api, policies};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,13 @@ use super::api;
         api::list_interactions,
         api::audit_list,
         api::audit_verify,
+        policies::check,
+        policies::publish,
+        policies::list,
+        policies::show,
+        policies::diff,
+        policies::rollback,
+        policies::decisions,
     ),
     components(schemas(crate::policy::Obligations))
 )]

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/customers", get(customer_list))
         .route("/customers/{id}", get(customer_detail))
         .route("/customers/{id}/interactions", post(interaction_submit))
+        .route("/policies", get(policies_page).post(policies_submit))
         .route("/static/app.css", get(css))
 }
 
@@ -110,6 +111,26 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("not_found", true) => "未找到",
         ("signed_in_as", false) => "Signed in as",
         ("signed_in_as", true) => "当前用户",
+        ("policies", false) => "Policies",
+        ("policies", true) => "策略",
+        ("active_version", false) => "Active version",
+        ("active_version", true) => "当前版本",
+        ("baseline_only", false) => "none (platform baseline only)",
+        ("baseline_only", true) => "无（仅平台基线策略）",
+        ("history", false) => "History",
+        ("history", true) => "版本历史",
+        ("run_tests", false) => "Run tests",
+        ("run_tests", true) => "运行测试",
+        ("publish", false) => "Publish",
+        ("publish", true) => "发布",
+        ("note", false) => "Note",
+        ("note", true) => "说明",
+        ("editor_help", false) => {
+            "Tenant rules are ANDed with the platform baseline: they can only narrow access. Files ending _test.rego hold test_* rules; a set whose tests fail is never published."
+        }
+        ("editor_help", true) => {
+            "租户规则与平台基线策略同时生效（取交集），只能收紧访问。以 _test.rego 结尾的文件包含 test_* 测试规则；测试未通过的策略不会发布。"
+        }
         ("none", false) => "None yet",
         ("none", true) => "暂无",
         (_, _) => key,
@@ -133,6 +154,9 @@ fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) ->
                         a.brand href="/customers" { (t(lang, "app")) }
                         @if let Some(w) = who {
                             a href="/customers" { (t(lang, "customers")) }
+                            @if w.actor.role == "admin" || w.actor.role == "compliance" {
+                                a href="/policies" { (t(lang, "policies")) }
+                            }
                             span.who { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
                             form.inline method="post" action="/lang" {
                                 input type="hidden" name="csrf_token" value=(w.csrf_token);
@@ -634,4 +658,202 @@ async fn css() -> Response {
         include_str!("app.css"),
     )
         .into_response()
+}
+
+const POLICY_SKELETON: &str = "package crm.tenant\n\n# Narrow the platform baseline here. The decision must always be defined.\ndefault decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}}\n";
+const POLICY_TEST_SKELETON: &str = "package crm.tenant_test\n\ntest_decision_defined if {\n\tdata.crm.tenant.decision with input as {\"action\": \"customer.read\"}\n}\n";
+
+/// What the editor shows after an action.
+enum EditorOutcome {
+    None,
+    Tests(Result<Vec<crate::policy::RegoTestResult>, crate::policy::lifecycle::Refusal>),
+    Published(i64),
+    Error(String),
+}
+
+async fn policies_page(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = lang_of(Some(&who), &query_map(&uri));
+    render_policies(&s, &who, &lang, None, EditorOutcome::None).await
+}
+
+async fn render_policies(
+    s: &AppState,
+    who: &Authenticated,
+    lang: &str,
+    files: Option<std::collections::BTreeMap<String, String>>,
+    outcome: EditorOutcome,
+) -> Response {
+    use crate::policy::lifecycle::Refusal;
+    let resource = crate::policy::Resource {
+        kind: "policy".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: None,
+        fields: None,
+    };
+    if let Err(e) = s
+        .app
+        .authorize(
+            &who.actor,
+            "policy.read",
+            resource,
+            serde_json::json!({"channel": "web"}),
+        )
+        .await
+    {
+        return error_page(lang, Some(who), &e);
+    }
+    let tenant = &who.actor.tenant_id;
+    let (versions, active) = match (
+        s.app.store.policy_versions(tenant).await,
+        s.app.store.active_policies().await,
+    ) {
+        (Ok(v), Ok(a)) => (v, a.into_iter().find(|(t, _)| t == tenant).map(|(_, v)| v)),
+        (Err(e), _) | (_, Err(e)) => return error_page(lang, Some(who), &e.into()),
+    };
+    let files = files.unwrap_or_else(|| {
+        active
+            .and_then(|a| versions.iter().find(|v| v.version == a))
+            .and_then(|v| serde_json::from_str(&v.files).ok())
+            .unwrap_or_else(|| {
+                [
+                    ("rules.rego".to_string(), POLICY_SKELETON.to_string()),
+                    (
+                        "rules_test.rego".to_string(),
+                        POLICY_TEST_SKELETON.to_string(),
+                    ),
+                ]
+                .into_iter()
+                .collect()
+            })
+    });
+    let body = html! {
+        h1 { (t(lang, "policies")) }
+        p { (t(lang, "active_version")) ": " strong { @if let Some(a) = active { "v" (a) } @else { (t(lang, "baseline_only")) } } }
+        p.muted { (t(lang, "editor_help")) }
+        @match &outcome {
+            EditorOutcome::None => {}
+            EditorOutcome::Published(v) => { p.ok role="status" { "Published version " (v) "." } }
+            EditorOutcome::Error(m) => { p.error role="alert" { (m) } }
+            EditorOutcome::Tests(r) => {
+                @match r {
+                    Ok(results) => { p.ok role="status" { (results.len()) " tests passed." } }
+                    Err(Refusal::Invalid(errors)) => { div.error role="alert" { @for e in errors { pre { (e) } } } }
+                    Err(Refusal::TestsFailed(results)) => {
+                        ul role="alert" { @for r in results { li class=(if r.passed { "ok" } else { "error" }) { (if r.passed { "PASS " } else { "FAIL " }) (r.name) } } }
+                    }
+                }
+            }
+        }
+        form method="post" action="/policies" {
+            input type="hidden" name="csrf_token" value=(who.csrf_token);
+            @for (i, (path, source)) in files.iter().enumerate() {
+                label for=(format!("file{i}")) { (path) }
+                input type="hidden" name=(format!("path{i}")) value=(path);
+                textarea.code id=(format!("file{i}")) name=(format!("source{i}")) rows="14" spellcheck="false" { (source) }
+            }
+            label for="note" { (t(lang, "note")) }
+            input id="note" name="note" maxlength="500";
+            button type="submit" name="op" value="test" { (t(lang, "run_tests")) }
+            " "
+            button type="submit" name="op" value="publish" { (t(lang, "publish")) }
+        }
+        h2 { (t(lang, "history")) }
+        table {
+            thead { tr { th scope="col" { "Version" } th scope="col" { "Author" } th scope="col" { "Time" } th scope="col" { "Digest" } th scope="col" { (t(lang, "note")) } } }
+            tbody {
+                @for v in &versions {
+                    tr {
+                        td { "v" (v.version) @if Some(v.version) == active { " ✓" } }
+                        td { (v.author) }
+                        td { (chrono::DateTime::from_timestamp_millis(v.created_at).map(|d| d.to_rfc3339()).unwrap_or_default()) }
+                        td { code { (v.digest.get(..19).unwrap_or(&v.digest)) } }
+                        td { (v.note) }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        StatusCode::OK,
+        layout(lang, t(lang, "policies"), Some(who), body),
+    )
+}
+
+async fn policies_submit(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = who.actor.lang.clone();
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&lang, Some(&who), &e);
+    }
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..crate::policy::lifecycle::MAX_FILES {
+        match (f.get(&format!("path{i}")), f.get(&format!("source{i}"))) {
+            (Some(p), Some(src)) => {
+                files.insert(p.clone(), src.replace("\r\n", "\n"));
+            }
+            _ => break,
+        }
+    }
+    let set = crate::policy::lifecycle::PolicySet {
+        files: files.clone(),
+    };
+    let outcome = match f.get("op").map(String::as_str) {
+        Some("publish") => {
+            let resource = crate::policy::Resource {
+                kind: "policy".into(),
+                tenant: who.actor.tenant_id.clone(),
+                id: None,
+                fields: None,
+            };
+            match s
+                .app
+                .authorize(
+                    &who.actor,
+                    "policy.publish",
+                    resource,
+                    serde_json::json!({"channel": "web"}),
+                )
+                .await
+            {
+                Err(e) => EditorOutcome::Error(e.message),
+                Ok(_) => {
+                    let note = f
+                        .get("note")
+                        .cloned()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(500)
+                        .collect::<String>();
+                    match crate::policy::lifecycle::publish(
+                        &s.app,
+                        &who.actor.tenant_id,
+                        &set,
+                        &who.actor.audit_name(),
+                        &note,
+                    )
+                    .await
+                    {
+                        Ok(Ok(p)) => EditorOutcome::Published(p.version),
+                        Ok(Err(r)) => EditorOutcome::Tests(Err(r)),
+                        Err(e) => EditorOutcome::Error(AppError::from(e).message),
+                    }
+                }
+            }
+        }
+        _ => EditorOutcome::Tests(set.test()),
+    };
+    render_policies(&s, &who, &lang, Some(files), outcome).await
 }

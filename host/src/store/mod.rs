@@ -2,9 +2,11 @@
 //! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
 
 mod customers;
+mod policies;
 mod users;
 
 pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use policies::{DecisionRow, PolicyVersionRow};
 pub use users::{SessionRow, UserRow};
 
 use std::path::Path;

@@ -1,0 +1,395 @@
+//! A tenant's policy lifecycle: check → test → publish (atomic, versioned, audited with its diff)
+//! → history, diff, rollback; and the watcher that brings every host to the active version.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::{RegoTestResult, RegorusEngine, TENANT_DECISION_RULE, TenantPolicy, run_rego_tests};
+use crate::app::App;
+use crate::audit;
+use crate::store::{PolicyVersionRow, now_ms};
+
+/// Most files and bytes one policy set may have.
+pub const MAX_FILES: usize = 50;
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+/// A policy set: `path → Rego source`. Files ending `_test.rego` hold `test_*` rules.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PolicySet {
+    pub files: BTreeMap<String, String>,
+}
+
+/// Why a set was refused.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Refusal {
+    /// Parse or compile errors, each with its `file:line:col`.
+    Invalid(Vec<String>),
+    /// The set compiles but some of its tests fail.
+    TestsFailed(Vec<RegoTestResult>),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Invalid(errors) => {
+                write!(f, "the policy set does not compile: {}", errors.join("; "))
+            }
+            Refusal::TestsFailed(results) => {
+                let failed: Vec<&str> = results
+                    .iter()
+                    .filter(|r| !r.passed)
+                    .map(|r| r.name.as_str())
+                    .collect();
+                write!(f, "{} test(s) failed: {}", failed.len(), failed.join(", "))
+            }
+        }
+    }
+}
+
+impl PolicySet {
+    /// Reads every `*.rego` file under `dir` (paths relative to it).
+    pub fn load_dir(dir: &Path) -> anyhow::Result<Self> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+            let mut entries: Vec<_> = std::fs::read_dir(dir)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?
+                .collect::<Result<_, _>>()?;
+            entries.sort_by_key(|e| e.path());
+            for e in entries {
+                let p = e.path();
+                if e.file_type()?.is_dir() {
+                    walk(root, &p, out)?;
+                } else if p.extension().is_some_and(|x| x == "rego") {
+                    let rel = p
+                        .strip_prefix(root)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    out.insert(
+                        rel,
+                        std::fs::read_to_string(&p)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                    );
+                }
+            }
+            Ok(())
+        }
+        let mut files = BTreeMap::new();
+        walk(dir, dir, &mut files)?;
+        if files.is_empty() {
+            anyhow::bail!("no .rego files in {}", dir.display());
+        }
+        Ok(Self { files })
+    }
+
+    /// A stable digest of the whole set.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        for (p, s) in &self.files {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p.as_bytes());
+            h.update((s.len() as u64).to_be_bytes());
+            h.update(s.as_bytes());
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
+    fn policy_files(&self) -> Vec<(&str, &str)> {
+        self.files
+            .iter()
+            .filter(|(p, _)| !p.ends_with("_test.rego"))
+            .map(|(p, s)| (p.as_str(), s.as_str()))
+            .collect()
+    }
+
+    fn all_files(&self) -> Vec<(&str, &str)> {
+        self.files
+            .iter()
+            .map(|(p, s)| (p.as_str(), s.as_str()))
+            .collect()
+    }
+
+    /// Parses and compiles every file; errors name `file:line:col`.
+    pub fn check(&self) -> Result<(), Refusal> {
+        let mut errors = Vec::new();
+        if self.files.is_empty() {
+            errors.push("the policy set has no files".to_string());
+        }
+        if self.files.len() > MAX_FILES {
+            errors.push(format!("a policy set has at most {MAX_FILES} files"));
+        }
+        for (path, source) in &self.files {
+            let path_ok = path.ends_with(".rego")
+                && path.len() <= 200
+                && !path.starts_with('/')
+                && !path
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == "..")
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+            if !path_ok {
+                errors.push(format!(
+                    "{}: file names are relative paths of a-z, 0-9, / . _ - ending in .rego",
+                    path.chars().take(80).collect::<String>()
+                ));
+                continue;
+            }
+            if source.len() > MAX_FILE_BYTES {
+                errors.push(format!("{path}: larger than {MAX_FILE_BYTES} bytes"));
+                continue;
+            }
+            let package = source
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| l.trim().strip_prefix("package ").map(|p| (i + 1, p.trim())));
+            let allowed = |p: &str| {
+                p == "crm.tenant" || p.starts_with("crm.tenant.") || p.starts_with("crm.tenant_")
+            };
+            match package {
+                Some((_, p)) if allowed(p) => {}
+                Some((line, _)) => {
+                    errors.push(format!("{path}:{line}:1: a tenant policy's package must be crm.tenant (or below it)"));
+                    continue;
+                }
+                None => {
+                    errors.push(format!("{path}:1:1: the file declares no package"));
+                    continue;
+                }
+            }
+            let mut engine = regorus::Engine::new();
+            if let Err(e) = engine.add_policy(path.clone(), source.clone()) {
+                errors.push(e.to_string().trim().to_string());
+            }
+        }
+        if errors.is_empty()
+            && let Err(e) = RegorusEngine::new(&self.policy_files(), TENANT_DECISION_RULE)
+        {
+            errors.push(format!("{e:#}"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(errors))
+        }
+    }
+
+    /// Runs the set's `test_*` rules (after `check`).
+    pub fn test(&self) -> Result<Vec<RegoTestResult>, Refusal> {
+        self.check()?;
+        let results = run_rego_tests(&self.all_files())
+            .map_err(|e| Refusal::Invalid(vec![format!("{e:#}")]))?;
+        if results.iter().any(|r| !r.passed) {
+            return Err(Refusal::TestsFailed(results));
+        }
+        Ok(results)
+    }
+
+    /// The engine that evaluates this set's decision rule.
+    pub fn engine(&self) -> anyhow::Result<RegorusEngine> {
+        RegorusEngine::new(&self.policy_files(), TENANT_DECISION_RULE)
+    }
+}
+
+/// A unified diff between two sets, file by file.
+pub fn diff(old: &PolicySet, new: &PolicySet) -> String {
+    let mut out = String::new();
+    let paths: std::collections::BTreeSet<&String> =
+        old.files.keys().chain(new.files.keys()).collect();
+    for p in paths {
+        let a = old.files.get(p).map(String::as_str).unwrap_or("");
+        let b = new.files.get(p).map(String::as_str).unwrap_or("");
+        if a == b {
+            continue;
+        }
+        let d = similar::TextDiff::from_lines(a, b);
+        out.push_str(
+            &d.unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{p}"), &format!("b/{p}"))
+                .to_string(),
+        );
+    }
+    out
+}
+
+fn set_of(row: &PolicyVersionRow) -> anyhow::Result<PolicySet> {
+    Ok(PolicySet {
+        files: serde_json::from_str(&row.files)?,
+    })
+}
+
+/// What a publish did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Published {
+    pub version: i64,
+    pub digest: String,
+    #[schema(value_type = Vec<Object>)]
+    pub tests: Vec<RegoTestResult>,
+    pub diff: String,
+}
+
+/// Checks, tests and publishes `set` as the tenant's next version, activating it here at once.
+pub async fn publish(
+    app: &App,
+    tenant_id: &str,
+    set: &PolicySet,
+    author: &str,
+    note: &str,
+) -> anyhow::Result<Result<Published, Refusal>> {
+    let tests = match set.test() {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    let engine = set.engine()?;
+    let previous = app
+        .store
+        .policy_versions(tenant_id)
+        .await?
+        .into_iter()
+        .next();
+    let old = previous
+        .as_ref()
+        .map(set_of)
+        .transpose()?
+        .unwrap_or_default();
+    let diff = diff(&old, set);
+    let digest = set.digest();
+    let mut tx = app.store.begin().await?;
+    let version = app
+        .store
+        .publish_policy(
+            &mut tx,
+            tenant_id,
+            &serde_json::to_string(&set.files)?,
+            &digest,
+            author,
+            note,
+            now_ms(),
+        )
+        .await?;
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: author.to_string(),
+            action: "policy.publish".into(),
+            resource: format!("policy/v{version}"),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({"digest": digest, "tests": tests.len(), "diff": diff}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.pdp.set_tenant_policy(
+        tenant_id,
+        Some(TenantPolicy {
+            version,
+            engine: Arc::new(engine),
+        }),
+    );
+    Ok(Ok(Published {
+        version,
+        digest,
+        tests,
+        diff,
+    }))
+}
+
+/// Makes an earlier version active again (audited with the diff from the version it replaces).
+pub async fn rollback(
+    app: &App,
+    tenant_id: &str,
+    version: i64,
+    author: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(target) = app.store.policy_version(tenant_id, version).await? else {
+        return Ok(None);
+    };
+    let set = set_of(&target)?;
+    let engine = set.engine()?;
+    let current = match app
+        .store
+        .active_policies()
+        .await?
+        .into_iter()
+        .find(|(t, _)| t == tenant_id)
+    {
+        Some((_, v)) => app.store.policy_version(tenant_id, v).await?,
+        None => None,
+    };
+    let old = current
+        .as_ref()
+        .map(set_of)
+        .transpose()?
+        .unwrap_or_default();
+    let diff = diff(&old, &set);
+    let mut tx = app.store.begin().await?;
+    app.store
+        .activate_policy(&mut tx, tenant_id, version, now_ms())
+        .await?;
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: author.to_string(),
+            action: "policy.rollback".into(),
+            resource: format!("policy/v{version}"),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({"from": current.map(|c| c.version), "diff": diff}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.pdp.set_tenant_policy(
+        tenant_id,
+        Some(TenantPolicy {
+            version,
+            engine: Arc::new(engine),
+        }),
+    );
+    Ok(Some(diff))
+}
+
+/// Brings this host's tenant policies to the active versions in the database, now.
+pub async fn sync(app: &App) -> anyhow::Result<()> {
+    for (tenant, version) in app.store.active_policies().await? {
+        if app.pdp.tenant_version(&tenant) == Some(version) {
+            continue;
+        }
+        let Some(row) = app.store.policy_version(&tenant, version).await? else {
+            continue;
+        };
+        // A version that fails to load leaves the last good one in force.
+        match set_of(&row).and_then(|s| s.engine()) {
+            Ok(engine) => app.pdp.set_tenant_policy(
+                &tenant,
+                Some(TenantPolicy {
+                    version,
+                    engine: Arc::new(engine),
+                }),
+            ),
+            Err(e) => {
+                tracing::error!(tenant = %tenant, version, error = %e, "policy version failed to load; keeping the last good one")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Polls the active versions so a publish on any host reaches this one within a second.
+pub fn watch(app: Arc<App>) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = sync(&app).await {
+                tracing::warn!(error = %e, "policy watch failed");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}

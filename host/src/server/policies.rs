@@ -1,0 +1,281 @@
+//! The compliance team's policy API: check and test a set, publish, history, diff, rollback, decisions.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::{JsonObject, typed};
+use super::auth::Authenticated;
+use crate::error::{AppError, AppResult};
+use crate::policy::lifecycle::{self, PolicySet, Refusal};
+use crate::policy::{Decision, Resource};
+use crate::store::{DecisionRow, PolicyVersionRow};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/policies", get(list).post(publish))
+        .route("/api/v1/policies/check", post(check))
+        .route("/api/v1/policies/diff", get(diff))
+        .route("/api/v1/policies/rollback", post(rollback))
+        .route("/api/v1/policies/{version}", get(show))
+        .route("/api/v1/decisions", get(decisions))
+}
+
+async fn authorize(s: &AppState, who: &Authenticated, action: &str) -> AppResult<Decision> {
+    let resource = Resource {
+        kind: "policy".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: None,
+        fields: None,
+    };
+    s.app
+        .authorize(&who.actor, action, resource, serde_json::json!({}))
+        .await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUpload {
+    /// `path → Rego source`; files ending `_test.rego` hold `test_*` rules.
+    files: BTreeMap<String, String>,
+    /// Why this version exists.
+    #[serde(default)]
+    note: String,
+}
+
+fn refusal_error(r: &Refusal) -> AppError {
+    let code = match r {
+        Refusal::Invalid(_) => "policy_invalid",
+        Refusal::TestsFailed(_) => "policy_tests_failed",
+    };
+    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, r.to_string())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CheckResult {
+    ok: bool,
+    /// Parse and compile errors (`file:line:col: …`).
+    errors: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    tests: Vec<crate::policy::RegoTestResult>,
+}
+
+/// Check and test a policy set without publishing it.
+#[utoipa::path(post, path = "/api/v1/policies/check", request_body = PolicyUpload, responses((status = 200, body = CheckResult)))]
+pub async fn check(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<CheckResult>> {
+    let up: PolicyUpload = typed(body)?;
+    authorize(&s, &who, "policy.read").await?;
+    let set = PolicySet { files: up.files };
+    Ok(Json(match set.test() {
+        Ok(tests) => CheckResult {
+            ok: true,
+            errors: vec![],
+            tests,
+        },
+        Err(Refusal::Invalid(errors)) => CheckResult {
+            ok: false,
+            errors,
+            tests: vec![],
+        },
+        Err(Refusal::TestsFailed(tests)) => CheckResult {
+            ok: false,
+            errors: vec![],
+            tests,
+        },
+    }))
+}
+
+/// Publish a policy set: refused (422, naming the failing tests) unless it compiles and its tests pass.
+#[utoipa::path(post, path = "/api/v1/policies", request_body = PolicyUpload,
+    responses((status = 201, body = lifecycle::Published), (status = 422)))]
+pub async fn publish(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let up: PolicyUpload = typed(body)?;
+    if up.note.chars().count() > 500 {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            "field `note` must be at most 500 characters",
+        ));
+    }
+    authorize(&s, &who, "policy.publish").await?;
+    let set = PolicySet { files: up.files };
+    match lifecycle::publish(
+        &s.app,
+        &who.actor.tenant_id,
+        &set,
+        &who.actor.audit_name(),
+        &up.note,
+    )
+    .await?
+    {
+        Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
+        Err(r) => Err(refusal_error(&r)),
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VersionSummary {
+    version: i64,
+    digest: String,
+    author: String,
+    note: String,
+    created_at: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyList {
+    /// The version in force (none: the platform baseline alone decides).
+    active: Option<i64>,
+    versions: Vec<VersionSummary>,
+}
+
+/// The tenant's policy versions, newest first, with author and time.
+#[utoipa::path(get, path = "/api/v1/policies", responses((status = 200, body = PolicyList)))]
+pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<PolicyList>> {
+    authorize(&s, &who, "policy.read").await?;
+    let tenant = &who.actor.tenant_id;
+    let active = s
+        .app
+        .store
+        .active_policies()
+        .await?
+        .into_iter()
+        .find(|(t, _)| t == tenant)
+        .map(|(_, v)| v);
+    let versions = s
+        .app
+        .store
+        .policy_versions(tenant)
+        .await?
+        .into_iter()
+        .map(|r| VersionSummary {
+            version: r.version,
+            digest: r.digest,
+            author: r.author,
+            note: r.note,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(Json(PolicyList { active, versions }))
+}
+
+async fn version_row(s: &AppState, who: &Authenticated, v: i64) -> AppResult<PolicyVersionRow> {
+    s.app
+        .store
+        .policy_version(&who.actor.tenant_id, v)
+        .await?
+        .ok_or_else(|| AppError::not_found("policy version"))
+}
+
+/// One version's files.
+#[utoipa::path(get, path = "/api/v1/policies/{version}", params(("version" = i64, Path)), responses((status = 200, body = PolicyVersionRow)))]
+pub async fn show(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(version): Path<String>,
+) -> AppResult<Json<PolicyVersionRow>> {
+    let v: i64 = version
+        .parse()
+        .map_err(|_| AppError::not_found("policy version"))?;
+    authorize(&s, &who, "policy.read").await?;
+    Ok(Json(version_row(&s, &who, v).await?))
+}
+
+/// A unified diff between two versions (`?from=1&to=2`).
+#[utoipa::path(get, path = "/api/v1/policies/diff", params(("from" = i64, Query), ("to" = i64, Query)), responses((status = 200, body = Object)))]
+pub async fn diff(
+    State(s): State<AppState>,
+    who: Authenticated,
+    uri: axum::http::Uri,
+) -> AppResult<Json<serde_json::Value>> {
+    let q: BTreeMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let num = |k: &str| -> AppResult<i64> {
+        q.get(k).and_then(|v| v.parse().ok()).ok_or_else(|| {
+            AppError::bad_request("invalid_query", "give `from` and `to` as version numbers")
+        })
+    };
+    let (from, to) = (num("from")?, num("to")?);
+    authorize(&s, &who, "policy.read").await?;
+    let a: PolicySet = PolicySet {
+        files: serde_json::from_str(&version_row(&s, &who, from).await?.files)
+            .map_err(anyhow::Error::from)?,
+    };
+    let b: PolicySet = PolicySet {
+        files: serde_json::from_str(&version_row(&s, &who, to).await?.files)
+            .map_err(anyhow::Error::from)?,
+    };
+    Ok(Json(
+        serde_json::json!({"from": from, "to": to, "diff": lifecycle::diff(&a, &b)}),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    version: i64,
+}
+
+/// Make an earlier version active again.
+#[utoipa::path(post, path = "/api/v1/policies/rollback", request_body = RollbackRequest, responses((status = 200, body = Object), (status = 404)))]
+pub async fn rollback(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<serde_json::Value>> {
+    let req: RollbackRequest = typed(body)?;
+    authorize(&s, &who, "policy.publish").await?;
+    match lifecycle::rollback(
+        &s.app,
+        &who.actor.tenant_id,
+        req.version,
+        &who.actor.audit_name(),
+    )
+    .await?
+    {
+        Some(diff) => Ok(Json(
+            serde_json::json!({"active": req.version, "diff": diff}),
+        )),
+        None => Err(AppError::not_found("policy version")),
+    }
+}
+
+/// The decision log, newest first (`?limit=` ≤ 1000): input digests, versions, results, latency.
+#[utoipa::path(get, path = "/api/v1/decisions", params(("limit" = Option<i64>, Query)), responses((status = 200, body = [DecisionRow])))]
+pub async fn decisions(
+    State(s): State<AppState>,
+    who: Authenticated,
+    uri: axum::http::Uri,
+) -> AppResult<Json<Vec<DecisionRow>>> {
+    let mut limit = 100;
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match (k.as_ref(), v.parse::<i64>()) {
+            ("limit", Ok(n)) if (1..=1000).contains(&n) => limit = n,
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_query",
+                    "use `limit` (1 to 1000)",
+                ));
+            }
+        }
+    }
+    authorize(&s, &who, "decision.read").await?;
+    Ok(Json(
+        s.app.store.decisions(&who.actor.tenant_id, limit).await?,
+    ))
+}

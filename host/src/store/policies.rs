@@ -1,0 +1,148 @@
+//! Published tenant policy versions, the active pointer, and the decision log.
+
+use super::{Store, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct PolicyVersionRow {
+    pub version: i64,
+    /// JSON object `{path: source}`.
+    pub files: String,
+    pub digest: String,
+    pub author: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct DecisionRow {
+    pub at: i64,
+    pub action: String,
+    pub input_digest: String,
+    pub policy_version: String,
+    pub allow: i64,
+    pub reasons: String,
+    pub micros: i64,
+}
+
+impl Store {
+    /// Inserts the next version of a tenant's policy set and makes it active; returns its number.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn publish_policy(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        files: &str,
+        digest: &str,
+        author: &str,
+        note: &str,
+        at: i64,
+    ) -> sqlx::Result<i64> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM policy_versions WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO policy_versions (tenant_id, version, files, digest, author, note, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant_id)
+        .bind(version)
+        .bind(files)
+        .bind(digest)
+        .bind(author)
+        .bind(note)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        self.activate_policy(tx, tenant_id, version, at).await?;
+        Ok(version)
+    }
+
+    pub async fn activate_policy(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        version: i64,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO policy_active (tenant_id, version, activated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at",
+        )
+        .bind(tenant_id)
+        .bind(version)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn policy_versions(&self, tenant_id: &str) -> sqlx::Result<Vec<PolicyVersionRow>> {
+        sqlx::query_as(
+            "SELECT version, files, digest, author, note, created_at FROM policy_versions \
+             WHERE tenant_id = $1 ORDER BY version DESC",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    pub async fn policy_version(
+        &self,
+        tenant_id: &str,
+        version: i64,
+    ) -> sqlx::Result<Option<PolicyVersionRow>> {
+        sqlx::query_as(
+            "SELECT version, files, digest, author, note, created_at FROM policy_versions \
+             WHERE tenant_id = $1 AND version = $2",
+        )
+        .bind(tenant_id)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// Every tenant's active version: what the policy watcher compares against.
+    pub async fn active_policies(&self) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT tenant_id, version FROM policy_active")
+            .fetch_all(self.pool())
+            .await
+    }
+
+    pub async fn insert_decisions(
+        &self,
+        tx: &mut Tx,
+        rows: &[(String, DecisionRow)],
+    ) -> sqlx::Result<()> {
+        for (tenant, d) in rows {
+            sqlx::query(
+                "INSERT INTO decision_log (tenant_id, at, action, input_digest, policy_version, allow, reasons, micros) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(tenant)
+            .bind(d.at)
+            .bind(&d.action)
+            .bind(&d.input_digest)
+            .bind(&d.policy_version)
+            .bind(d.allow)
+            .bind(&d.reasons)
+            .bind(d.micros)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn decisions(&self, tenant_id: &str, limit: i64) -> sqlx::Result<Vec<DecisionRow>> {
+        sqlx::query_as(
+            "SELECT at, action, input_digest, policy_version, allow, reasons, micros FROM decision_log \
+             WHERE tenant_id = $1 ORDER BY at DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+}

@@ -1,0 +1,342 @@
+//! The tenant policy lifecycle: refuse bad sets, publish, take effect at once (on every host), diff,
+//! roll back; every step audited; the decision log records versions.
+
+use serde_json::{Value, json};
+
+use crate::common::{Server, spawn};
+
+const RULES: &str = include_str!("../../policies/tenant-example/rules.rego");
+const RULES_TEST: &str = include_str!("../../policies/tenant-example/rules_test.rego");
+
+fn set(rules: &str) -> Value {
+    json!({"files": {"rules.rego": rules, "rules_test.rego": RULES_TEST}, "note": "test"})
+}
+
+async fn phone_seen_by(base: &str, http: &reqwest::Client, token: &str, id: &str) -> Value {
+    let r = http
+        .get(format!("{base}/api/v1/customers/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json::<Value>().await.unwrap()["phone"].clone()
+}
+
+#[tokio::test]
+async fn publish_diff_rollback_and_every_host_follows() {
+    let s = Server::demo(3);
+    let compliance = s.token("compliance").await;
+    let marketing = s.token("marketing").await;
+    let id = s.some_customer_ids(1).await.remove(0);
+    // A second host on the same database.
+    let (mut other, other_url) = spawn(&["serve"], &s.data());
+
+    let (st, v) = s.get("/api/v1/policies", Some(&compliance)).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["active"].is_null());
+    assert!(
+        phone_seen_by(&s.url, &s.http, &marketing, &id)
+            .await
+            .as_str()
+            .unwrap()
+            .contains('*')
+    );
+
+    // Refused: a compile error (named with file:line) and a failing test (named); nothing published.
+    let (st, v) = s
+        .post_json(
+            "/api/v1/policies",
+            Some(&compliance),
+            &set("package crm.tenant\ndecision := {"),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("policy_invalid")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules.rego:"),
+        "{v}"
+    );
+    let weak = RULES.replace("\"phone\"]}} if {", "]}} if {");
+    let (st, v) = s
+        .post_json("/api/v1/policies", Some(&compliance), &set(&weak))
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("policy_tests_failed")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("test_marketing_never_sees_phones"),
+        "{v}"
+    );
+    assert_eq!(
+        s.get("/api/v1/policies", Some(&compliance)).await.1["versions"],
+        json!([])
+    );
+    // Only compliance/admin with MFA may publish.
+    let (st, _) = s
+        .post_json(
+            "/api/v1/policies",
+            Some(&s.token("sales").await),
+            &set(RULES),
+        )
+        .await;
+    assert_eq!(st, 403);
+
+    // Publish v1: marketing no longer sees phones, here and on the other host within a second.
+    let (st, v) = s
+        .post_json("/api/v1/policies", Some(&compliance), &set(RULES))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["version"], 1);
+    assert!(
+        phone_seen_by(&s.url, &s.http, &marketing, &id)
+            .await
+            .is_null()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert!(
+        phone_seen_by(&other_url, &s.http, &marketing, &id)
+            .await
+            .is_null(),
+        "the other host did not follow"
+    );
+
+    // Publish v2 without the marketing rule (and without its test), then diff and roll back.
+    let v2 = RULES.replace("\"redact\": [\"phone\"]", "\"redact\": []");
+    let body = json!({"files": {"rules.rego": v2}, "note": "phones back"});
+    let (st, v) = s
+        .post_json("/api/v1/policies", Some(&compliance), &body)
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert!(v["diff"].as_str().unwrap().contains("-decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": [\"phone\"]}}"), "{v}");
+    assert!(
+        phone_seen_by(&s.url, &s.http, &marketing, &id)
+            .await
+            .as_str()
+            .unwrap()
+            .contains('*')
+    );
+    let (st, d) = s
+        .get("/api/v1/policies/diff?from=1&to=2", Some(&compliance))
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        d["diff"]
+            .as_str()
+            .unwrap()
+            .contains("--- a/rules_test.rego"),
+        "{d}"
+    );
+    let (st, r) = s
+        .post_json(
+            "/api/v1/policies/rollback",
+            Some(&compliance),
+            &json!({"version": 1}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert!(
+        phone_seen_by(&s.url, &s.http, &marketing, &id)
+            .await
+            .is_null()
+    );
+    let (st, _) = s
+        .post_json(
+            "/api/v1/policies/rollback",
+            Some(&compliance),
+            &json!({"version": 99}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (_, list) = s.get("/api/v1/policies", Some(&compliance)).await;
+    assert_eq!(list["active"], 1);
+    assert_eq!(list["versions"].as_array().unwrap().len(), 2);
+
+    // Audited with the diff; the decision log names the versions that decided.
+    let db = s.db().await;
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE action LIKE 'policy.%' AND decision = 'allow' ORDER BY seq",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        ["policy.publish", "policy.publish", "policy.rollback"]
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (st, log) = s
+        .get("/api/v1/decisions?limit=1000", Some(&compliance))
+        .await;
+    assert_eq!(st, 200, "{log}");
+    let rows = log.as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["policy_version"].as_str().unwrap().contains("tenant@v1")),
+        "{log}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["input_digest"].as_str().unwrap().len() == 64)
+    );
+    assert!(
+        rows.iter().any(|r| r["allow"] == 0),
+        "denials are logged too"
+    );
+    assert_eq!(s.get("/api/v1/decisions", Some(&marketing)).await.0, 403);
+
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+#[tokio::test]
+async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
+    let s = Server::demo(1);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = login
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let c = s.user("compliance");
+    let code = crate::common::totp_at(c["totp_secret"].as_str().unwrap(), 0);
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("tenant", "demo"),
+        ("username", c["username"].as_str().unwrap()),
+        ("password", c["password"].as_str().unwrap()),
+        ("totp", code.as_str()),
+    ];
+    assert_eq!(
+        client
+            .post(format!("{}/login", s.url))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        303
+    );
+    let page = client
+        .get(format!("{}/policies", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<textarea") && page.contains("rules_test.rego"),
+        "{page}"
+    );
+    let token = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |op: &'static str, rules: String| {
+        let form = vec![
+            ("csrf_token".to_string(), token.clone()),
+            ("path0".into(), "rules.rego".into()),
+            ("source0".into(), rules),
+            ("path1".into(), "rules_test.rego".into()),
+            ("source1".into(), RULES_TEST.into()),
+            ("op".into(), op.into()),
+        ];
+        client
+            .post(format!("{}/policies", s.url))
+            .form(&form)
+            .send()
+    };
+    let weak = RULES.replace("\"phone\"]}} if {", "]}} if {");
+    let r = post("test", weak.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        r.contains("FAIL data.crm.tenant_test.test_marketing_never_sees_phones"),
+        "{r}"
+    );
+    let r = post("publish", weak).await.unwrap().text().await.unwrap();
+    assert!(
+        r.contains("FAIL ") && !r.contains("Published version"),
+        "{r}"
+    );
+    let r = post("test", RULES.into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(r.contains("4 tests passed"), "{r}");
+    let r = post("publish", RULES.into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(r.contains("Published version 1"), "{r}");
+    // Without the CSRF token nothing happens.
+    let r = client
+        .post(format!("{}/policies", s.url))
+        .form(&[("op", "publish")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // A role without the grant gets 403 and no navigation entry.
+    let sales = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let t = s.token("sales").await;
+    let r = sales
+        .get(format!("{}/policies", s.url))
+        .header("cookie", format!("crm_session={t}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let nav = sales
+        .get(format!("{}/customers", s.url))
+        .header("cookie", format!("crm_session={t}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!nav.contains("href=\"/policies\""));
+}
