@@ -80,6 +80,9 @@ CREATE TABLE customers (
     notes_masked      BLOB,
     email_bidx        TEXT,
     phone_bidx        TEXT,
+    -- Copies of customer_tags / consents as JSON, so a read needs one query (the tables serve filters).
+    tags_json         TEXT NOT NULL DEFAULT '[]',
+    consents_json     TEXT NOT NULL DEFAULT '{}',
     created_at        BIGINT NOT NULL,
     updated_at        BIGINT NOT NULL
 );

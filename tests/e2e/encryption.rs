@@ -72,6 +72,34 @@ async fn known_email_never_reaches_the_database_in_clear() {
     assert_eq!(got["email"], email);
     assert_eq!(got["phone"], "+442079460999");
     assert_eq!(got["notes"], "unique-note-marker-8842");
+    assert_eq!(got["tags"], json!(["sports"]));
+    assert_eq!(got["consents"], json!({"marketing_email": true}));
+    // Consents merge per purpose; tags are replaced; both stay filterable.
+    let (st, upd) = s
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/customers/{id}"),
+            Some(&admin),
+            &json!({"consents": {"marketing_sms": false}, "tags": ["news", "vip"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{upd}");
+    assert_eq!(
+        upd["consents"],
+        json!({"marketing_email": true, "marketing_sms": false})
+    );
+    assert_eq!(upd["tags"], json!(["news", "vip"]));
+    let (_, by_tag) = s
+        .get("/api/v1/customers?tag=vip&tag=news&region=EU", Some(&admin))
+        .await;
+    assert!(
+        by_tag["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str()),
+        "{by_tag}"
+    );
     let (_, found) = s
         .get(
             "/api/v1/customers?email=Known.Person.4711%40Example.com",

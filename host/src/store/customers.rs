@@ -1,6 +1,6 @@
 //! Customer rows: sealed personal fields, clear non-personal attributes, tags, consents, interactions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use sqlx::Row;
 
@@ -71,10 +71,10 @@ impl Store {
         subject_key: (u32, u32, &[u8]),
     ) -> sqlx::Result<()> {
         let cols = sealed_columns();
-        let placeholders: Vec<String> = (0..cols.len()).map(|i| format!("${}", i + 8)).collect();
+        let placeholders: Vec<String> = (0..cols.len()).map(|i| format!("${}", i + 10)).collect();
         let sql = format!(
-            "INSERT INTO customers (id, tenant_id, region, email_bidx, phone_bidx, created_at, updated_at, {}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+            "INSERT INTO customers (id, tenant_id, region, email_bidx, phone_bidx, created_at, updated_at, \
+             tags_json, consents_json, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
             cols.join(", "),
             placeholders.join(", ")
         );
@@ -85,7 +85,9 @@ impl Store {
             .bind(email_bidx)
             .bind(phone_bidx)
             .bind(row.created_at)
-            .bind(row.updated_at);
+            .bind(row.updated_at)
+            .bind(json_text(&row.tags))
+            .bind(json_text(&row.consents));
         for c in &cols {
             q = q.bind(row.sealed.get(c).cloned().flatten());
         }
@@ -117,6 +119,12 @@ impl Store {
         customer_id: &str,
         tags: &[String],
     ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE customers SET tags_json = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(json_text(tags))
+            .bind(tenant_id)
+            .bind(customer_id)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query("DELETE FROM customer_tags WHERE tenant_id = $1 AND customer_id = $2")
             .bind(tenant_id)
             .bind(customer_id)
@@ -156,6 +164,20 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         }
+        let all: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let all: BTreeMap<String, bool> = all.into_iter().map(|(p, g)| (p, g != 0)).collect();
+        sqlx::query("UPDATE customers SET consents_json = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(json_text(&all))
+            .bind(tenant_id)
+            .bind(customer_id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -277,7 +299,8 @@ impl Store {
         let cols = sealed_columns();
         let (where_sql, binds) = where_clause(filter, id);
         let sql = format!(
-            "SELECT c.id, c.tenant_id, c.region, c.created_at, c.updated_at, k.key_version, k.wrapped_key, {} \
+            "SELECT c.id, c.tenant_id, c.region, c.created_at, c.updated_at, c.tags_json, c.consents_json, \
+             k.key_version, k.wrapped_key, {} \
              FROM customers c LEFT JOIN subject_keys k ON k.tenant_id = c.tenant_id AND k.subject_id = c.id \
              WHERE {where_sql} ORDER BY c.created_at, c.id LIMIT {} OFFSET {}",
             cols.iter()
@@ -303,8 +326,10 @@ impl Store {
                 tenant_id: r.try_get("tenant_id")?,
                 region: r.try_get("region")?,
                 sealed,
-                tags: Vec::new(),
-                consents: BTreeMap::new(),
+                tags: serde_json::from_str(&r.try_get::<String, _>("tags_json")?)
+                    .unwrap_or_default(),
+                consents: serde_json::from_str(&r.try_get::<String, _>("consents_json")?)
+                    .unwrap_or_default(),
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
                 subject_key: match (
@@ -316,51 +341,7 @@ impl Store {
                 },
             });
         }
-        self.attach_tags_and_consents(tenant_id, &mut rows).await?;
         Ok(rows)
-    }
-
-    async fn attach_tags_and_consents(
-        &self,
-        tenant_id: &str,
-        rows: &mut [CustomerRow],
-    ) -> sqlx::Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let placeholders: Vec<String> = (0..rows.len()).map(|i| format!("${}", i + 2)).collect();
-        let in_list = placeholders.join(", ");
-        let index: HashMap<String, usize> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-
-        let sql = format!(
-            "SELECT customer_id, tag FROM customer_tags WHERE tenant_id = $1 AND customer_id IN ({in_list}) ORDER BY tag"
-        );
-        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(tenant_id);
-        for r in rows.iter() {
-            q = q.bind(&r.id);
-        }
-        for (cid, tag) in q.fetch_all(self.pool()).await? {
-            if let Some(&i) = index.get(&cid) {
-                rows[i].tags.push(tag);
-            }
-        }
-        let sql = format!(
-            "SELECT customer_id, purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id IN ({in_list})"
-        );
-        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(tenant_id);
-        for r in rows.iter() {
-            q = q.bind(&r.id);
-        }
-        for (cid, purpose, granted) in q.fetch_all(self.pool()).await? {
-            if let Some(&i) = index.get(&cid) {
-                rows[i].consents.insert(purpose, granted != 0);
-            }
-        }
-        Ok(())
     }
 
     /// The wrapped subject key of `subject`: `(dek_version, key_version, wrapped)`.
@@ -415,6 +396,10 @@ impl Store {
         .fetch_all(self.pool())
         .await
     }
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
