@@ -233,3 +233,55 @@ pub fn totp_at(secret_b32: &str, steps_ahead: u64) -> String {
         .as_secs();
     t.generate(now + 30 * steps_ahead)
 }
+
+impl Server {
+    /// A browser-like client (cookie store, no redirects) signed in through the web form as `role`.
+    pub async fn web_client(&self, role: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = client
+            .get(format!("{}/login", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(login.contains("<label for=\"totp\">"));
+        let csrf = form_token(&login);
+        let u = self.user(role);
+        let code = u["totp_secret"]
+            .as_str()
+            .map(|s| totp_at(s, 0))
+            .unwrap_or_default();
+        let form = [
+            ("csrf_token", csrf.as_str()),
+            ("tenant", "demo"),
+            ("username", u["username"].as_str().unwrap()),
+            ("password", u["password"].as_str().unwrap()),
+            ("totp", code.as_str()),
+        ];
+        let r = client
+            .post(format!("{}/login", self.url))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303, "web sign-in as {role} failed");
+        client
+    }
+}
+
+/// The CSRF token in a page's first form.
+pub fn form_token(page: &str) -> String {
+    page.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}

@@ -203,47 +203,7 @@ async fn publish_diff_rollback_and_every_host_follows() {
 #[tokio::test]
 async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
     let s = Server::demo(1);
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = client
-        .get(format!("{}/login", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = login
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let c = s.user("compliance");
-    let code = crate::common::totp_at(c["totp_secret"].as_str().unwrap(), 0);
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("tenant", "demo"),
-        ("username", c["username"].as_str().unwrap()),
-        ("password", c["password"].as_str().unwrap()),
-        ("totp", code.as_str()),
-    ];
-    assert_eq!(
-        client
-            .post(format!("{}/login", s.url))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        303
-    );
+    let client = s.web_client("compliance").await;
     let page = client
         .get(format!("{}/policies", s.url))
         .send()
@@ -256,14 +216,7 @@ async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
         page.contains("<textarea") && page.contains("rules_test.rego"),
         "{page}"
     );
-    let token = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::common::form_token(&page);
     let post = |op: &'static str, rules: String| {
         let form = vec![
             ("csrf_token".to_string(), token.clone()),

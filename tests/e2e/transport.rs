@@ -88,46 +88,7 @@ async fn self_signed_tls_serves_https_with_secure_cookies_and_hsts() {
 #[tokio::test]
 async fn web_sign_in_with_mfa_then_list_and_detail() {
     let s = Server::demo(30);
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{}/login", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    assert!(page.contains("<label for=\"totp\">"));
-    let admin = s.user("admin");
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("tenant", "demo"),
-        ("username", admin["username"].as_str().unwrap()),
-        ("password", admin["password"].as_str().unwrap()),
-        (
-            "totp",
-            &crate::common::totp_at(admin["totp_secret"].as_str().unwrap(), 0),
-        ),
-    ];
-    let r = client
-        .post(format!("{}/login", s.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    let client = s.web_client("admin").await;
     let list = client
         .get(format!("{}/customers?region=CN", s.url))
         .send()
@@ -157,14 +118,7 @@ async fn web_sign_in_with_mfa_then_list_and_detail() {
         .unwrap();
     assert!(detail.contains("<dl class=\"kv\">"), "{detail}");
     // Switch to Chinese.
-    let token = detail
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = crate::common::form_token(&detail);
     let r = client
         .post(format!("{}/lang", s.url))
         .form(&[("csrf_token", token.as_str()), ("lang", "zh")])

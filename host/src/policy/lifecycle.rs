@@ -274,14 +274,13 @@ pub async fn publish(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: author.to_string(),
-            action: "policy.publish".into(),
-            resource: format!("policy/v{version}"),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({"digest": digest, "tests": tests.len(), "diff": diff}),
-        },
+        &policy_event(
+            app,
+            author,
+            "policy.publish",
+            version,
+            serde_json::json!({"digest": digest, "tests": tests.len(), "diff": diff}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -298,6 +297,23 @@ pub async fn publish(
         tests,
         diff,
     }))
+}
+
+fn policy_event(
+    app: &App,
+    author: &str,
+    action: &str,
+    version: i64,
+    detail: serde_json::Value,
+) -> audit::Event {
+    audit::Event {
+        actor: author.to_string(),
+        action: action.to_string(),
+        resource: format!("policy/v{version}"),
+        decision: "allow".into(),
+        policy_version: app.pdp.version().to_string(),
+        detail,
+    }
 }
 
 /// Makes an earlier version active again (audited with the diff from the version it replaces).
@@ -335,14 +351,13 @@ pub async fn rollback(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: author.to_string(),
-            action: "policy.rollback".into(),
-            resource: format!("policy/v{version}"),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({"from": current.map(|c| c.version), "diff": diff}),
-        },
+        &policy_event(
+            app,
+            author,
+            "policy.rollback",
+            version,
+            serde_json::json!({"from": current.map(|c| c.version), "diff": diff}),
+        ),
     )
     .await?;
     tx.commit().await?;

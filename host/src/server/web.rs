@@ -660,6 +660,15 @@ async fn css() -> Response {
         .into_response()
 }
 
+fn policy_resource(who: &Authenticated) -> crate::policy::Resource {
+    crate::policy::Resource {
+        kind: "policy".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: None,
+        fields: None,
+    }
+}
+
 const POLICY_SKELETON: &str = "package crm.tenant\n\n# Narrow the platform baseline here. The decision must always be defined.\ndefault decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}}\n";
 const POLICY_TEST_SKELETON: &str = "package crm.tenant_test\n\ntest_decision_defined if {\n\tdata.crm.tenant.decision with input as {\"action\": \"customer.read\"}\n}\n";
 
@@ -691,12 +700,7 @@ async fn render_policies(
     outcome: EditorOutcome,
 ) -> Response {
     use crate::policy::lifecycle::Refusal;
-    let resource = crate::policy::Resource {
-        kind: "policy".into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: None,
-        fields: None,
-    };
+    let resource = policy_resource(who);
     if let Err(e) = s
         .app
         .authorize(
@@ -812,12 +816,7 @@ async fn policies_submit(
     };
     let outcome = match f.get("op").map(String::as_str) {
         Some("publish") => {
-            let resource = crate::policy::Resource {
-                kind: "policy".into(),
-                tenant: who.actor.tenant_id.clone(),
-                id: None,
-                fields: None,
-            };
+            let resource = policy_resource(&who);
             match s
                 .app
                 .authorize(
