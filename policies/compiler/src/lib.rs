@@ -127,8 +127,7 @@ pub fn compile_with(
             .add_policy((*name).to_string(), (*src).to_string())
             .with_context(|| format!("parsing {name}"))?;
     }
-    for (name, path) in &eps {
-        let _ = name;
+    for (_, path) in &eps {
         // compile_with_entrypoint validates that the rule exists.
         engine
             .clone()
@@ -180,7 +179,7 @@ fn entrypoint_names(e: &str) -> Result<(String, String)> {
         Ok((rest.replace('.', "/"), e.to_string()))
     } else {
         let name = e.trim_matches('/').to_string();
-        Ok((name.clone(), format!("data.{}", name.replace('/', ".")))) 
+        Ok((name.clone(), format!("data.{}", name.replace('/', "."))))
     }
 }
 
@@ -339,7 +338,6 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
     // ---- pass 2: rewrite ----------------------------------------------------
     let mut out = wasm_encoder::Module::new();
     let mut re = RoundtripReencoder;
-    let mut seen_datacount = false;
     let mut seg_index = 0usize;
     for payload in Parser::new(0).parse_all(runtime) {
         let payload = payload?;
@@ -400,7 +398,6 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 out.section(&s);
             }
             Payload::DataCountSection { count, .. } => {
-                seen_datacount = true;
                 out.section(&wasm_encoder::DataCountSection { count: count + 1 });
             }
             Payload::CodeSectionStart { .. } => {}
@@ -455,7 +452,6 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
             out.section(&s);
         }
     }
-    let _ = seen_datacount;
     if seg_index != data_segments.len() {
         bail!("data segment count mismatch");
     }

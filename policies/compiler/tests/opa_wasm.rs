@@ -227,3 +227,23 @@ fn rejects_bad_rego_and_unknown_entrypoints() {
     assert!(compile(&[("bad.rego", "package x\nallow if {")], &["x/allow"]).is_err());
     assert!(compile(&[("b.rego", BASELINE)], &["crm/authz/nope"]).is_err());
 }
+
+/// `with` is not supported by the RVM compiler: `compile` falls back to the
+/// interpreter inside the module and says so.
+#[tokio::test(flavor = "current_thread")]
+async fn with_keyword_falls_back_to_interpreter() {
+    let src = "package w\nis_admin if input.role == \"admin\"\nallow if is_admin with input as {\"role\": \"admin\"}\nplain if is_admin\n";
+    let files = [("w.rego", src)];
+    let m = compile_with(&files, &["w/allow", "w/plain"], Options::default()).unwrap();
+    assert_eq!(m.mode, Mode::Interpreter);
+    eprintln!("RVM rejected the policy: {}", m.rvm_error.as_deref().unwrap_or("?"));
+    assert!(m.rvm_error.is_some());
+    assert!(compile_with(&files, &["w/allow"], Options { mode: ModeChoice::RvmOnly, ..Default::default() }).is_err());
+    let mut l = load(&m.wasm, &json!({})).await;
+    for input in [json!({"role": "guest"}), json!({"role": "admin"})] {
+        for ep in ["w/allow", "w/plain"] {
+            let path = format!("data.{}", ep.replace('/', "."));
+            assert_eq!(l.eval(ep, &input).await.unwrap(), native(&files, &json!({}), &path, &input), "{ep} {input}");
+        }
+    }
+}
