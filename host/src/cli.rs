@@ -55,7 +55,7 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Check the Rego policies.
+    /// Check, test, publish, diff and roll back Rego policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
     /// Measure seal/open throughput and end-to-end request throughput against baselines.
