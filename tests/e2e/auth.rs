@@ -255,3 +255,77 @@ async fn cookie_sessions_need_the_csrf_token_for_changes() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn a_user_enrols_two_factor_sign_in() {
+    let s = Server::demo(1);
+    let sales = s.user("sales");
+    let (u, p) = (
+        sales["username"].as_str().unwrap(),
+        sales["password"].as_str().unwrap(),
+    );
+    let t = s.sign_in("demo", u, p, None).await;
+    let (st, v) = s
+        .post_json(
+            "/api/v1/me/mfa/confirm",
+            Some(&t),
+            &json!({"code": "123456"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("no_enrolment"))
+    );
+    let (st, start) = s.post_json("/api/v1/me/mfa", Some(&t), &json!({})).await;
+    assert_eq!(st, 200, "{start}");
+    let secret = start["secret"].as_str().unwrap().to_string();
+    assert!(
+        start["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let good = totp_at(&secret, 0);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let (st, _) = s
+        .post_json("/api/v1/me/mfa/confirm", Some(&t), &json!({"code": wrong}))
+        .await;
+    assert_eq!(st, 400);
+    // Not enrolled until confirmed: the password alone still works.
+    assert_eq!(
+        s.post_json(
+            "/api/v1/session",
+            None,
+            &json!({"tenant": "demo", "username": u, "password": p})
+        )
+        .await
+        .0,
+        200
+    );
+    let (st, _) = s
+        .post_json("/api/v1/me/mfa/confirm", Some(&t), &json!({"code": good}))
+        .await;
+    assert_eq!(st, 204);
+    let (st, v) = s
+        .post_json(
+            "/api/v1/session",
+            None,
+            &json!({"tenant": "demo", "username": u, "password": p}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("mfa_required"))
+    );
+    let t2 = s.sign_in("demo", u, p, Some(&secret)).await;
+    let (_, me) = s.get("/api/v1/me", Some(&t2)).await;
+    assert_eq!(me["mfa"], true);
+    // The secret is stored sealed, never in clear.
+    let db = s.db().await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE username = ?")
+        .bind(u)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
