@@ -11,6 +11,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod import;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod store;

@@ -22,6 +22,30 @@ async fn every_response_carries_strict_security_headers() {
     }
     let (st, v) = s.get("/healthz", None).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("ok")));
+    // Metrics: counts only.
+    let t = s.token("sales").await;
+    assert_eq!(s.get("/api/v1/customers", Some(&t)).await.0, 200);
+    let m = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("crm_http_responses_total{class=\"2xx\"}"), "{m}");
+    let counter = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing: {m}"))
+    };
+    assert!(
+        counter("crm_policy_decisions_total{result=\"allow\"} ") >= 1,
+        "{m}"
+    );
+    assert!(counter("crm_audit_records_total ") >= 1, "{m}");
+    assert!(!m.contains('@'));
     let (st, doc) = s.get("/api/v1/openapi.json", None).await;
     assert_eq!(st, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -40,7 +64,8 @@ async fn every_response_carries_strict_security_headers() {
 #[tokio::test]
 async fn self_signed_tls_serves_https_with_secure_cookies_and_hsts() {
     let s = Server::demo(1);
-    drop(s.token("sales").await);
+    let t = s.token("sales").await;
+    assert_eq!(s.get("/api/v1/customers", Some(&t)).await.0, 200);
     let (mut child, url) = spawn(&["serve", "--tls", "self-signed"], &s.data());
     assert!(url.starts_with("https://"), "{url}");
     let client = reqwest::Client::builder()

@@ -169,8 +169,14 @@ impl Recorder {
                 }
                 .await
                 .map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "audit batch failed");
+                match &result {
+                    Err(e) => tracing::error!(error = %e, "audit batch failed"),
+                    Ok(()) => crate::metrics::audit_batch(
+                        batch
+                            .iter()
+                            .filter(|j| matches!(j, Job::Event { .. }))
+                            .count(),
+                    ),
                 }
                 for j in batch {
                     if let Job::Event { done, .. } = j {

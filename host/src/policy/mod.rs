@@ -223,6 +223,7 @@ impl Pdp {
         }
         decision.input_digest = hex::encode(Sha256::digest(json.to_string().as_bytes()));
         decision.micros = started.elapsed().as_micros() as u64;
+        crate::metrics::decision(decision.allow, decision.micros);
         decision
     }
 }

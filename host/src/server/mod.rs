@@ -44,6 +44,15 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/openapi.json",
             axum::routing::get(openapi::document),
         )
+        .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    crate::metrics::render(),
+                )
+            }),
+        )
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
@@ -65,6 +74,7 @@ async fn fallback(req: Request) -> Response {
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
+    crate::metrics::http_response(resp.status().as_u16());
     if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && is_api {
         resp = AppError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
