@@ -329,3 +329,29 @@ async fn a_user_enrols_two_factor_sign_in() {
         .unwrap();
     assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
 }
+
+#[tokio::test]
+async fn an_address_spraying_usernames_is_throttled() {
+    let s = Server::demo(1);
+    for i in 0..30 {
+        let (st, _) = s
+            .post_json("/api/v1/session", None, &json!({"tenant": "demo", "username": format!("guess{i}"), "password": "Spray-Password-1"}))
+            .await;
+        assert_eq!(st, 401);
+    }
+    let sales = s.user("sales");
+    let (st, v) = s
+        .post_json("/api/v1/session", None, &json!({"tenant": "demo", "username": sales["username"], "password": sales["password"]}))
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (429, Some("throttled")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("from this address")
+    );
+}

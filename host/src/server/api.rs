@@ -173,14 +173,16 @@ fn iso(ms: i64) -> String {
     responses((status = 200, body = SessionResponse), (status = 401), (status = 429)))]
 pub async fn create_session(
     State(s): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     JsonObject(body): JsonObject,
 ) -> AppResult<Response> {
     let req: SessionRequest = typed(body)?;
     check_len("tenant", &req.tenant, 64)?;
     check_len("username", &req.username, 64)?;
     check_len("password", &req.password, 256)?;
-    let session = web_auth::sign_in(
-        &s.app,
+    let session = web_auth::sign_in_from(
+        &s,
+        peer.ip(),
         &req.tenant,
         &req.username,
         &req.password,

@@ -128,6 +128,81 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+/// Failed sign-ins per client address: a source with too many failures in a window is refused for
+/// the rest of it, whichever usernames it tries (per-account throttling cannot see spraying).
+pub struct SourceThrottle {
+    failures: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (i64, u32)>>,
+}
+
+/// Failures one address may make in one window.
+const SOURCE_MAX_FAILURES: u32 = 30;
+const SOURCE_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+impl SourceThrottle {
+    pub fn new() -> Self {
+        Self {
+            failures: Default::default(),
+        }
+    }
+
+    fn check(&self, ip: std::net::IpAddr, now: i64) -> AppResult<()> {
+        let map = self.failures.lock().map_err(|_| AppError::internal())?;
+        if let Some((start, n)) = map.get(&ip)
+            && now - start < SOURCE_WINDOW_MS
+            && *n >= SOURCE_MAX_FAILURES
+        {
+            let mut e = AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many failed sign-ins from this address; try again later",
+            );
+            e.retry_after = Some(((start + SOURCE_WINDOW_MS - now) / 1000 + 1) as u64);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn failed(&self, ip: std::net::IpAddr, now: i64) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (start, _)| now - *start < SOURCE_WINDOW_MS);
+            }
+            let e = map.entry(ip).or_insert((now, 0));
+            if now - e.0 >= SOURCE_WINDOW_MS {
+                *e = (now, 0);
+            }
+            e.1 += 1;
+        }
+    }
+}
+
+impl Default for SourceThrottle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Sign-in with the per-address throttle around it.
+pub async fn sign_in_from(
+    state: &AppState,
+    source: std::net::IpAddr,
+    tenant_slug: &str,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> AppResult<NewSession> {
+    let now = now_ms();
+    state.throttle.check(source, now)?;
+    let result = sign_in(&state.app, tenant_slug, username, password, totp).await;
+    if let Err(e) = &result
+        && e.status == StatusCode::UNAUTHORIZED
+        && e.code != "mfa_required"
+    {
+        state.throttle.failed(source, now);
+    }
+    result
+}
+
 /// A new session, as returned to the client.
 pub struct NewSession {
     pub token: String,

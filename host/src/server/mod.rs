@@ -26,6 +26,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// Failed sign-ins per client address.
+    pub throttle: Arc<auth::SourceThrottle>,
     /// Served over TLS: cookies get `Secure`, responses get HSTS.
     pub tls: bool,
 }
@@ -140,7 +142,11 @@ pub async fn serve(
     // Load each tenant's active policy before the first request, then follow changes.
     crate::policy::lifecycle::sync(&app).await?;
     crate::policy::lifecycle::watch(app.clone());
-    let mut r = router(AppState { app, tls: is_tls });
+    let mut r = router(AppState {
+        app,
+        throttle: Arc::new(auth::SourceThrottle::new()),
+        tls: is_tls,
+    });
     if let Some(extra) = extra {
         r = r.merge(extra);
     }

@@ -278,7 +278,11 @@ fn login_form(s: &AppState, lang: &str, error: Option<&str>, status: StatusCode)
     resp
 }
 
-async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
+async fn login_submit(
+    State(s): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    req: Request,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let cookie_csrf = cookie_value(&parts, LOGIN_CSRF_COOKIE);
     let Ok(FormData(f)) =
@@ -325,8 +329,9 @@ async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
         );
     }
     let totp = get("totp");
-    match web_auth::sign_in(
-        &s.app,
+    match web_auth::sign_in_from(
+        &s,
+        peer.ip(),
         &tenant,
         &username,
         &password,
