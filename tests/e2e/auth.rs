@@ -355,3 +355,63 @@ async fn an_address_spraying_usernames_is_throttled() {
             .contains("from this address")
     );
 }
+
+#[tokio::test]
+async fn two_factor_enrolment_in_the_web_screen() {
+    let s = Server::demo(1);
+    let client = s.web_client("sales").await;
+    let page = client
+        .get(format!("{}/account", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Two-factor sign-in is off"), "{page}");
+    let csrf = crate::common::form_token(&page);
+    let r = client
+        .post(format!("{}/account/mfa", s.url))
+        .form(&[("csrf_token", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let page = client
+        .post(format!("{}/account/mfa", s.url))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = page
+        .split("<p><code>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(secret.len(), 32, "{page}");
+    let r = client
+        .post(format!("{}/account/mfa/confirm", s.url))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", totp_at(&secret, 0).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let page = client
+        .get(format!("{}/account", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Two-factor sign-in is on"), "{page}");
+}

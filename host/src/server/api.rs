@@ -248,30 +248,7 @@ pub struct MfaStart {
 /// Start two-factor enrolment: returns a new secret; confirm it with a code to enable it.
 #[utoipa::path(post, path = "/api/v1/me/mfa", responses((status = 200, body = MfaStart)))]
 pub async fn mfa_start(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<MfaStart>> {
-    s.app
-        .authorize(
-            &who.actor,
-            "self.mfa.enroll",
-            self_resource(&who),
-            serde_json::json!({}),
-        )
-        .await?;
-    let secret = auth::new_totp_secret();
-    let sealed = s
-        .app
-        .seal_totp(&who.actor.tenant_id, &who.actor.user_id, &secret)
-        .await?;
-    let user = s
-        .app
-        .store
-        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
-    s.app
-        .store
-        .set_totp(&user.id, user.totp_secret.as_deref(), Some(&sealed))
-        .await?;
-    let otpauth_url = auth::totp_url(&secret, &who.actor.username)?;
+    let (secret, otpauth_url) = web_auth::mfa_start(&s.app, &who).await?;
     Ok(Json(MfaStart {
         secret,
         otpauth_url,
@@ -292,48 +269,7 @@ pub async fn mfa_confirm(
     JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
     let req: MfaConfirm = typed(body)?;
-    s.app
-        .authorize(
-            &who.actor,
-            "self.mfa.enroll",
-            self_resource(&who),
-            serde_json::json!({}),
-        )
-        .await?;
-    let user = s
-        .app
-        .store
-        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
-    let Some(pending) = user.totp_pending else {
-        return Err(AppError::bad_request(
-            "no_enrolment",
-            "start enrolment first (POST /api/v1/me/mfa)",
-        ));
-    };
-    let secret = s.app.open_totp(&user.tenant_id, &user.id, &pending).await?;
-    if auth::check_totp(&secret, &req.code, 0).is_none() {
-        return Err(AppError::bad_request(
-            "invalid_totp",
-            "the code does not match the new secret",
-        ));
-    }
-    s.app.store.set_totp(&user.id, Some(&pending), None).await?;
-    s.app
-        .audit
-        .record(
-            &user.tenant_id,
-            &audit::Event {
-                actor: who.actor.audit_name(),
-                action: "self.mfa.enroll".into(),
-                resource: format!("user/{}", user.id),
-                decision: "allow".into(),
-                policy_version: s.app.pdp.version().to_string(),
-                detail: serde_json::json!({}),
-            },
-        )
-        .await?;
+    web_auth::mfa_confirm(&s.app, &who, &req.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -363,3 +363,82 @@ pub async fn sign_out(app: &App, who: &Authenticated) -> AppResult<()> {
         .await?;
     Ok(())
 }
+
+fn self_resource(who: &Authenticated) -> crate::policy::Resource {
+    crate::policy::Resource {
+        kind: "user".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: Some(who.actor.user_id.clone()),
+        fields: None,
+    }
+}
+
+/// Starts two-factor enrolment: a new secret, kept pending until confirmed. Returns the secret
+/// and its `otpauth://` URL.
+pub async fn mfa_start(app: &App, who: &Authenticated) -> AppResult<(String, String)> {
+    app.authorize(
+        &who.actor,
+        "self.mfa.enroll",
+        self_resource(who),
+        serde_json::json!({}),
+    )
+    .await?;
+    let secret = auth::new_totp_secret();
+    let sealed = app
+        .seal_totp(&who.actor.tenant_id, &who.actor.user_id, &secret)
+        .await?;
+    let user = app
+        .store
+        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
+    app.store
+        .set_totp(&user.id, user.totp_secret.as_deref(), Some(&sealed))
+        .await?;
+    let url = auth::totp_url(&secret, &who.actor.username)?;
+    Ok((secret, url))
+}
+
+/// Confirms a pending enrolment with a current code; from then on sign-in needs a code.
+pub async fn mfa_confirm(app: &App, who: &Authenticated, code: &str) -> AppResult<()> {
+    app.authorize(
+        &who.actor,
+        "self.mfa.enroll",
+        self_resource(who),
+        serde_json::json!({}),
+    )
+    .await?;
+    let user = app
+        .store
+        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("the user no longer exists"))?;
+    let Some(pending) = user.totp_pending else {
+        return Err(AppError::bad_request(
+            "no_enrolment",
+            "start enrolment first",
+        ));
+    };
+    let secret = app.open_totp(&user.tenant_id, &user.id, &pending).await?;
+    if auth::check_totp(&secret, code, 0).is_none() {
+        return Err(AppError::bad_request(
+            "invalid_totp",
+            "the code does not match the new secret",
+        ));
+    }
+    app.store.set_totp(&user.id, Some(&pending), None).await?;
+    app.audit
+        .record(
+            &user.tenant_id,
+            &audit::Event {
+                actor: who.actor.audit_name(),
+                action: "self.mfa.enroll".into(),
+                resource: format!("user/{}", user.id),
+                decision: "allow".into(),
+                policy_version: app.pdp.version().to_string(),
+                detail: serde_json::json!({}),
+            },
+        )
+        .await?;
+    Ok(())
+}

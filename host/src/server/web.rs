@@ -28,6 +28,9 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}", get(customer_detail))
         .route("/customers/{id}/interactions", post(interaction_submit))
         .route("/policies", get(policies_page).post(policies_submit))
+        .route("/account", get(account_page))
+        .route("/account/mfa", post(account_mfa_start))
+        .route("/account/mfa/confirm", post(account_mfa_confirm))
         .route("/static/app.css", get(css))
 }
 
@@ -131,6 +134,22 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("editor_help", true) => {
             "租户规则与平台基线策略同时生效（取交集），只能收紧访问。以 _test.rego 结尾的文件包含 test_* 测试规则；测试未通过的策略不会发布。"
         }
+        ("account", false) => "Your account",
+        ("account", true) => "我的账户",
+        ("mfa_on", false) => "Two-factor sign-in is on.",
+        ("mfa_on", true) => "已启用双因素登录。",
+        ("mfa_off", false) => "Two-factor sign-in is off. Exports and administration need it.",
+        ("mfa_off", true) => "未启用双因素登录。导出与管理操作需要启用。",
+        ("mfa_setup", false) => "Set up two-factor sign-in",
+        ("mfa_setup", true) => "设置双因素登录",
+        ("mfa_scan", false) => {
+            "Add this secret to your authenticator app, then enter the code it shows."
+        }
+        ("mfa_scan", true) => "请将此密钥添加到身份验证器应用，然后输入其显示的验证码。",
+        ("code", false) => "Code",
+        ("code", true) => "验证码",
+        ("confirm", false) => "Confirm",
+        ("confirm", true) => "确认",
         ("none", false) => "None yet",
         ("none", true) => "暂无",
         (_, _) => key,
@@ -157,7 +176,7 @@ fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) ->
                             @if w.actor.role == "admin" || w.actor.role == "compliance" {
                                 a href="/policies" { (t(lang, "policies")) }
                             }
-                            span.who { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
+                            a.who href="/account" { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
                             form.inline method="post" action="/lang" {
                                 input type="hidden" name="csrf_token" value=(w.csrf_token);
                                 input type="hidden" name="lang" value=(if lang == "zh" { "en" } else { "zh" });
@@ -860,4 +879,95 @@ async fn policies_submit(
         _ => EditorOutcome::Tests(set.test()),
     };
     render_policies(&s, &who, &lang, Some(files), outcome).await
+}
+
+async fn account_page(State(s): State<AppState>, who: Result<Authenticated, AppError>) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    render_account(&s, &who, None, None).await
+}
+
+/// The account screen; `pending` shows a freshly started enrolment (secret, otpauth URL).
+async fn render_account(
+    s: &AppState,
+    who: &Authenticated,
+    pending: Option<(String, String)>,
+    error: Option<&str>,
+) -> Response {
+    let lang = who.actor.lang.clone();
+    let lang = lang.as_str();
+    let enrolled = match s
+        .app
+        .store
+        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
+        .await
+    {
+        Ok(Some(u)) => u.totp_secret.is_some(),
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return error_page(lang, Some(who), &e.into()),
+    };
+    let body = html! {
+        h1 { (t(lang, "account")) }
+        p { (who.actor.username) " · " (who.actor.role) }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        @if enrolled && pending.is_none() {
+            p.ok { (t(lang, "mfa_on")) }
+        } @else if let Some((secret, url)) = &pending {
+            p { (t(lang, "mfa_scan")) }
+            p { code { (secret) } }
+            p.muted { code { (url) } }
+            form method="post" action="/account/mfa/confirm" {
+                input type="hidden" name="csrf_token" value=(who.csrf_token);
+                label for="code" { (t(lang, "code")) }
+                input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required;
+                button type="submit" { (t(lang, "confirm")) }
+            }
+        } @else {
+            p { (t(lang, "mfa_off")) }
+            form method="post" action="/account/mfa" {
+                input type="hidden" name="csrf_token" value=(who.csrf_token);
+                button type="submit" { (t(lang, "mfa_setup")) }
+            }
+        }
+    };
+    page(
+        StatusCode::OK,
+        layout(lang, t(lang, "account"), Some(who), body),
+    )
+}
+
+async fn account_mfa_start(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    match web_auth::mfa_start(&s.app, &who).await {
+        Ok(p) => render_account(&s, &who, Some(p), None).await,
+        Err(e) => error_page(&who.actor.lang, Some(&who), &e),
+    }
+}
+
+async fn account_mfa_confirm(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    FormData(f): FormData,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(e) = require_csrf(&who, &f) {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    let code = f.get("code").map(String::as_str).unwrap_or("");
+    match web_auth::mfa_confirm(&s.app, &who, code).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => render_account(&s, &who, None, Some(&e.message)).await,
+    }
 }
