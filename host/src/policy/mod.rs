@@ -331,6 +331,36 @@ mod tests {
     }
 
     #[test]
+    fn a_pathological_tenant_policy_is_stopped_and_denies() {
+        let pdp = Pdp::platform().unwrap();
+        let looping = "package crm.tenant\n\
+            default decision := {\"allow\": false}\n\
+            decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}} if {\n\
+            input.action == \"customer.read\"\n\
+            count([1 | some i in numbers.range(1, 4000); some j in numbers.range(1, 4000)]) > 0\n}\n";
+        let engine = RegorusEngine::new(&[("loop.rego", looping)], TENANT_DECISION_RULE).unwrap();
+        pdp.set_tenant_policy(
+            "t1",
+            Some(TenantPolicy {
+                version: 1,
+                engine: Arc::new(engine),
+            }),
+        );
+        let started = Instant::now();
+        let d = pdp.decide(&input("admin", "customer.read", "t1", true));
+        assert!(!d.allow, "{d:?}");
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.starts_with("tenant: policy_error") && r.contains("time limit")),
+            "{:?}",
+            d.reasons
+        );
+        // Stopped by its budget, not run to the end (16 M iterations take far longer).
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
     fn malformed_engine_answers_deny() {
         let d = Pdp::new(Arc::new(Broken)).decide(&input("admin", "customer.read", "t1", true));
         assert!(!d.allow);

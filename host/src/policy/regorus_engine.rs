@@ -15,9 +15,21 @@ pub struct RegorusEngine {
     version: String,
 }
 
-fn new_engine(files: &[(&str, &str)]) -> anyhow::Result<regorus::Engine> {
+/// Wall-clock budget of one decision: a pathological policy is stopped and the request denied.
+pub const DECISION_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+/// Budget of one `test_*` rule.
+pub const TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn new_engine(
+    files: &[(&str, &str)],
+    budget: std::time::Duration,
+) -> anyhow::Result<regorus::Engine> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: budget,
+        check_interval: std::num::NonZeroU32::MIN,
+    });
     for (path, source) in files {
         engine
             .add_policy(path.to_string(), source.to_string())
@@ -29,7 +41,7 @@ fn new_engine(files: &[(&str, &str)]) -> anyhow::Result<regorus::Engine> {
 
 impl RegorusEngine {
     pub fn new(files: &[(&str, &str)], rule: &str) -> anyhow::Result<Self> {
-        let template = new_engine(files)?;
+        let template = new_engine(files, DECISION_BUDGET)?;
         let mut digest = Sha256::new();
         for (path, source) in files {
             digest.update(path.as_bytes());
@@ -69,7 +81,10 @@ impl Engine for RegorusEngine {
         }
         let out = out?;
         if out == regorus::Value::Undefined {
-            anyhow::bail!("{} is undefined", self.rule);
+            anyhow::bail!(
+                "{} is undefined (give it a `default`, so every input gets a decision)",
+                self.rule
+            );
         }
         Ok(serde_json::to_value(&out)?)
     }
@@ -89,7 +104,7 @@ pub struct RegoTestResult {
 
 /// Runs every `test_*` rule in `files` the way `opa test` does: a test passes when it is true.
 pub fn run_rego_tests(files: &[(&str, &str)]) -> anyhow::Result<Vec<RegoTestResult>> {
-    let engine = new_engine(files)?;
+    let engine = new_engine(files, TEST_BUDGET)?;
     let mut results = Vec::new();
     for (_, source) in files {
         let Some(package) = source.lines().find_map(|l| {
