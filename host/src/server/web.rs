@@ -378,29 +378,38 @@ async fn login_submit(
     }
 }
 
-fn require_csrf(who: &Authenticated, f: &HashMap<String, String>) -> Result<(), AppError> {
-    if who.csrf_ok(f.get("csrf_token").map(String::as_str)) {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "missing or wrong CSRF token; reload the page and try again",
-        ))
+/// A form posted by a signed-in user with the right CSRF token. Signed-out browsers are sent to the
+/// sign-in page; a missing or wrong token gets a 403 page. Every state-changing web form uses it.
+pub struct SignedForm {
+    pub who: Authenticated,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Ok(who) = Authenticated::from_request_parts(&mut parts, state).await else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let FormData(form) = FormData::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| error_page(&who.actor.lang, Some(&who), &e))?;
+        if !who.csrf_ok(form.get("csrf_token").map(String::as_str)) {
+            let e = AppError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong CSRF token; reload the page and try again",
+            );
+            return Err(error_page(&who.actor.lang, Some(&who), &e));
+        }
+        Ok(Self { who, form })
     }
 }
 
-async fn logout(
-    State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
-    FormData(f): FormData,
-) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&who.actor.lang, Some(&who), &e);
-    }
+async fn logout(State(s): State<AppState>, SignedForm { who, .. }: SignedForm) -> Response {
     if let Err(e) = web_auth::sign_out(&s.app, &who).await {
         return error_page(&who.actor.lang, Some(&who), &e);
     }
@@ -411,17 +420,7 @@ async fn logout(
     resp
 }
 
-async fn set_lang(
-    State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
-    FormData(f): FormData,
-) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&who.actor.lang, Some(&who), &e);
-    }
+async fn set_lang(State(s): State<AppState>, SignedForm { who, form: f }: SignedForm) -> Response {
     let lang = if f.get("lang").map(String::as_str) == Some("zh") {
         "zh"
     } else {
@@ -635,17 +634,10 @@ async fn render_detail(
 
 async fn interaction_submit(
     State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
     Path(id): Path<String>,
-    FormData(f): FormData,
+    SignedForm { who, form: f }: SignedForm,
 ) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
     let lang = who.actor.lang.clone();
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&lang, Some(&who), &e);
-    }
     if uuid::Uuid::parse_str(&id).is_err() {
         return error_page(&lang, Some(&who), &AppError::not_found("customer"));
     }
@@ -816,16 +808,9 @@ async fn render_policies(
 
 async fn policies_submit(
     State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
-    FormData(f): FormData,
+    SignedForm { who, form: f }: SignedForm,
 ) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
     let lang = who.actor.lang.clone();
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&lang, Some(&who), &e);
-    }
     let mut files = std::collections::BTreeMap::new();
     for i in 0..crate::policy::lifecycle::MAX_FILES {
         match (f.get(&format!("path{i}")), f.get(&format!("source{i}"))) {
@@ -939,15 +924,8 @@ async fn render_account(
 
 async fn account_mfa_start(
     State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
-    FormData(f): FormData,
+    SignedForm { who, .. }: SignedForm,
 ) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&who.actor.lang, Some(&who), &e);
-    }
     match web_auth::mfa_start(&s.app, &who).await {
         Ok(p) => render_account(&s, &who, Some(p), None).await,
         Err(e) => error_page(&who.actor.lang, Some(&who), &e),
@@ -956,15 +934,8 @@ async fn account_mfa_start(
 
 async fn account_mfa_confirm(
     State(s): State<AppState>,
-    who: Result<Authenticated, AppError>,
-    FormData(f): FormData,
+    SignedForm { who, form: f }: SignedForm,
 ) -> Response {
-    let Ok(who) = who else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(e) = require_csrf(&who, &f) {
-        return error_page(&who.actor.lang, Some(&who), &e);
-    }
     let code = f.get("code").map(String::as_str).unwrap_or("");
     match web_auth::mfa_confirm(&s.app, &who, code).await {
         Ok(()) => Redirect::to("/account").into_response(),
