@@ -360,14 +360,7 @@ async fn an_address_spraying_usernames_is_throttled() {
 async fn two_factor_enrolment_in_the_web_screen() {
     let s = Server::demo(1);
     let client = s.web_client("sales").await;
-    let page = client
-        .get(format!("{}/account", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::page(&client, &format!("{}/account", s.url)).await;
     assert!(page.contains("Two-factor sign-in is off"), "{page}");
     let csrf = crate::common::form_token(&page);
     let r = client
@@ -405,13 +398,6 @@ async fn two_factor_enrolment_in_the_web_screen() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let page = client
-        .get(format!("{}/account", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::page(&client, &format!("{}/account", s.url)).await;
     assert!(page.contains("Two-factor sign-in is on"), "{page}");
 }

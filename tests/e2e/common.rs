@@ -242,14 +242,7 @@ impl Server {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let login = client
-            .get(format!("{}/login", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let login = crate::common::page(&client, &format!("{}/login", self.url)).await;
         assert!(login.contains("<label for=\"totp\">"));
         let csrf = form_token(&login);
         let u = self.user(role);
@@ -284,4 +277,9 @@ pub fn form_token(page: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// GET `url` with `client` and return the body as text.
+pub async fn page(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }

@@ -204,14 +204,7 @@ async fn publish_diff_rollback_and_every_host_follows() {
 async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
     let s = Server::demo(1);
     let client = s.web_client("compliance").await;
-    let page = client
-        .get(format!("{}/policies", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::page(&client, &format!("{}/policies", s.url)).await;
     assert!(
         page.contains("<textarea") && page.contains("rules_test.rego"),
         "{page}"

@@ -25,15 +25,7 @@ async fn every_response_carries_strict_security_headers() {
     // Metrics: counts only.
     let t = s.token("sales").await;
     assert_eq!(s.get("/api/v1/customers", Some(&t)).await.0, 200);
-    let m = s
-        .http
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = crate::common::page(&s.http, &format!("{}/metrics", s.url)).await;
     assert!(m.contains("crm_http_responses_total{class=\"2xx\"}"), "{m}");
     let counter = |name: &str| -> u64 {
         m.lines()
@@ -114,14 +106,7 @@ async fn self_signed_tls_serves_https_with_secure_cookies_and_hsts() {
 async fn web_sign_in_with_mfa_then_list_and_detail() {
     let s = Server::demo(30);
     let client = s.web_client("admin").await;
-    let list = client
-        .get(format!("{}/customers?region=CN", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = crate::common::page(&client, &format!("{}/customers?region=CN", s.url)).await;
     assert!(
         list.contains("<table>") && list.contains("/customers/"),
         "{list}"
@@ -133,14 +118,7 @@ async fn web_sign_in_with_mfa_then_list_and_detail() {
         .split('"')
         .next()
         .unwrap();
-    let detail = client
-        .get(format!("{}/customers/{href}", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let detail = crate::common::page(&client, &format!("{}/customers/{href}", s.url)).await;
     assert!(detail.contains("<dl class=\"kv\">"), "{detail}");
     // Switch to Chinese.
     let token = crate::common::form_token(&detail);
@@ -151,14 +129,7 @@ async fn web_sign_in_with_mfa_then_list_and_detail() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let zh = client
-        .get(format!("{}/customers", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let zh = crate::common::page(&client, &format!("{}/customers", s.url)).await;
     assert!(zh.contains("客户"), "{zh}");
     // A signed-out browser is sent to the sign-in page.
     let anon = reqwest::Client::builder()
