@@ -202,7 +202,15 @@ enum PolicyCmd {
     Check { dir: PathBuf },
     /// Run the `test_*` rules of a policy set (default: the platform baseline), as `opa test` does.
     Test { dir: Option<PathBuf> },
-    /// Check, test and publish a tenant policy set as its next active version.
+    /// Check, test and compile a policy set into an OPA bundle (`/policy.wasm`, `/data.json`,
+    /// `/.manifest` and the sources), as `opa build -t wasm` does.
+    Build {
+        dir: PathBuf,
+        #[arg(short = 'o', long, default_value = "bundle.tar.gz")]
+        output: PathBuf,
+    },
+    /// Check, test and publish a tenant policy set (a folder of .rego files, or a bundle.tar.gz,
+    /// including one from `opa build -t wasm`) as its next active version.
     Publish {
         dir: PathBuf,
         #[arg(long)]
@@ -300,7 +308,9 @@ impl DataArgs {
             None => Store::open_sqlite(&cfg.sqlite_path()).await?,
         };
         let vault = Vault::new(cfg.master_key()?);
-        let app = Arc::new(App::new(store, vault, Pdp::platform()?));
+        crate::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
+        let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
+        let app = Arc::new(App::new(store, vault, pdp));
         Ok((app, cfg, file))
     }
 
@@ -636,6 +646,36 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
                 return Ok(fail);
             }
         },
+        PolicyCmd::Build { dir, output } => {
+            let set = PolicySet::load_dir(&dir)?;
+            let started = std::time::Instant::now();
+            let tests = match set.test() {
+                Ok(t) => t,
+                Err(r) => {
+                    print_refusal(&r);
+                    return Ok(fail);
+                }
+            };
+            let build = match set.build() {
+                Ok(b) => b,
+                Err(r) => {
+                    print_refusal(&r);
+                    return Ok(fail);
+                }
+            };
+            let bytes = crate::policy::bundle::write(&set, &build)?;
+            crate::policy::bundle::save(&output, &bytes)?;
+            println!(
+                "wrote {} ({} KiB; policy.wasm {} KiB, {} mode, {}; {} tests passed; {} ms)",
+                output.display(),
+                bytes.len() / 1024,
+                build.wasm.len() / 1024,
+                build.mode,
+                build.digest(),
+                tests.len(),
+                started.elapsed().as_millis()
+            );
+        }
         PolicyCmd::Publish {
             dir,
             tenant,
@@ -644,16 +684,28 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
         } => {
             let app = data.open_existing().await?;
             let t = crate::tenants::tenant(&app, &tenant).await?;
-            let set = PolicySet::load_dir(&dir)?;
-            match lifecycle::publish(&app, &t.id, &set, "operator:cli", &note).await? {
+            let started = std::time::Instant::now();
+            let (set, prebuilt) = if dir.is_file() {
+                let bytes = std::fs::read(&dir)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+                crate::policy::bundle::read(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", dir.display()))?
+            } else {
+                (PolicySet::load_dir(&dir)?, None)
+            };
+            match lifecycle::publish_build(&app, &t.id, &set, prebuilt, "operator:cli", &note)
+                .await?
+            {
                 Ok(p) => {
                     print!("{}", p.diff);
                     println!(
-                        "published version {} of {} ({} tests passed, {})",
+                        "published version {} of {} ({} tests passed, {} mode, {}) in {} ms",
                         p.version,
                         t.slug,
                         p.tests.len(),
-                        p.digest
+                        p.mode,
+                        p.digest,
+                        started.elapsed().as_millis()
                     );
                 }
                 Err(r) => {

@@ -27,13 +27,18 @@ impl Drop for Server {
     }
 }
 
+/// Compiled policy modules, shared by every server the tests start (each would otherwise compile
+/// the baseline policy's module afresh in its new data folder).
+pub const MODULE_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/module-cache");
+
 /// Runs `crm ARGS` to completion against a data folder and returns (exit ok, stdout, stderr).
 pub fn crm(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .arg("--data")
         .arg(data)
-        .env_remove("CRM_MASTER_KEY");
+        .env_remove("CRM_MASTER_KEY")
+        .env("CRM_MODULE_CACHE", MODULE_CACHE);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -54,6 +59,7 @@ pub fn spawn(args: &[&str], data: &Path) -> (Child, String) {
         .arg("--listen")
         .arg("127.0.0.1:0")
         .env_remove("CRM_MASTER_KEY")
+        .env("CRM_MODULE_CACHE", MODULE_CACHE)
         .env("CRM_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

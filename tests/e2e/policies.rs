@@ -286,3 +286,139 @@ async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
         .unwrap();
     assert!(!nav.contains("href=\"/policies\""));
 }
+
+/// Reads a bundle's entries, lets `edit` change them, and packs them again.
+fn repack(bundle: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    use std::io::Read;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
+    let mut out = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        let data = edit(&path, data);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        out.append_data(&mut h, path.trim_start_matches('/'), &data[..])
+            .unwrap();
+    }
+    out.into_inner().unwrap().finish().unwrap()
+}
+
+#[tokio::test]
+async fn bundles_publish_over_http_and_the_cli_and_a_broken_module_is_refused() {
+    let s = Server::demo(3);
+    let compliance = s.token("compliance").await;
+    let marketing = s.token("marketing").await;
+    let id = s.some_customer_ids(1).await.remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle_path = dir.path().join("bundle.tar.gz");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/tenant-example");
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["policy", "build", rules, "-o"])
+        .arg(&bundle_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rvm mode"));
+    let bundle = std::fs::read(&bundle_path).unwrap();
+
+    let post = |body: Vec<u8>| {
+        let (http, url, token) = (s.http.clone(), s.url.clone(), compliance.clone());
+        async move {
+            let r = http
+                .post(format!(
+                    "{url}/api/v1/policies/bundle?note=from%20a%20bundle"
+                ))
+                .bearer_auth(token)
+                .header("content-type", "application/gzip")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Not a bundle; a bundle whose module does not load: refused, nothing published.
+    let (st, v) = post(b"just text".to_vec()).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_bundle")),
+        "{v}"
+    );
+    let broken = repack(&bundle, |p, d| {
+        if p.ends_with("policy.wasm") {
+            let mut d = d;
+            d.truncate(d.len() / 2);
+            d
+        } else {
+            d
+        }
+    });
+    let (st, v) = post(broken).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("policy_invalid")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("module"),
+        "{v}"
+    );
+    assert!(s.get("/api/v1/policies", Some(&compliance)).await.1["active"].is_null());
+
+    // The real thing: published, in force at once, listed as a bundle.
+    let (st, v) = post(bundle.clone()).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        (v["version"].as_i64(), v["mode"].as_str()),
+        (Some(1), Some("bundle"))
+    );
+    assert_eq!(
+        v["tests"].as_array().unwrap().len(),
+        4,
+        "its Rego tests ran"
+    );
+    assert!(
+        phone_seen_by(&s.url, &s.http, &marketing, &id)
+            .await
+            .is_null()
+    );
+
+    // A bundle whose module fails to load now leaves version 1 in force.
+    let (st, _) = post(repack(&bundle, |p, d| {
+        if p.ends_with("policy.wasm") {
+            b"\0asm\x01\0\0\0junk".to_vec()
+        } else {
+            d
+        }
+    }))
+    .await;
+    assert_eq!(st, 422);
+    let (_, list) = s.get("/api/v1/policies", Some(&compliance)).await;
+    assert_eq!(list["active"], 1);
+    assert_eq!(list["versions"][0]["mode"], "bundle");
+
+    // The CLI publishes the same file as the next version.
+    let (ok, stdout, stderr) = crate::common::crm(
+        &s.data(),
+        &[
+            "policy",
+            "publish",
+            bundle_path.to_str().unwrap(),
+            "--tenant",
+            "demo",
+        ],
+        &[],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("published version 2") && stdout.contains("bundle mode"),
+        "{stdout}"
+    );
+}

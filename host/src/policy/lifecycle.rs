@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{RegoTestResult, RegorusEngine, TENANT_DECISION_RULE, TenantPolicy, run_rego_tests};
+use super::{
+    RegoTestResult, RegorusEngine, TENANT_DECISION_RULE, TenantPolicy, WasmEngine, run_rego_tests,
+};
 use crate::app::App;
 use crate::audit;
 use crate::store::{PolicyVersionRow, now_ms};
@@ -188,9 +190,46 @@ impl PolicySet {
         Ok(results)
     }
 
-    /// The engine that evaluates this set's decision rule.
-    pub fn engine(&self) -> anyhow::Result<RegorusEngine> {
-        RegorusEngine::new(&self.policy_files(), TENANT_DECISION_RULE)
+    /// Compiles the set's policy files to a Wasm module in OPA's ABI (after `check`).
+    pub fn build(&self) -> Result<Build, Refusal> {
+        let compiled = crm_policy_compiler::compile_with(
+            &self.policy_files(),
+            &[TENANT_DECISION_RULE],
+            crm_policy_compiler::Options::default(),
+        )
+        .map_err(|e| Refusal::Invalid(vec![format!("{e:#}")]))?;
+        Ok(Build {
+            wasm: compiled.wasm,
+            data: serde_json::json!({}),
+            mode: match compiled.mode {
+                crm_policy_compiler::Mode::Rvm => "rvm",
+                crm_policy_compiler::Mode::Interpreter => "interpreter",
+            }
+            .to_string(),
+        })
+    }
+}
+
+/// What decides for a published set: an OPA-ABI Wasm module and its `data` document.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub wasm: Vec<u8>,
+    pub data: serde_json::Value,
+    /// `rvm` (Rego compiled to regorus RVM bytecode), `interpreter` (the regorus interpreter
+    /// inside the module, for constructs the RVM lacks) or `bundle` (a module built elsewhere,
+    /// e.g. by `opa build -t wasm`).
+    pub mode: String,
+}
+
+impl Build {
+    /// Loads the module into Wasmtime, ready to decide.
+    pub fn engine(&self, version: String) -> anyhow::Result<WasmEngine> {
+        WasmEngine::new(&self.wasm, self.data.clone(), TENANT_DECISION_RULE, version)
+    }
+
+    /// The module's digest (`sha256:…`).
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(&self.wasm)))
     }
 }
 
@@ -227,12 +266,14 @@ fn set_of(row: &PolicyVersionRow) -> anyhow::Result<PolicySet> {
 pub struct Published {
     pub version: i64,
     pub digest: String,
+    /// How the module evaluates: `rvm`, `interpreter` or `bundle`.
+    pub mode: String,
     #[schema(value_type = Vec<Object>)]
     pub tests: Vec<RegoTestResult>,
     pub diff: String,
 }
 
-/// Checks, tests and publishes `set` as the tenant's next version, activating it here at once.
+/// Checks, tests, builds and publishes `set` as the tenant's next version, activating it here at once.
 pub async fn publish(
     app: &App,
     tenant_id: &str,
@@ -240,11 +281,45 @@ pub async fn publish(
     author: &str,
     note: &str,
 ) -> anyhow::Result<Result<Published, Refusal>> {
-    let tests = match set.test() {
-        Ok(t) => t,
-        Err(r) => return Ok(Err(r)),
+    publish_build(app, tenant_id, set, None, author, note).await
+}
+
+/// [`publish`] with a module built elsewhere (a bundle's `/policy.wasm`): the set's Rego files,
+/// if the bundle carries any, are still checked and their tests run.
+pub async fn publish_build(
+    app: &App,
+    tenant_id: &str,
+    set: &PolicySet,
+    prebuilt: Option<Build>,
+    author: &str,
+    note: &str,
+) -> anyhow::Result<Result<Published, Refusal>> {
+    let tests = if prebuilt.is_some() && set.files.is_empty() {
+        Vec::new()
+    } else {
+        match set.test() {
+            Ok(t) => t,
+            Err(r) => return Ok(Err(r)),
+        }
     };
-    let engine = set.engine()?;
+    let build = match prebuilt {
+        Some(b) => b,
+        None => match set.build() {
+            Ok(b) => b,
+            Err(r) => return Ok(Err(r)),
+        },
+    };
+    // Loaded before anything is written: a module that fails to load is refused, and the
+    // version in force stays in force.
+    let (build, loaded) = tokio::task::spawn_blocking(move || {
+        let loaded = build.engine(build.digest());
+        (build, loaded)
+    })
+    .await?;
+    let engine = match loaded {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(Refusal::Invalid(vec![format!("{e:#}")]))),
+    };
     let previous = app
         .store
         .policy_versions(tenant_id)
@@ -269,6 +344,7 @@ pub async fn publish(
             author,
             note,
             now_ms(),
+            &build,
         )
         .await?;
     audit::append(
@@ -279,7 +355,8 @@ pub async fn publish(
             author,
             "policy.publish",
             version,
-            serde_json::json!({"digest": digest, "tests": tests.len(), "diff": diff}),
+            serde_json::json!({"digest": digest, "module": build.digest(), "mode": build.mode,
+                "tests": tests.len(), "diff": diff}),
         ),
     )
     .await?;
@@ -294,6 +371,7 @@ pub async fn publish(
     Ok(Ok(Published {
         version,
         digest,
+        mode: build.mode,
         tests,
         diff,
     }))
@@ -327,7 +405,7 @@ pub async fn rollback(
         return Ok(None);
     };
     let set = set_of(&target)?;
-    let engine = set.engine()?;
+    let engine = load_version(app, tenant_id, &target).await?;
     let current = match app
         .store
         .active_policies()
@@ -371,6 +449,25 @@ pub async fn rollback(
     Ok(Some(diff))
 }
 
+/// The engine of a stored version: its module (rebuilt from its sources for versions published
+/// before modules were stored).
+async fn load_version(
+    app: &App,
+    tenant_id: &str,
+    row: &PolicyVersionRow,
+) -> anyhow::Result<WasmEngine> {
+    let build = match app.store.policy_module(tenant_id, row.version).await? {
+        Some((wasm, data)) => Build {
+            wasm,
+            data: serde_json::from_str(&data)?,
+            mode: row.mode.clone(),
+        },
+        None => set_of(row)?.build().map_err(|r| anyhow::anyhow!("{r}"))?,
+    };
+    // Compiling a module takes a second or two: off the async workers.
+    tokio::task::spawn_blocking(move || build.engine(build.digest())).await?
+}
+
 /// Brings this host's tenant policies to the active versions in the database, now.
 pub async fn sync(app: &App) -> anyhow::Result<()> {
     for (tenant, version) in app.store.active_policies().await? {
@@ -381,7 +478,7 @@ pub async fn sync(app: &App) -> anyhow::Result<()> {
             continue;
         };
         // A version that fails to load leaves the last good one in force.
-        match set_of(&row).and_then(|s| s.engine()) {
+        match load_version(app, &tenant, &row).await {
             Ok(engine) => app.pdp.set_tenant_policy(
                 &tenant,
                 Some(TenantPolicy {

@@ -1,13 +1,18 @@
 //! The one policy decision point (PDP). Staff requests and (later) plugin host calls ask it the
 //! same question, `{subject, action, resource, context}`, and get `{allow, reasons, obligations}`.
 //!
-//! The engine behind [`Pdp`] is a seam: today regorus evaluates the Rego in `policies/` natively;
-//! a Wasm-compiled engine can replace it without touching any caller.
+//! The engine behind [`Pdp`] is a seam. The host runs [`WasmEngine`]: Rego compiled to a Wasm
+//! module in OPA's ABI (`policies/compiler`), evaluated by `opa-wasm` in Wasmtime. regorus
+//! evaluating the same Rego natively ([`RegorusEngine`]) checks sets, runs their `test_*` rules
+//! and is the baseline the benchmark compares against.
 
+pub mod bundle;
 pub mod lifecycle;
 mod regorus_engine;
+mod wasm_engine;
 
 pub use regorus_engine::{RegoTestResult, RegorusEngine, run_rego_tests};
+pub use wasm_engine::{WasmEngine, set_cache_dir};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -170,8 +175,20 @@ impl Pdp {
         }
     }
 
-    /// The platform baseline, evaluated natively by regorus.
+    /// The platform baseline, compiled to Wasm and evaluated in Wasmtime.
     pub fn platform() -> anyhow::Result<Self> {
+        let module = crm_policy_compiler::compile(PLATFORM_POLICIES, &[DECISION_RULE])?;
+        let version = RegorusEngine::version_of(PLATFORM_POLICIES);
+        Ok(Self::new(Arc::new(WasmEngine::new(
+            &module,
+            serde_json::json!({}),
+            DECISION_RULE,
+            version,
+        )?)))
+    }
+
+    /// The platform baseline evaluated natively by regorus (the benchmark's baseline).
+    pub fn platform_native() -> anyhow::Result<Self> {
         Ok(Self::new(Arc::new(RegorusEngine::new(
             PLATFORM_POLICIES,
             DECISION_RULE,
@@ -330,15 +347,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_pathological_tenant_policy_is_stopped_and_denies() {
-        let pdp = Pdp::platform().unwrap();
-        let looping = "package crm.tenant\n\
-            default decision := {\"allow\": false}\n\
-            decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}} if {\n\
-            input.action == \"customer.read\"\n\
-            count([1 | some i in numbers.range(1, 4000); some j in numbers.range(1, 4000)]) > 0\n}\n";
-        let engine = RegorusEngine::new(&[("loop.rego", looping)], TENANT_DECISION_RULE).unwrap();
+    /// Publishes `rego` as tenant t1's policy, compiled to Wasm, and asks for a decision.
+    fn decide_under(pdp: &Pdp, rego: &str) -> (Decision, std::time::Duration) {
+        let set = lifecycle::PolicySet {
+            files: [("p.rego".to_string(), rego.to_string())].into(),
+        };
+        let build = set.build().expect("compiles");
+        // Loading evaluates the policy once with an empty input, which takes the cheap branch.
+        let engine = build.engine("test".into()).expect("loads");
         pdp.set_tenant_policy(
             "t1",
             Some(TenantPolicy {
@@ -348,16 +364,91 @@ mod tests {
         );
         let started = Instant::now();
         let d = pdp.decide(&input("admin", "customer.read", "t1", true));
-        assert!(!d.allow, "{d:?}");
-        assert!(
-            d.reasons
-                .iter()
-                .any(|r| r.starts_with("tenant: policy_error") && r.contains("time limit")),
-            "{:?}",
-            d.reasons
-        );
-        // Stopped by its budget, not run to the end (16 M iterations take far longer).
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        (d, started.elapsed())
+    }
+
+    const ALLOW: &str =
+        "{\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}}";
+
+    #[test]
+    fn pathological_tenant_policies_are_stopped_and_deny() {
+        let pdp = Pdp::platform().unwrap();
+        let cases = [
+            // A huge comprehension: 16 M iterations.
+            format!(
+                "package crm.tenant\ndefault decision := {{\"allow\": false}}\n\
+                 decision := {ALLOW} if {{\n input.action == \"customer.read\"\n\
+                 count([1 | some i in numbers.range(1, 4000); some j in numbers.range(1, 4000)]) > 0\n}}\n"
+            ),
+            // Deep nesting: comprehensions six levels deep, 30^6 = 729 M iterations.
+            format!(
+                "package crm.tenant\ndefault decision := {{\"allow\": false}}\n\
+                 decision := {ALLOW} if {{\n input.action == \"customer.read\"\n\
+                 count([a | some a in numbers.range(1, 30); count([b | some b in numbers.range(1, 30);\
+                 count([c | some c in numbers.range(1, 30); count([d | some d in numbers.range(1, 30);\
+                 count([e | some e in numbers.range(1, 30); count([f | some f in numbers.range(1, 30)]) > 0]) > 0\
+                 ]) > 0]) > 0]) > 0]) > 0\n}}\n"
+            ),
+            // Memory: a 30-million-element array.
+            format!(
+                "package crm.tenant\ndefault decision := {{\"allow\": false}}\n\
+                 decision := {ALLOW} if {{\n input.action == \"customer.read\"\n\
+                 count(numbers.range(1, 30000000)) > 0\n}}\n"
+            ),
+        ];
+        for rego in &cases {
+            let (d, took) = decide_under(&pdp, rego);
+            assert!(!d.allow, "{d:?}");
+            assert!(
+                d.reasons
+                    .iter()
+                    .any(|r| r.starts_with("tenant: policy_error") && r.contains("limit")),
+                "{:?}",
+                d.reasons
+            );
+            // Stopped by its budget, not run to the end.
+            assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+            // The host keeps deciding: the baseline alone still allows after the tenant policy goes.
+            pdp.set_tenant_policy("t1", None);
+            assert!(
+                pdp.decide(&input("admin", "customer.read", "t1", true))
+                    .allow
+            );
+        }
+    }
+
+    #[test]
+    fn the_wasm_engine_agrees_with_regorus_on_the_baseline() {
+        let wasm = Pdp::platform().unwrap();
+        let native = Pdp::platform_native().unwrap();
+        for role in [
+            "admin",
+            "compliance",
+            "sales",
+            "support",
+            "marketing",
+            "nobody",
+        ] {
+            for action in [
+                "customer.read",
+                "customer.export",
+                "customer.delete",
+                "policy.publish",
+                "x",
+            ] {
+                for tenant in ["t1", "t2", ""] {
+                    for mfa in [false, true] {
+                        let i = input(role, action, tenant, mfa);
+                        let (a, b) = (wasm.decide(&i), native.decide(&i));
+                        assert_eq!(
+                            (a.allow, &a.reasons, &a.obligations),
+                            (b.allow, &b.reasons, &b.obligations),
+                            "{role} {action} {tenant} {mfa}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -42,14 +42,7 @@ fn new_engine(
 impl RegorusEngine {
     pub fn new(files: &[(&str, &str)], rule: &str) -> anyhow::Result<Self> {
         let template = new_engine(files, DECISION_BUDGET)?;
-        let mut digest = Sha256::new();
-        for (path, source) in files {
-            digest.update(path.as_bytes());
-            digest.update([0]);
-            digest.update(source.as_bytes());
-            digest.update([0]);
-        }
-        let version = format!("sha256:{}", &hex::encode(digest.finalize())[..16]);
+        let version = Self::version_of(files);
         let engine = Self {
             template,
             idle: Mutex::new(Vec::new()),
@@ -59,6 +52,20 @@ impl RegorusEngine {
         // Compile-check the rule against an empty input, so a broken set fails at load, not per request.
         engine.evaluate(&serde_json::json!({}))?;
         Ok(engine)
+    }
+}
+
+impl RegorusEngine {
+    /// A short digest of a set of sources: the version label of the policy they make.
+    pub fn version_of(files: &[(&str, &str)]) -> String {
+        let mut digest = Sha256::new();
+        for (path, source) in files {
+            digest.update(path.as_bytes());
+            digest.update([0]);
+            digest.update(source.as_bytes());
+            digest.update([0]);
+        }
+        format!("sha256:{}", &hex::encode(digest.finalize())[..16])
     }
 }
 

@@ -29,6 +29,7 @@ use super::{api, policies};
         api::audit_verify,
         policies::check,
         policies::publish,
+        policies::publish_bundle,
         policies::list,
         policies::show,
         policies::diff,

@@ -21,6 +21,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/policies", get(list).post(publish))
         .route("/api/v1/policies/check", post(check))
+        .route(
+            "/api/v1/policies/bundle",
+            post(publish_bundle).layer(axum::extract::DefaultBodyLimit::max(
+                crate::policy::bundle::MAX_BUNDLE_BYTES as usize,
+            )),
+        )
         .route("/api/v1/policies/diff", get(diff))
         .route("/api/v1/policies/rollback", post(rollback))
         .route("/api/v1/policies/{version}", get(show))
@@ -126,10 +132,56 @@ pub async fn publish(
     }
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BundleQuery {
+    /// Why this version exists.
+    #[serde(default)]
+    note: String,
+}
+
+/// Publish an OPA bundle (`bundle.tar.gz` from `crm policy build` or `opa build -t wasm`): its
+/// `/policy.wasm` decides; its Rego files, if any, must pass their tests. Refused (422) if it
+/// does not load.
+#[utoipa::path(post, path = "/api/v1/policies/bundle", params(BundleQuery),
+    request_body(content = Vec<u8>, content_type = "application/gzip"),
+    responses((status = 201, body = lifecycle::Published), (status = 400), (status = 422)))]
+pub async fn publish_bundle(
+    State(s): State<AppState>,
+    who: Authenticated,
+    axum::extract::Query(q): axum::extract::Query<BundleQuery>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    if q.note.chars().count() > 500 {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            "field `note` must be at most 500 characters",
+        ));
+    }
+    authorize(&s, &who, "policy.publish").await?;
+    let (set, build) = crate::policy::bundle::read(&body)
+        .map_err(|e| AppError::bad_request("invalid_bundle", format!("{e:#}")))?;
+    match lifecycle::publish_build(
+        &s.app,
+        &who.actor.tenant_id,
+        &set,
+        build,
+        &who.actor.audit_name(),
+        &q.note,
+    )
+    .await?
+    {
+        Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
+        Err(r) => Err(refusal_error(&r)),
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     version: i64,
     digest: String,
+    /// How its module evaluates: `rvm`, `interpreter` or `bundle`.
+    mode: String,
     author: String,
     note: String,
     created_at: i64,
@@ -164,6 +216,7 @@ pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Js
         .map(|r| VersionSummary {
             version: r.version,
             digest: r.digest,
+            mode: r.mode,
             author: r.author,
             note: r.note,
             created_at: r.created_at,

@@ -11,6 +11,8 @@ pub struct PolicyVersionRow {
     pub author: String,
     pub note: String,
     pub created_at: i64,
+    /// How its module evaluates: `rvm`, `interpreter` or `bundle`.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -36,6 +38,7 @@ impl Store {
         author: &str,
         note: &str,
         at: i64,
+        build: &crate::policy::lifecycle::Build,
     ) -> sqlx::Result<i64> {
         let version: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM policy_versions WHERE tenant_id = $1",
@@ -44,8 +47,8 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         sqlx::query(
-            "INSERT INTO policy_versions (tenant_id, version, files, digest, author, note, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO policy_versions (tenant_id, version, files, digest, author, note, created_at, \
+             module, data_json, mode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(tenant_id)
         .bind(version)
@@ -54,6 +57,9 @@ impl Store {
         .bind(author)
         .bind(note)
         .bind(at)
+        .bind(&build.wasm)
+        .bind(build.data.to_string())
+        .bind(&build.mode)
         .execute(&mut **tx)
         .await?;
         self.activate_policy(tx, tenant_id, version, at).await?;
@@ -81,7 +87,7 @@ impl Store {
 
     pub async fn policy_versions(&self, tenant_id: &str) -> sqlx::Result<Vec<PolicyVersionRow>> {
         sqlx::query_as(
-            "SELECT version, files, digest, author, note, created_at FROM policy_versions \
+            "SELECT version, files, digest, author, note, created_at, mode FROM policy_versions \
              WHERE tenant_id = $1 ORDER BY version DESC",
         )
         .bind(tenant_id)
@@ -95,13 +101,29 @@ impl Store {
         version: i64,
     ) -> sqlx::Result<Option<PolicyVersionRow>> {
         sqlx::query_as(
-            "SELECT version, files, digest, author, note, created_at FROM policy_versions \
+            "SELECT version, files, digest, author, note, created_at, mode FROM policy_versions \
              WHERE tenant_id = $1 AND version = $2",
         )
         .bind(tenant_id)
         .bind(version)
         .fetch_optional(self.pool())
         .await
+    }
+
+    /// A version's module and `data` document (none for versions stored before modules were).
+    pub async fn policy_module(
+        &self,
+        tenant_id: &str,
+        version: i64,
+    ) -> sqlx::Result<Option<(Vec<u8>, String)>> {
+        let row: Option<(Option<Vec<u8>>, String)> = sqlx::query_as(
+            "SELECT module, data_json FROM policy_versions WHERE tenant_id = $1 AND version = $2",
+        )
+        .bind(tenant_id)
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.and_then(|(m, d)| m.map(|m| (m, d))))
     }
 
     /// Every tenant's active version: what the policy watcher compares against.

@@ -352,10 +352,10 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                         wasmparser::TypeRef::Memory(m) if imp.module == "env" && imp.name == "memory" => {
                             let mut m = re.memory_type(m)?;
                             m.minimum = m.minimum.max(min_pages);
-                            if let Some(max) = m.maximum {
-                                if max < m.minimum {
-                                    bail!("memory maximum {max} pages < {} needed", m.minimum);
-                                }
+                            if let Some(max) = m.maximum
+                                && max < m.minimum
+                            {
+                                bail!("memory maximum {max} pages < {} needed", m.minimum);
                             }
                             wasm_encoder::EntityType::Memory(m)
                         }

@@ -1,0 +1,227 @@
+//! OPA bundles (`bundle.tar.gz`), as `opa build -t wasm` writes them: `/policy.wasm`,
+//! `/data.json`, `/.manifest` (naming the Wasm entrypoints) and the Rego sources.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, bail};
+
+use super::TENANT_DECISION_RULE;
+use super::lifecycle::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet};
+
+/// Largest bundle accepted, compressed and unpacked.
+pub const MAX_BUNDLE_BYTES: u64 = 32 << 20;
+
+/// The `.manifest` of a bundle we write.
+fn manifest(revision: &str) -> serde_json::Value {
+    let entrypoint = TENANT_DECISION_RULE
+        .trim_start_matches("data.")
+        .replace('.', "/");
+    serde_json::json!({
+        "revision": revision,
+        "roots": ["crm/tenant"],
+        "wasm": [{"entrypoint": entrypoint, "module": "/policy.wasm"}],
+        "rego_version": 1,
+        "metadata": {"builder": "crm policy build", "mode": "see policy.wasm"},
+    })
+}
+
+/// Writes `set` and its build as a bundle. Deterministic: same input, same bytes.
+pub fn write(set: &PolicySet, build: &Build) -> anyhow::Result<Vec<u8>> {
+    let gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
+    let mut tar = tar::Builder::new(gz);
+    let mut add = |path: &str, data: &[u8]| -> anyhow::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        // OPA names entries with a leading `/`, which `Header::set_path` refuses: set it raw.
+        let name = format!("/{path}");
+        let field = &mut header.as_old_mut().name;
+        if name.len() > field.len() {
+            bail!("path too long for a bundle: {path}");
+        }
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        tar.append(&header, data)?;
+        Ok(())
+    };
+    let mut manifest = manifest(&set.digest());
+    manifest["metadata"]["mode"] = serde_json::Value::String(build.mode.clone());
+    add(".manifest", &serde_json::to_vec_pretty(&manifest)?)?;
+    add("data.json", build.data.to_string().as_bytes())?;
+    add("policy.wasm", &build.wasm)?;
+    for (path, source) in &set.files {
+        add(path, source.as_bytes())?;
+    }
+    let gz = tar.into_inner()?;
+    Ok(gz.finish()?)
+}
+
+/// Reads a bundle: its Rego files (for tests, diff and history) and, when it carries
+/// `/policy.wasm`, the module that will decide (with `/data.json`).
+pub fn read(bytes: &[u8]) -> anyhow::Result<(PolicySet, Option<Build>)> {
+    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
+        bail!("the bundle is larger than {MAX_BUNDLE_BYTES} bytes");
+    }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        bail!("not a bundle: expected a gzip-compressed tar archive (bundle.tar.gz)");
+    }
+    let gz = flate2::read::GzDecoder::new(bytes).take(MAX_BUNDLE_BYTES + 1);
+    let mut archive = tar::Archive::new(gz);
+    let mut set = PolicySet::default();
+    let (mut wasm, mut data, mut manifest) = (None, None, None);
+    let mut total = 0u64;
+    for (n, entry) in archive
+        .entries()
+        .context("not a bundle: unreadable tar archive")?
+        .enumerate()
+    {
+        if n > MAX_FILES + 8 {
+            bail!("the bundle has too many entries (at most {MAX_FILES} policy files)");
+        }
+        let mut entry = entry.context("not a bundle: corrupt tar entry")?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = raw
+            .trim_start_matches("./")
+            .trim_start_matches('/')
+            .to_string();
+        total += entry.size();
+        if total > MAX_BUNDLE_BYTES {
+            bail!("the bundle unpacks to more than {MAX_BUNDLE_BYTES} bytes");
+        }
+        let mut buf = Vec::new();
+        entry
+            .by_ref()
+            .take(MAX_BUNDLE_BYTES)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("not a bundle: cannot read {path}"))?;
+        match path.as_str() {
+            "policy.wasm" => wasm = Some(buf),
+            "data.json" => {
+                data = Some(
+                    serde_json::from_slice::<serde_json::Value>(&buf)
+                        .context("data.json is not valid JSON")?,
+                )
+            }
+            ".manifest" => {
+                manifest = Some(
+                    serde_json::from_slice::<serde_json::Value>(&buf)
+                        .context(".manifest is not valid JSON")?,
+                )
+            }
+            p if p.ends_with(".rego") => {
+                if buf.len() > MAX_FILE_BYTES {
+                    bail!("{p}: larger than {MAX_FILE_BYTES} bytes");
+                }
+                let source = String::from_utf8(buf).with_context(|| format!("{p}: not UTF-8"))?;
+                set.files.insert(p.to_string(), source);
+            }
+            // Other files (data under sub-paths, signatures) are not used.
+            _ => {}
+        }
+    }
+    let data = data.unwrap_or_else(|| serde_json::json!({}));
+    if !data.is_object() {
+        bail!("data.json must hold a JSON object");
+    }
+    let build = match wasm {
+        None => {
+            if set.files.is_empty() {
+                bail!("the bundle holds neither /policy.wasm nor any .rego file");
+            }
+            None
+        }
+        Some(wasm) => {
+            if !wasm.starts_with(b"\0asm") {
+                bail!("/policy.wasm is not a WebAssembly module");
+            }
+            let want = TENANT_DECISION_RULE
+                .trim_start_matches("data.")
+                .replace('.', "/");
+            if let Some(eps) = manifest
+                .as_ref()
+                .and_then(|m| m.get("wasm"))
+                .and_then(|w| w.as_array())
+                && !eps
+                    .iter()
+                    .any(|e| e.get("entrypoint").and_then(|e| e.as_str()) == Some(&want))
+            {
+                bail!("the bundle's .manifest declares no Wasm entrypoint {want}");
+            }
+            Some(Build {
+                wasm,
+                data,
+                mode: "bundle".into(),
+            })
+        }
+    };
+    Ok((set, build))
+}
+
+/// Writes `bytes` to `path` (the CLI's `-o`).
+pub fn save(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> PolicySet {
+        PolicySet {
+            files: [(
+                "rules.rego".to_string(),
+                include_str!("../../../policies/tenant-example/rules.rego").to_string(),
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn a_bundle_round_trips_and_is_deterministic() {
+        let set = set();
+        let build = set.build().expect("builds");
+        let a = write(&set, &build).unwrap();
+        assert_eq!(a, write(&set, &build).unwrap(), "same input, same bytes");
+        let (back, prebuilt) = read(&a).unwrap();
+        assert_eq!(back, set);
+        let prebuilt = prebuilt.expect("carries the module");
+        assert_eq!(prebuilt.wasm, build.wasm);
+        assert_eq!(prebuilt.mode, "bundle");
+        // The entries are named as `opa build` names them.
+        let mut names = Vec::new();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&a[..]));
+        for e in ar.entries().unwrap() {
+            names.push(String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned());
+        }
+        assert_eq!(
+            names,
+            ["/.manifest", "/data.json", "/policy.wasm", "/rules.rego"]
+        );
+    }
+
+    #[test]
+    fn bad_bundles_are_refused_with_a_reason() {
+        let err = |b: &[u8]| read(b).unwrap_err().to_string();
+        assert!(err(b"hello").contains("gzip"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"not a tar archive at all, just text that is long enough")
+            .unwrap();
+        let junk = gz.finish().unwrap();
+        assert!(read(&junk).is_err());
+        let set = set();
+        let mut build = set.build().unwrap();
+        build.wasm = b"MZ not wasm".to_vec();
+        assert!(err(&write(&set, &build).unwrap()).contains("not a WebAssembly module"));
+        build.data = serde_json::json!([1, 2]);
+        build.wasm = b"\0asm\x01\0\0\0".to_vec();
+        assert!(err(&write(&set, &build).unwrap()).contains("JSON object"));
+    }
+}
