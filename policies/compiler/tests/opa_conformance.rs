@@ -36,6 +36,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+mod common;
+
 use crm_policy_compiler::{Options, compile_with};
 use opa_wasm::{Runtime, wasmtime};
 use serde_json::{Map, Value as Json};
@@ -239,14 +241,6 @@ fn looks_unsupported(msg: &str) -> bool {
         .any(|p| m.contains(p))
 }
 
-fn engine() -> wasmtime::Engine {
-    let mut cfg = wasmtime::Config::new();
-    // The same ~2 MB runtime is compiled once per case: skip Cranelift's
-    // optimisations to keep the whole run short (semantics are unaffected).
-    cfg.cranelift_opt_level(wasmtime::OptLevel::None);
-    wasmtime::Engine::new(&cfg).unwrap()
-}
-
 async fn run_case(engine: &wasmtime::Engine, c: &Case) -> CaseResult {
     let r = |outcome, reason: String| CaseResult { outcome, reason };
     let q = match parse_query(&c.query) {
@@ -355,14 +349,14 @@ fn opa_conformance() {
         for _ in 0..threads {
             s.spawn(|| {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                let engine = engine();
+                let engine = common::engine();
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= cases.len() {
                         break;
                     }
                     let c = &cases[i];
-                    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run_case(&engine, c))))
+                    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run_case(engine, c))))
                         .unwrap_or_else(|p| {
                             let msg = p
                                 .downcast_ref::<String>()
@@ -423,10 +417,32 @@ fn opa_conformance() {
         }
     }
     print!("{out}");
-    let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/opa-conformance-report.txt");
-    std::fs::create_dir_all(report.parent().unwrap()).unwrap();
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join("opa-conformance-report.txt");
     std::fs::write(&report, &out).unwrap();
     println!("\nreport written to {}", report.display());
 
     assert!(total[1] > 0, "no conformance case passed: the harness is broken");
+    // Every case that does not pass is listed, with its outcome, in `opa_conformance_expected.txt`:
+    // a new failure (a regression) fails this test, and so does a listed case that now passes
+    // (take it off the list).
+    let expected: std::collections::BTreeSet<String> = include_str!("opa_conformance_expected.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    let actual: std::collections::BTreeSet<String> = cases
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.outcome != Outcome::Pass)
+        .map(|(c, r)| format!("{:?} {} :: {}", r.outcome, c.file, c.note).to_lowercase())
+        .collect();
+    let new: Vec<&String> = actual.difference(&expected).collect();
+    let fixed: Vec<&String> = expected.difference(&actual).collect();
+    assert!(
+        new.is_empty() && fixed.is_empty(),
+        "conformance changed.\nnot passing any more (or newly failing):\n  {}\nnow passing (remove from opa_conformance_expected.txt):\n  {}",
+        new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
+        fixed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+    );
 }

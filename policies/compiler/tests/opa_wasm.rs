@@ -4,6 +4,8 @@
 //! building the module with ABI minor version 1), and agree with regorus
 //! evaluating the same Rego natively.
 
+mod common;
+
 use crm_policy_compiler::{Mode, ModeChoice, Options, compile, compile_with};
 use opa_wasm::{Policy, Runtime, wasmtime};
 use serde_json::{Value as Json, json};
@@ -17,9 +19,9 @@ struct Loaded {
 }
 
 async fn load(wasm: &[u8], data: &Json) -> Loaded {
-    let engine = wasmtime::Engine::new(&wasmtime::Config::new()).unwrap();
-    let module = wasmtime::Module::new(&engine, wasm).unwrap();
-    let mut store = wasmtime::Store::new(&engine, ());
+    let engine = common::engine();
+    let module = wasmtime::Module::new(engine, wasm).unwrap();
+    let mut store = wasmtime::Store::new(engine, ());
     let runtime = Runtime::new(&mut store, &module).await.unwrap();
     let policy = runtime.with_data(&mut store, data).await.unwrap();
     Loaded { store, policy }
