@@ -428,24 +428,34 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         ]
         .into(),
     };
+    // Each run publishes a different set (a comment differs), so no module cache helps.
     let mut runs = Vec::new();
-    for _ in 0..3 {
+    for run in 0..3 {
+        let mut set = set.clone();
+        if let Some(rules) = set.files.get_mut("rules.rego") {
+            rules.push_str(&format!("\n# bench run {run}\n"));
+        }
         let t = Instant::now();
         set.test().map_err(|r| anyhow::anyhow!("{r}"))?;
         let tested = t.elapsed();
         let build = set.build().map_err(|r| anyhow::anyhow!("{r}"))?;
         let built = t.elapsed();
+        build.quick_engine("bench".into())?;
+        let published = t.elapsed();
+        let t = Instant::now();
         build.engine("bench".into())?;
-        runs.push((t.elapsed(), tested, built - tested));
+        runs.push((published, tested, built - tested, t.elapsed()));
     }
     runs.sort();
-    let (total, tested, built) = runs[1];
+    let (total, tested, built, optimized) = runs[1];
     println!(
-        "  publish (check + test {:.0} ms, build {:.0} ms, load into Wasmtime {:.0} ms): {:.2} s median of 3",
+        "  publish (check + test {:.0} ms, build {:.0} ms, load on Winch {:.0} ms): {:.2} s median of 3;\n  \
+         then the Cranelift build swapped in from the background: {:.2} s",
         tested.as_secs_f64() * 1e3,
         built.as_secs_f64() * 1e3,
         (total - tested - built).as_secs_f64() * 1e3,
-        total.as_secs_f64()
+        total.as_secs_f64(),
+        optimized.as_secs_f64()
     );
     println!(
         "  (loading the baseline module at start-up took {:.2} s)\n",

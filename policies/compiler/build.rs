@@ -23,8 +23,19 @@ fn main() {
         return;
     }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let runtime = manifest.join("..").join("runtime").canonicalize().expect("policies/runtime not found");
-    for f in ["src", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+    let runtime = manifest
+        .join("..")
+        .join("runtime")
+        .canonicalize()
+        .expect("policies/runtime not found");
+    for f in [
+        "src",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "../builtins/src",
+        "../builtins/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", runtime.join(f).display());
     }
     let target_dir = std::env::var("CRM_POLICY_RUNTIME_TARGET_DIR")
@@ -33,7 +44,13 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&runtime)
-        .args(["build", "--release", "--target", "wasm32-unknown-unknown", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -44,7 +61,10 @@ fn main() {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .status()
         .expect("failed to run cargo for the policy runtime");
-    assert!(status.success(), "building policies/runtime for wasm32-unknown-unknown failed");
+    assert!(
+        status.success(),
+        "building policies/runtime for wasm32-unknown-unknown failed"
+    );
     let wasm = target_dir.join("wasm32-unknown-unknown/release/crm_policy_runtime.wasm");
     assert!(wasm.exists(), "{} missing", wasm.display());
     println!("cargo:rustc-env=CRM_POLICY_RUNTIME_WASM={}", wasm.display());

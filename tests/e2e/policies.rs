@@ -30,7 +30,16 @@ async fn publish_diff_rollback_and_every_host_follows() {
     let marketing = s.token("marketing").await;
     let id = s.some_customer_ids(1).await.remove(0);
     // A second host on the same database.
-    let (mut other, other_url) = spawn(&["serve"], &s.data());
+    let (other, other_url) = spawn(&["serve"], &s.data());
+    // Killed even when an assertion fails, so no server outlives the test.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _other = KillOnDrop(other);
 
     let (st, v) = s.get("/api/v1/policies", Some(&compliance)).await;
     assert_eq!(st, 200, "{v}");
@@ -195,9 +204,6 @@ async fn publish_diff_rollback_and_every_host_follows() {
         "denials are logged too"
     );
     assert_eq!(s.get("/api/v1/decisions", Some(&marketing)).await.0, 403);
-
-    let _ = other.kill();
-    let _ = other.wait();
 }
 
 #[tokio::test]
@@ -325,7 +331,7 @@ async fn bundles_publish_over_http_and_the_cli_and_a_broken_module_is_refused() 
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("rvm mode"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interpreter mode"));
     let bundle = std::fs::read(&bundle_path).unwrap();
 
     let post = |body: Vec<u8>| {

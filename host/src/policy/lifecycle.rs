@@ -222,9 +222,14 @@ pub struct Build {
 }
 
 impl Build {
-    /// Loads the module into Wasmtime, ready to decide.
+    /// Loads the module into Wasmtime, ready to decide (optimised code).
     pub fn engine(&self, version: String) -> anyhow::Result<WasmEngine> {
         WasmEngine::new(&self.wasm, self.data.clone(), TENANT_DECISION_RULE, version)
+    }
+
+    /// Loads the module fast (see [`WasmEngine::quick`]).
+    pub fn quick_engine(&self, version: String) -> anyhow::Result<WasmEngine> {
+        WasmEngine::quick(&self.wasm, self.data.clone(), TENANT_DECISION_RULE, version)
     }
 
     /// The module's digest (`sha256:…`).
@@ -312,7 +317,7 @@ pub async fn publish_build(
     // Loaded before anything is written: a module that fails to load is refused, and the
     // version in force stays in force.
     let (build, loaded) = tokio::task::spawn_blocking(move || {
-        let loaded = build.engine(build.digest());
+        let loaded = build.quick_engine(build.digest());
         (build, loaded)
     })
     .await?;
@@ -361,13 +366,7 @@ pub async fn publish_build(
     )
     .await?;
     tx.commit().await?;
-    app.pdp.set_tenant_policy(
-        tenant_id,
-        Some(TenantPolicy {
-            version,
-            engine: Arc::new(engine),
-        }),
-    );
+    activate(app, tenant_id, version, engine, &build);
     Ok(Ok(Published {
         version,
         digest,
@@ -405,7 +404,7 @@ pub async fn rollback(
         return Ok(None);
     };
     let set = set_of(&target)?;
-    let engine = load_version(app, tenant_id, &target).await?;
+    let (engine, build) = load_version(app, tenant_id, &target).await?;
     let current = match app
         .store
         .active_policies()
@@ -439,13 +438,7 @@ pub async fn rollback(
     )
     .await?;
     tx.commit().await?;
-    app.pdp.set_tenant_policy(
-        tenant_id,
-        Some(TenantPolicy {
-            version,
-            engine: Arc::new(engine),
-        }),
-    );
+    activate(app, tenant_id, version, engine, &build);
     Ok(Some(diff))
 }
 
@@ -455,7 +448,7 @@ async fn load_version(
     app: &App,
     tenant_id: &str,
     row: &PolicyVersionRow,
-) -> anyhow::Result<WasmEngine> {
+) -> anyhow::Result<(WasmEngine, Build)> {
     let build = match app.store.policy_module(tenant_id, row.version).await? {
         Some((wasm, data)) => Build {
             wasm,
@@ -464,8 +457,40 @@ async fn load_version(
         },
         None => set_of(row)?.build().map_err(|r| anyhow::anyhow!("{r}"))?,
     };
-    // Compiling a module takes a second or two: off the async workers.
-    tokio::task::spawn_blocking(move || build.engine(build.digest())).await?
+    // Compiling takes a moment even on the fast tier: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let engine = build.quick_engine(build.digest())?;
+        Ok((engine, build))
+    })
+    .await?
+}
+
+/// Puts `engine` in force for the tenant; if it runs on the fast-compiling tier, compiles the
+/// optimised build in the background and swaps it in while the version is still the one in force.
+fn activate(app: &App, tenant_id: &str, version: i64, engine: WasmEngine, build: &Build) {
+    let baseline = engine.tier() == super::Tier::Baseline;
+    app.pdp.set_tenant_policy(
+        tenant_id,
+        Some(TenantPolicy {
+            version,
+            engine: Arc::new(engine),
+        }),
+    );
+    if baseline {
+        let (pdp, tenant, build) = (app.pdp.clone(), tenant_id.to_string(), build.clone());
+        tokio::task::spawn_blocking(move || match build.engine(build.digest()) {
+            Ok(engine) => pdp.upgrade_tenant_policy(
+                &tenant,
+                TenantPolicy {
+                    version,
+                    engine: Arc::new(engine),
+                },
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "optimised policy build failed; the fast build stays")
+            }
+        });
+    }
 }
 
 /// Brings this host's tenant policies to the active versions in the database, now.
@@ -479,13 +504,7 @@ pub async fn sync(app: &App) -> anyhow::Result<()> {
         };
         // A version that fails to load leaves the last good one in force.
         match load_version(app, &tenant, &row).await {
-            Ok(engine) => app.pdp.set_tenant_policy(
-                &tenant,
-                Some(TenantPolicy {
-                    version,
-                    engine: Arc::new(engine),
-                }),
-            ),
+            Ok((engine, build)) => activate(app, &tenant, version, engine, &build),
             Err(e) => {
                 tracing::error!(tenant = %tenant, version, error = %e, "policy version failed to load; keeping the last good one")
             }
@@ -494,14 +513,15 @@ pub async fn sync(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls the active versions so a publish on any host reaches this one within a second.
+/// Polls the active versions (every 200 ms: one indexed read) so a publish on any host reaches
+/// this one within a second, Winch compile included.
 pub fn watch(app: Arc<App>) {
     tokio::spawn(async move {
         loop {
             if let Err(e) = sync(&app).await {
                 tracing::warn!(error = %e, "policy watch failed");
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
 }

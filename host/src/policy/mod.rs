@@ -12,7 +12,7 @@ mod regorus_engine;
 mod wasm_engine;
 
 pub use regorus_engine::{RegoTestResult, RegorusEngine, run_rego_tests};
-pub use wasm_engine::{WasmEngine, set_cache_dir};
+pub use wasm_engine::{Tier, WasmEngine, set_cache_dir};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -207,6 +207,16 @@ impl Pdp {
                 Some(p) => m.insert(tenant.to_string(), Arc::new(p)),
                 None => m.remove(tenant),
             };
+        }
+    }
+
+    /// Swaps in a faster build of the version in force (the optimised tier), unless another
+    /// version has been activated meanwhile.
+    pub fn upgrade_tenant_policy(&self, tenant: &str, policy: TenantPolicy) {
+        if let Ok(mut m) = self.tenants.write()
+            && m.get(tenant).is_some_and(|p| p.version == policy.version)
+        {
+            m.insert(tenant.to_string(), Arc::new(policy));
         }
     }
 

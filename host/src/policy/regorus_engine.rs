@@ -25,6 +25,8 @@ fn new_engine(
     budget: std::time::Duration,
 ) -> anyhow::Result<regorus::Engine> {
     let mut engine = regorus::Engine::new();
+    // The builtins compiled modules add to regorus, so that native and Wasm agree.
+    crm_policy_builtins::register(&mut engine)?;
     engine.set_rego_v0(false);
     engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
         limit: budget,

@@ -6,6 +6,10 @@
 //! - A pool of ready instances serves concurrent decisions; `opa-wasm` resets an instance's heap
 //!   on every evaluation, and an instance that failed (trap, time limit) is thrown away.
 //! - Every decision runs under a wall-clock budget (epoch interruption) and a memory cap.
+//! - Two tiers: Cranelift (optimised code, ~2 s to compile the 2.5 MB module) and Winch, Wasmtime's
+//!   baseline compiler (~0.4 s, slower code). A newly published version that is not in the cache
+//!   yet starts on Winch, so every host follows a publish within a second, and is swapped for the
+//!   Cranelift build in the background ([`WasmEngine::quick`], then [`WasmEngine::new`]).
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -27,37 +31,67 @@ pub const MEMORY_CAP: usize = 128 << 20;
 /// Epoch tick: the granularity of the time budget.
 const TICK: Duration = Duration::from_millis(1);
 
-/// The process-wide Wasmtime engine for policies, with its epoch ticker.
+/// Which compiler made a module's machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// Winch: compiles fast, runs slower.
+    Baseline,
+    /// Cranelift: compiles slower, runs fast.
+    Optimized,
+}
+
+/// The process-wide Wasmtime engines for policies (one per tier), with their epoch ticker.
 struct Runtime {
-    engine: wasmtime::Engine,
+    optimized: wasmtime::Engine,
+    baseline: wasmtime::Engine,
     cache_dir: Mutex<Option<PathBuf>>,
-    /// Modules compiled or loaded in this process, by SHA-256 (a rollback or a second tenant
-    /// with the same set reuses them).
-    loaded: Mutex<std::collections::HashMap<[u8; 32], wasmtime::Module>>,
+    /// Modules compiled or loaded in this process, by SHA-256 and tier (a rollback or a second
+    /// tenant with the same set reuses them).
+    loaded: Mutex<std::collections::HashMap<([u8; 32], Tier), wasmtime::Module>>,
+}
+
+impl Runtime {
+    fn engine(&self, tier: Tier) -> &wasmtime::Engine {
+        match tier {
+            Tier::Baseline => &self.baseline,
+            Tier::Optimized => &self.optimized,
+        }
+    }
 }
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        // Deep Rego nesting must fail as a trap inside the sandbox, never overflow the host.
-        config.max_wasm_stack(1 << 20);
-        let engine = wasmtime::Engine::new(&config).expect("the Wasmtime configuration is valid");
-        let ticker = engine.weak();
+        let engine = |strategy| {
+            let mut config = wasmtime::Config::new();
+            config.strategy(strategy);
+            config.epoch_interruption(true);
+            // Deep Rego nesting must fail as a trap inside the sandbox, never overflow the host.
+            config.max_wasm_stack(1 << 20);
+            wasmtime::Engine::new(&config).expect("the Wasmtime configuration is valid")
+        };
+        let (optimized, baseline) = (
+            engine(wasmtime::Strategy::Cranelift),
+            engine(wasmtime::Strategy::Winch),
+        );
+        let tickers = [optimized.weak(), baseline.weak()];
         std::thread::Builder::new()
             .name("policy-epoch".into())
             .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
+                loop {
+                    for t in &tickers {
+                        if let Some(engine) = t.upgrade() {
+                            engine.increment_epoch();
+                        }
+                    }
                     std::thread::sleep(TICK);
                 }
             })
             .expect("spawn the policy epoch ticker");
         let cache_dir = std::env::var_os("CRM_MODULE_CACHE").map(PathBuf::from);
         Runtime {
-            engine,
+            optimized,
+            baseline,
             cache_dir: Mutex::new(cache_dir),
             loaded: Mutex::new(std::collections::HashMap::new()),
         }
@@ -75,45 +109,71 @@ pub fn set_cache_dir(dir: &Path) {
 }
 
 /// Compiles `wasm` for this machine, or reuses an earlier compilation (in memory, or on disk).
-fn load_module(wasm: &[u8]) -> anyhow::Result<wasmtime::Module> {
+fn load_module(wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
     let rt = runtime();
     let sha: [u8; 32] = Sha256::digest(wasm).into();
-    if let Some(m) = rt.loaded.lock().ok().and_then(|l| l.get(&sha).cloned()) {
+    if let Some(m) = rt
+        .loaded
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&(sha, tier)).cloned())
+    {
         return Ok(m);
     }
-    let module = compile_or_read(rt, wasm)?;
+    let module = compile_or_read(rt, wasm, tier)?;
     if let Ok(mut loaded) = rt.loaded.lock() {
         // Bounded: old versions fall out rather than pile up.
         if loaded.len() >= 64 {
             loaded.clear();
         }
-        loaded.insert(sha, module.clone());
+        loaded.insert((sha, tier), module.clone());
     }
     Ok(module)
 }
 
-fn compile_or_read(rt: &Runtime, wasm: &[u8]) -> anyhow::Result<wasmtime::Module> {
-    let dir = rt.cache_dir.lock().ok().and_then(|d| d.clone());
-    let Some(dir) = dir else {
-        return wasmtime::Module::new(&rt.engine, wasm).map_err(anyhow::Error::from);
-    };
+/// Where a tier's build of `wasm` is cached on disk, if caching is on.
+fn cache_path(rt: &Runtime, wasm: &[u8], tier: Tier) -> Option<PathBuf> {
+    let dir = rt.cache_dir.lock().ok().and_then(|d| d.clone())?;
     let mut compat = std::collections::hash_map::DefaultHasher::new();
-    rt.engine.precompile_compatibility_hash().hash(&mut compat);
-    let key = format!(
-        "{}-{:016x}.cwasm",
+    rt.engine(tier)
+        .precompile_compatibility_hash()
+        .hash(&mut compat);
+    let tier = match tier {
+        Tier::Baseline => "winch",
+        Tier::Optimized => "cranelift",
+    };
+    Some(dir.join(format!(
+        "{}-{tier}-{:016x}.cwasm",
         hex::encode(Sha256::digest(wasm)),
         compat.finish()
-    );
-    let path = dir.join(key);
+    )))
+}
+
+/// Whether the optimised build of `wasm` is ready without compiling (in memory or on disk).
+fn optimized_is_cached(wasm: &[u8]) -> bool {
+    let rt = runtime();
+    let sha: [u8; 32] = Sha256::digest(wasm).into();
+    rt.loaded
+        .lock()
+        .is_ok_and(|l| l.contains_key(&(sha, Tier::Optimized)))
+        || cache_path(rt, wasm, Tier::Optimized).is_some_and(|p| p.exists())
+}
+
+fn compile_or_read(rt: &Runtime, wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
+    let engine = rt.engine(tier);
+    let Some(path) = cache_path(rt, wasm, tier) else {
+        return wasmtime::Module::new(engine, wasm).map_err(anyhow::Error::from);
+    };
     if path.exists() {
         // SAFETY: the file was written by `Module::serialize` of this engine configuration (the
-        // name carries the compatibility hash), in a directory only this host writes to.
-        match unsafe { wasmtime::Module::deserialize_file(&rt.engine, &path) } {
+        // name carries the tier and the compatibility hash), in the host's own data folder.
+        match unsafe { wasmtime::Module::deserialize_file(engine, &path) } {
             Ok(m) => return Ok(m),
             Err(e) => tracing::warn!(error = %e, "ignoring an unreadable cached module"),
         }
     }
-    let module = wasmtime::Module::new(&rt.engine, wasm)?;
+    let module = wasmtime::Module::new(engine, wasm)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let write = || -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let tmp = tempfile::NamedTempFile::new_in(&dir)?;
@@ -173,6 +233,7 @@ struct Slot {
 /// A compiled policy (an OPA-ABI Wasm module plus its `data`), evaluated at one entrypoint.
 pub struct WasmEngine {
     module: wasmtime::Module,
+    tier: Tier,
     data: serde_json::Value,
     entrypoint: String,
     version: String,
@@ -180,17 +241,50 @@ pub struct WasmEngine {
 }
 
 impl WasmEngine {
-    /// Loads `wasm` (our compiler's output or a module from `opa build -t wasm`), checks that it
-    /// exports `entrypoint` (`crm/authz/decision`), and evaluates once to fail at load, not later.
+    /// Loads `wasm` (our compiler's output or a module from `opa build -t wasm`) compiled by
+    /// Cranelift, checks that it exports `entrypoint` (`crm/authz/decision`), and evaluates once
+    /// to fail at load, not later.
     pub fn new(
         wasm: &[u8],
         data: serde_json::Value,
         entrypoint: &str,
         version: String,
     ) -> anyhow::Result<Self> {
-        let module = load_module(wasm).context("the policy module does not compile")?;
+        Self::with_tier(wasm, data, entrypoint, version, Tier::Optimized)
+    }
+
+    /// As [`WasmEngine::new`], but on Winch unless the Cranelift build is already cached: ready in
+    /// well under a second. Follow it with [`WasmEngine::optimized`] when `tier()` is `Baseline`.
+    pub fn quick(
+        wasm: &[u8],
+        data: serde_json::Value,
+        entrypoint: &str,
+        version: String,
+    ) -> anyhow::Result<Self> {
+        let tier = if optimized_is_cached(wasm) {
+            Tier::Optimized
+        } else {
+            Tier::Baseline
+        };
+        Self::with_tier(wasm, data, entrypoint, version, tier)
+    }
+
+    /// Which compiler made this engine's code.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    fn with_tier(
+        wasm: &[u8],
+        data: serde_json::Value,
+        entrypoint: &str,
+        version: String,
+        tier: Tier,
+    ) -> anyhow::Result<Self> {
+        let module = load_module(wasm, tier).context("the policy module does not compile")?;
         let engine = Self {
             module,
+            tier,
             data,
             entrypoint: entrypoint.trim_start_matches("data.").replace('.', "/"),
             version,
@@ -213,7 +307,8 @@ impl WasmEngine {
     }
 
     fn instantiate(&self) -> anyhow::Result<Slot> {
-        let mut store = wasmtime::Store::new(&runtime().engine, Limits { refused: false });
+        let mut store =
+            wasmtime::Store::new(runtime().engine(self.tier), Limits { refused: false });
         store.limiter(|l| l);
         // Loading (runtime start-up, `data`) gets a generous budget of its own.
         store.set_epoch_deadline(2_000);
@@ -323,5 +418,85 @@ fn block_on<F: Future>(future: F) -> F::Output {
             Poll::Ready(v) => return v,
             Poll::Pending => std::thread::park_timeout(Duration::from_millis(1)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(n: u32) -> Vec<u8> {
+        let rego = format!(
+            "package crm.tenant\ndefault decision := {{\"allow\": false, \"n\": {n}}}\n\
+             decision := {{\"allow\": true, \"n\": {n}}} if input.action == \"customer.read\"\n"
+        );
+        crm_policy_compiler::compile(&[("p.rego", &rego)], &["data.crm.tenant.decision"])
+            .expect("compiles")
+    }
+
+    #[test]
+    fn a_new_module_starts_on_the_fast_tier_and_its_optimised_build_is_reused() {
+        let wasm = module(7);
+        let quick = WasmEngine::quick(
+            &wasm,
+            serde_json::json!({}),
+            "data.crm.tenant.decision",
+            "v".into(),
+        )
+        .unwrap();
+        assert_eq!(quick.tier(), Tier::Baseline);
+        let input = serde_json::json!({"action": "customer.read"});
+        let optimized = WasmEngine::new(
+            &wasm,
+            serde_json::json!({}),
+            "data.crm.tenant.decision",
+            "v".into(),
+        )
+        .unwrap();
+        assert_eq!(optimized.tier(), Tier::Optimized);
+        // Both tiers answer alike.
+        assert_eq!(
+            quick.evaluate(&input).unwrap(),
+            optimized.evaluate(&input).unwrap()
+        );
+        assert_eq!(
+            quick.evaluate(&input).unwrap(),
+            serde_json::json!({"allow": true, "n": 7})
+        );
+        // Once the optimised build exists, a quick load uses it.
+        let again = WasmEngine::quick(
+            &wasm,
+            serde_json::json!({}),
+            "data.crm.tenant.decision",
+            "v".into(),
+        )
+        .unwrap();
+        assert_eq!(again.tier(), Tier::Optimized);
+    }
+
+    #[test]
+    fn a_module_without_the_entrypoint_or_a_broken_module_is_refused() {
+        let wasm = module(8);
+        let e = WasmEngine::quick(
+            &wasm,
+            serde_json::json!({}),
+            "data.crm.authz.decision",
+            "v".into(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            format!("{e:#}").contains("no entrypoint crm/authz/decision"),
+            "{e:#}"
+        );
+        let e = WasmEngine::quick(
+            &wasm[..wasm.len() / 2],
+            serde_json::json!({}),
+            "x",
+            "v".into(),
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{e:#}").contains("does not compile"), "{e:#}");
     }
 }

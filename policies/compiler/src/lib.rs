@@ -66,12 +66,18 @@ pub enum Mode {
 }
 
 /// Which modes [`compile_with`] may use.
+///
+/// The default is the interpreter: regorus 0.14.1's RVM is ~2x faster but gives wrong answers
+/// for some valid Rego (complete-rule conflicts not reported, default functions ignored,
+/// `"<undefined>"` leaking into comprehensions, `every` over lookups; see the README and
+/// `tests/differential.rs` with `DIFF_MODE=auto`), and an authorisation engine must not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ModeChoice {
     /// RVM, falling back to the interpreter when the RVM compiler fails.
-    #[default]
     Auto,
     RvmOnly,
+    /// The regorus interpreter inside the module: the same answers as regorus natively.
+    #[default]
     InterpreterOnly,
 }
 
@@ -104,7 +110,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { mode: ModeChoice::Auto, abi_minor_version: 2 }
+        Self {
+            mode: ModeChoice::default(),
+            abi_minor_version: 2,
+        }
     }
 }
 
@@ -118,7 +127,10 @@ pub fn compile_with(
     if entrypoints.is_empty() {
         bail!("at least one entrypoint is required");
     }
-    let eps: Vec<(String, String)> = entrypoints.iter().map(|e| entrypoint_names(e)).collect::<Result<_>>()?;
+    let eps: Vec<(String, String)> = entrypoints
+        .iter()
+        .map(|e| entrypoint_names(e))
+        .collect::<Result<_>>()?;
     // Parse (and type-check) once with the interpreter: syntax errors are
     // reported here whatever the mode.
     let mut engine = regorus::Engine::new();
@@ -126,6 +138,16 @@ pub fn compile_with(
         engine
             .add_policy((*name).to_string(), (*src).to_string())
             .with_context(|| format!("parsing {name}"))?;
+    }
+    let missing = unsupported_builtins(files);
+    if !missing.is_empty() {
+        bail!(
+            "builtin{} {} {} not supported by this compiler (the policy runtime does not have {})",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            if missing.len() == 1 { "it" } else { "them" },
+        );
     }
     for (_, path) in &eps {
         // compile_with_entrypoint validates that the rule exists.
@@ -169,6 +191,153 @@ pub fn compile_with(
     })
 }
 
+// ---------------------------------------------------------------------------
+// Builtins the runtime lacks
+// ---------------------------------------------------------------------------
+
+/// Namespaces of OPA's builtin functions (a dotted call in one of these that is
+/// not a builtin of the runtime is an OPA builtin the runtime lacks).
+const OPA_NAMESPACES: &[&str] = &[
+    "array",
+    "base64",
+    "base64url",
+    "bits",
+    "crypto",
+    "glob",
+    "graph",
+    "graphql",
+    "hex",
+    "http",
+    "io",
+    "json",
+    "net",
+    "numbers",
+    "object",
+    "opa",
+    "providers",
+    "rand",
+    "regex",
+    "rego",
+    "semver",
+    "strings",
+    "time",
+    "units",
+    "urlquery",
+    "uuid",
+    "yaml",
+];
+
+/// Builtins this crate's regorus has but the runtime is built without
+/// (`policies/runtime/Cargo.toml` leaves out the `time` and `jsonschema` features).
+fn runtime_lacks(name: &str) -> bool {
+    name.starts_with("time.") || matches!(name, "json.match_schema" | "json.verify_schema")
+}
+
+fn runtime_has(name: &str) -> bool {
+    (regorus::unstable::BUILTINS.contains_key(name) && !runtime_lacks(name))
+        || crm_policy_builtins::EXTENSIONS
+            .iter()
+            .any(|(n, _)| *n == name)
+}
+
+/// Rego source with comments and string literals blanked out (same length).
+fn code_only(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                out.push(' ');
+                while let Some(&n) = chars.peek() {
+                    if n == '\n' {
+                        break;
+                    }
+                    chars.next();
+                    out.push(' ');
+                }
+            }
+            '"' | '`' => {
+                out.push(' ');
+                while let Some(n) = chars.next() {
+                    if c == '"' && n == '\\' {
+                        chars.next();
+                        out.push_str("  ");
+                        continue;
+                    }
+                    out.push(if n == '\n' { '\n' } else { ' ' });
+                    if n == c || (c == '"' && n == '\n') {
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// OPA builtins that the policy calls (or mocks with `with`) and the runtime
+/// does not have, sorted. A dotted name counts only when it is followed by `(`
+/// or follows `with`, its first part is an OPA builtin namespace not shadowed by
+/// an import, and no rule of the policy is defined under that name.
+fn unsupported_builtins(files: &[(&str, &str)]) -> Vec<String> {
+    let code: Vec<String> = files.iter().map(|(_, s)| code_only(s)).collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let mut imported = std::collections::BTreeSet::new();
+    let mut defined = std::collections::BTreeSet::new();
+    for src in &code {
+        for line in src.lines() {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix("import ") {
+                let rest = rest.trim();
+                let alias = match rest.split_once(" as ") {
+                    Some((_, a)) => a.trim(),
+                    None => rest.rsplit('.').next().unwrap_or(rest),
+                };
+                imported.insert(alias.to_string());
+            } else if line.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                let head: String = line.chars().take_while(|&c| is_ident(c)).collect();
+                defined.insert(head);
+            }
+        }
+    }
+    let mut missing = std::collections::BTreeSet::new();
+    for src in &code {
+        let bytes: Vec<char> = src.chars().collect();
+        let mut i = 0;
+        let mut prev_word = String::new();
+        while i < bytes.len() {
+            if !is_ident(bytes[i]) || (i > 0 && is_ident(bytes[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_ident(bytes[i]) {
+                i += 1;
+            }
+            let word: String = bytes[start..i].iter().collect();
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_whitespace() {
+                j += 1;
+            }
+            let called = bytes.get(j) == Some(&'(');
+            let mocked = prev_word == "with";
+            let ns = word.split('.').next().unwrap_or("");
+            if (called || mocked)
+                && word.contains('.')
+                && OPA_NAMESPACES.contains(&ns)
+                && !imported.contains(ns)
+                && !defined.contains(&word)
+                && !runtime_has(&word)
+            {
+                missing.insert(word.clone());
+            }
+            prev_word = word;
+        }
+    }
+    missing.into_iter().collect()
+}
+
 /// `crm/authz/decision` | `data.crm.authz.decision` → (OPA name, Rego path).
 fn entrypoint_names(e: &str) -> Result<(String, String)> {
     let e = e.trim();
@@ -187,9 +356,12 @@ fn rvm_program(engine: &mut regorus::Engine, eps: &[(String, String)]) -> Result
     let first = regorus::Rc::from(eps[0].1.as_str());
     let policy = engine.compile_with_entrypoint(&first)?;
     let paths: Vec<&str> = eps.iter().map(|(_, p)| p.as_str()).collect();
-    let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &paths)
-        .map_err(|e| anyhow!("{e}"))?;
-    program.serialize_binary().map_err(|e| anyhow!("serialising RVM program: {e}"))
+    let program =
+        regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &paths)
+            .map_err(|e| anyhow!("{e}"))?;
+    program
+        .serialize_binary()
+        .map_err(|e| anyhow!("serialising RVM program: {e}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -281,7 +453,9 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
         }
     }
     let global_value = |idx: u32| -> Option<i32> {
-        idx.checked_sub(imported_globals).and_then(|i| global_inits.get(i as usize)).and_then(|g| g.1)
+        idx.checked_sub(imported_globals)
+            .and_then(|i| global_inits.get(i as usize))
+            .and_then(|g| g.1)
     };
     let export_global = |name: &str| -> Option<u32> {
         exports
@@ -304,12 +478,24 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
     let desc_addr = export_global(DESC_EXPORT)
         .and_then(global_value)
         .context("runtime lacks the CRM_POLICY_DESC export")? as u32;
-    let heap_base = export_global("__heap_base").and_then(global_value).context("no __heap_base")? as u32;
-    let data_end = export_global("__data_end").and_then(global_value).unwrap_or(0) as u32;
-    let seg_end = data_segments.iter().map(|(a, l)| a + *l as u32).max().unwrap_or(0);
+    let heap_base = export_global("__heap_base")
+        .and_then(global_value)
+        .context("no __heap_base")? as u32;
+    let data_end = export_global("__data_end")
+        .and_then(global_value)
+        .unwrap_or(0) as u32;
+    let seg_end = data_segments
+        .iter()
+        .map(|(a, l)| a + *l as u32)
+        .max()
+        .unwrap_or(0);
     let blob_addr = (heap_base.max(data_end).max(seg_end) + 15) & !15;
     let blob_len = u32::try_from(blob.len()).context("policy blob too large")?;
-    let heap_start = (blob_addr.checked_add(blob_len).context("policy blob too large")? + 15) & !15;
+    let heap_start = (blob_addr
+        .checked_add(blob_len)
+        .context("policy blob too large")?
+        + 15)
+        & !15;
     let min_pages = u64::from(heap_start).div_ceil(65536);
 
     // Which segment holds the descriptor?
@@ -349,7 +535,9 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 for imp in r.clone().into_imports() {
                     let imp = imp?;
                     let ty = match imp.ty {
-                        wasmparser::TypeRef::Memory(m) if imp.module == "env" && imp.name == "memory" => {
+                        wasmparser::TypeRef::Memory(m)
+                            if imp.module == "env" && imp.name == "memory" =>
+                        {
                             let mut m = re.memory_type(m)?;
                             m.minimum = m.minimum.max(min_pages);
                             if let Some(max) = m.maximum
@@ -380,7 +568,11 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 re.parse_global_section(&mut s, r.clone())?;
                 for v in [1, abi_minor_version] {
                     s.global(
-                        wasm_encoder::GlobalType { val_type: wasm_encoder::ValType::I32, mutable: false, shared: false },
+                        wasm_encoder::GlobalType {
+                            val_type: wasm_encoder::ValType::I32,
+                            mutable: false,
+                            shared: false,
+                        },
                         &wasm_encoder::ConstExpr::i32_const(v),
                     );
                 }
@@ -390,11 +582,19 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 let mut s = wasm_encoder::ExportSection::new();
                 // keep the memory export if any (there is none with an imported memory)
                 for (i, (name, _, _)) in wrappers.iter().enumerate() {
-                    s.export(name, wasm_encoder::ExportKind::Func, imported_funcs + defined + i as u32);
+                    s.export(
+                        name,
+                        wasm_encoder::ExportKind::Func,
+                        imported_funcs + defined + i as u32,
+                    );
                 }
                 let g = imported_globals + global_inits.len() as u32;
                 s.export("opa_wasm_abi_version", wasm_encoder::ExportKind::Global, g);
-                s.export("opa_wasm_abi_minor_version", wasm_encoder::ExportKind::Global, g + 1);
+                s.export(
+                    "opa_wasm_abi_minor_version",
+                    wasm_encoder::ExportKind::Global,
+                    g + 1,
+                );
                 out.section(&s);
             }
             Payload::DataCountSection { count, .. } => {
@@ -406,7 +606,11 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 let mut s = wasm_encoder::DataSection::new();
                 for d in r.clone() {
                     let d = d?;
-                    let wasmparser::DataKind::Active { memory_index, offset_expr } = d.kind else {
+                    let wasmparser::DataKind::Active {
+                        memory_index,
+                        offset_expr,
+                    } = d.kind
+                    else {
                         bail!("passive data segments are not supported");
                     };
                     let mut bytes = d.data.to_vec();
@@ -422,25 +626,39 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                     seg_index += 1;
                     s.active(memory_index, &re.const_expr(offset_expr)?, bytes);
                 }
-                s.active(0, &wasm_encoder::ConstExpr::i32_const(blob_addr as i32), blob.iter().copied());
+                s.active(
+                    0,
+                    &wasm_encoder::ConstExpr::i32_const(blob_addr as i32),
+                    blob.iter().copied(),
+                );
                 out.section(&s);
             }
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    out.section(&wasm_encoder::RawSection { id, data: &runtime[range] });
+                    out.section(&wasm_encoder::RawSection {
+                        id,
+                        data: &runtime[range],
+                    });
                 }
             }
         }
         // The code section comes as Start + entries: copy every body, then add the wrappers.
         if let Payload::CodeSectionStart { range, .. } = &payload {
             let mut s = wasm_encoder::CodeSection::new();
-            let reader = wasmparser::CodeSectionReader::new(wasmparser::BinaryReader::new(&runtime[range.clone()], range.start))?;
+            let reader = wasmparser::CodeSectionReader::new(wasmparser::BinaryReader::new(
+                &runtime[range.clone()],
+                range.start,
+            ))?;
             for body in reader {
                 let body = body?;
                 s.raw(&runtime[body.range()]);
             }
             for (_, orig, ty) in &wrappers {
-                let params = types.get(*ty as usize).context("bad type index")?.params().len() as u32;
+                let params = types
+                    .get(*ty as usize)
+                    .context("bad type index")?
+                    .params()
+                    .len() as u32;
                 let mut f = wasm_encoder::Function::new([]);
                 f.instructions().i32_const(sp_init).global_set(sp);
                 for p in 0..params {
@@ -467,10 +685,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn missing_builtins_are_found() {
+        let src = "package t\nimport data.lib.io\n# time.now_ns()\ns := \"time.now_ns()\"\n\
+                   a := time.now_ns()\nb := count([1]) with time.weekday as f\nc := regex.globs_match(\"a\", \"b\")\n\
+                   d := io.jwt.decode(x)\ne := strings.split_n(\"a.b\", \".\", 1)\nf(x) := x\n\
+                   array.mine(x) := x\ng := array.mine(1)\n";
+        assert_eq!(
+            unsupported_builtins(&[("t.rego", src)]),
+            ["regex.globs_match", "time.now_ns", "time.weekday"]
+        );
+        let err = compile(&[("t.rego", "package t\np := time.now_ns()\n")], &["t/p"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("builtin time.now_ns is not supported by this compiler"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn entrypoint_name_forms() {
         assert_eq!(
             entrypoint_names("crm/authz/decision").unwrap(),
-            ("crm/authz/decision".into(), "data.crm.authz.decision".into())
+            (
+                "crm/authz/decision".into(),
+                "data.crm.authz.decision".into()
+            )
         );
         assert_eq!(
             entrypoint_names("data.crm.authz.allow").unwrap(),

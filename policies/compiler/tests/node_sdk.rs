@@ -1262,14 +1262,11 @@ out := {
 }
 "#;
 
-/// Perl/Unicode classes (`\d`, `\w`, `\s`, `\p{L}`) are "invalid regex" inside the
-/// module (undefined in RVM mode, an error in interpreter mode) while they work
-/// natively: the runtime's regorus pulls in `regex` with `default-features =
-/// false` and nothing in `policies/runtime` turns the `unicode` features back on
-/// (on the host, other crates do). A runtime build issue, not an ABI one: the JS
-/// SDK and the `opa-wasm` crate agree; only the comparison with native fails.
+/// Perl/Unicode classes (`\d`, `\w`, `\s`, `\p{L}`) inside the module. regorus pulls
+/// in `regex` with `default-features = false`; `policies/runtime/Cargo.toml` turns
+/// the Unicode features back on (without them these patterns were "invalid regex"
+/// in the module while they worked natively).
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "known runtime bug: regex crate built without its unicode features in policies/runtime"]
 async fn regex_perl_classes() {
     let inputs = vec![
         json!({"s": "ab12"}),

@@ -10,7 +10,8 @@ use crm_policy_compiler::{Mode, ModeChoice, Options, compile, compile_with};
 use opa_wasm::{Policy, Runtime, wasmtime};
 use serde_json::{Value as Json, json};
 
-const BASELINE: &str = "package crm.authz\n default allow := false\n allow if input.user == \"alice\"\n";
+const BASELINE: &str =
+    "package crm.authz\n default allow := false\n allow if input.user == \"alice\"\n";
 const AUTHZ: &str = include_str!("../../platform/authz.rego");
 
 struct Loaded {
@@ -29,7 +30,9 @@ async fn load(wasm: &[u8], data: &Json) -> Loaded {
 
 impl Loaded {
     async fn eval(&mut self, entrypoint: &str, input: &Json) -> anyhow::Result<Json> {
-        self.policy.evaluate(&mut self.store, entrypoint, input).await
+        self.policy
+            .evaluate(&mut self.store, entrypoint, input)
+            .await
     }
 }
 
@@ -39,7 +42,9 @@ fn native(files: &[(&str, &str)], data: &Json, path: &str, input: &Json) -> Json
     for (n, s) in files {
         engine.add_policy(n.to_string(), s.to_string()).unwrap();
     }
-    engine.add_data(regorus::Value::from_json_str(&data.to_string()).unwrap()).unwrap();
+    engine
+        .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
+        .unwrap();
     engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
     let v = engine.eval_rule(path.to_string()).unwrap();
     if v == regorus::Value::Undefined {
@@ -49,10 +54,22 @@ fn native(files: &[(&str, &str)], data: &Json, path: &str, input: &Json) -> Json
     }
 }
 
-fn both_paths(files: &[(&str, &str)], eps: &[&str], mode: ModeChoice) -> Vec<(&'static str, Vec<u8>, Mode)> {
+fn both_paths(
+    files: &[(&str, &str)],
+    eps: &[&str],
+    mode: ModeChoice,
+) -> Vec<(&'static str, Vec<u8>, Mode)> {
     let mut out = Vec::new();
     for (label, minor) in [("fast path (ABI 1.2)", 2), ("context path (ABI 1.1)", 1)] {
-        let m = compile_with(files, eps, Options { mode, abi_minor_version: minor }).unwrap();
+        let m = compile_with(
+            files,
+            eps,
+            Options {
+                mode,
+                abi_minor_version: minor,
+            },
+        )
+        .unwrap();
         out.push((label, m.wasm, m.mode));
     }
     out
@@ -61,11 +78,20 @@ fn both_paths(files: &[(&str, &str)], eps: &[&str], mode: ModeChoice) -> Vec<(&'
 #[tokio::test(flavor = "current_thread")]
 async fn baseline_policy_matches_native() {
     let files = [("baseline.rego", BASELINE)];
-    let inputs = [json!({"user": "alice"}), json!({"user": "bob"}), json!({}), json!(null), json!([1, 2])];
+    let inputs = [
+        json!({"user": "alice"}),
+        json!({"user": "bob"}),
+        json!({}),
+        json!(null),
+        json!([1, 2]),
+    ];
     for (label, wasm, mode) in both_paths(&files, &["crm/authz/allow"], ModeChoice::Auto) {
         assert_eq!(mode, Mode::Rvm, "baseline should compile to RVM bytecode");
         let mut l = load(&wasm, &json!({})).await;
-        assert_eq!(l.policy.entrypoints(), ["crm/authz/allow"].into_iter().collect());
+        assert_eq!(
+            l.policy.entrypoints(),
+            ["crm/authz/allow"].into_iter().collect()
+        );
         for _round in 0..50 {
             for input in &inputs {
                 let got = l.eval("crm/authz/allow", input).await.unwrap();
@@ -74,7 +100,9 @@ async fn baseline_policy_matches_native() {
             }
         }
         assert_eq!(
-            l.eval("crm/authz/allow", &json!({"user": "alice"})).await.unwrap(),
+            l.eval("crm/authz/allow", &json!({"user": "alice"}))
+                .await
+                .unwrap(),
             json!([{"result": true}])
         );
     }
@@ -83,25 +111,44 @@ async fn baseline_policy_matches_native() {
 fn authz_inputs() -> Vec<Json> {
     let mut v = Vec::new();
     let actions = [
-        "customer.read", "customer.list", "customer.create", "customer.update", "customer.delete",
-        "customer.export", "interaction.create", "audit.read", "user.manage", "tenant.admin",
-        "self.mfa.enroll", "self.token.create", "bogus.action",
+        "customer.read",
+        "customer.list",
+        "customer.create",
+        "customer.update",
+        "customer.delete",
+        "customer.export",
+        "interaction.create",
+        "audit.read",
+        "user.manage",
+        "tenant.admin",
+        "self.mfa.enroll",
+        "self.token.create",
+        "bogus.action",
     ];
     let roles: [Json; 6] = [
-        json!(["admin"]), json!(["support"]), json!(["marketing"]), json!(["sales", "support"]),
-        json!([]), json!(["compliance", "marketing", 7]),
+        json!(["admin"]),
+        json!(["support"]),
+        json!(["marketing"]),
+        json!(["sales", "support"]),
+        json!([]),
+        json!(["compliance", "marketing", 7]),
     ];
-    let fields = [json!(["email", "phone"]), json!(["birth_date", "ssn"]), json!("email"), json!([1])];
+    let fields = [
+        json!(["email", "phone"]),
+        json!(["birth_date", "ssn"]),
+        json!("email"),
+        json!([1]),
+    ];
     let mut i = 0usize;
     for a in actions {
         for r in &roles {
             i += 1;
             let mut input = json!({
-                "subject": {"type": if i % 7 == 0 { "robot" } else if i % 2 == 0 { "plugin" } else { "user" },
-                            "tenant": "t1", "user": "u1", "roles": r, "mfa": i % 3 != 0},
+                "subject": {"type": if i.is_multiple_of(7) { "robot" } else if i.is_multiple_of(2) { "plugin" } else { "user" },
+                            "tenant": "t1", "user": "u1", "roles": r, "mfa": !i.is_multiple_of(3)},
                 "action": a,
-                "resource": {"type": "customer", "tenant": if i % 5 == 0 { "t2" } else { "t1" },
-                             "id": if i % 4 == 0 { "u1" } else { "c1" }},
+                "resource": {"type": "customer", "tenant": if i.is_multiple_of(5) { "t2" } else { "t1" },
+                             "id": if i.is_multiple_of(4) { "u1" } else { "c1" }},
                 "context": {"channel": "api"}
             });
             if a == "customer.create" || a == "customer.update" {
@@ -119,8 +166,10 @@ fn authz_inputs() -> Vec<Json> {
 async fn check_authz(mode: ModeChoice, expect: Mode) {
     let files = [("authz.rego", AUTHZ)];
     let inputs = authz_inputs();
-    let wants: Vec<Json> =
-        inputs.iter().map(|i| native(&files, &json!({}), "data.crm.authz.decision", i)).collect();
+    let wants: Vec<Json> = inputs
+        .iter()
+        .map(|i| native(&files, &json!({}), "data.crm.authz.decision", i))
+        .collect();
     for (label, wasm, got_mode) in both_paths(&files, &["crm/authz/decision"], mode) {
         assert_eq!(got_mode, expect, "{label}");
         let mut l = load(&wasm, &json!({})).await;
@@ -154,7 +203,11 @@ async fn data_document_is_visible() {
             for u in ["ann", "carl"] {
                 let input = json!({"user": u});
                 let got = l.eval("app/allow", &input).await.unwrap();
-                assert_eq!(got, native(&files, &data, "data.app.allow", &input), "{label} {mode:?} {u}");
+                assert_eq!(
+                    got,
+                    native(&files, &data, "data.app.allow", &input),
+                    "{label} {mode:?} {u}"
+                );
             }
         }
     }
@@ -171,8 +224,16 @@ async fn errors_trap_and_the_instance_recovers() {
             // but never corrupts the instance.
             let _ = l.eval("e/ok", &json!({"list": 5})).await;
             let _ = l.eval("e/x", &json!({"d": 0})).await;
-            assert_eq!(l.eval("e/x", &json!({"d": 5})).await.unwrap(), json!([{"result": 2}]), "{label}");
-            assert_eq!(l.eval("e/ok", &json!({"list": [1, 2, 3]})).await.unwrap(), json!([{"result": 3}]), "{label}");
+            assert_eq!(
+                l.eval("e/x", &json!({"d": 5})).await.unwrap(),
+                json!([{"result": 2}]),
+                "{label}"
+            );
+            assert_eq!(
+                l.eval("e/ok", &json!({"list": [1, 2, 3]})).await.unwrap(),
+                json!([{"result": 3}]),
+                "{label}"
+            );
         }
     }
 }
@@ -184,7 +245,10 @@ async fn large_inputs_grow_memory() {
     let mut l = load(&wasm, &json!({})).await;
     let big: Vec<String> = (0..20_000).map(|i| format!("item-{i}")).collect();
     for _ in 0..5 {
-        let got = l.eval("crm/authz/allow", &json!({"user": "alice", "junk": big})).await.unwrap();
+        let got = l
+            .eval("crm/authz/allow", &json!({"user": "alice", "junk": big}))
+            .await
+            .unwrap();
         assert_eq!(got, json!([{"result": true}]));
     }
 }
@@ -216,7 +280,10 @@ fn deterministic_and_abi_shaped() {
     }
     assert!(imports.iter().all(|i| i.starts_with("env.")), "{imports:?}");
     assert!(imports.contains(&"env.memory".to_string()));
-    let mut want: Vec<String> = crm_policy_compiler::ABI_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = crm_policy_compiler::ABI_FUNCTIONS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     want.push("opa_wasm_abi_version".into());
     want.push("opa_wasm_abi_minor_version".into());
     want.sort();
@@ -230,22 +297,43 @@ fn rejects_bad_rego_and_unknown_entrypoints() {
     assert!(compile(&[("b.rego", BASELINE)], &["crm/authz/nope"]).is_err());
 }
 
-/// `with` is not supported by the RVM compiler: `compile` falls back to the
+/// `with` is not supported by the RVM compiler: `ModeChoice::Auto` falls back to the
 /// interpreter inside the module and says so.
 #[tokio::test(flavor = "current_thread")]
 async fn with_keyword_falls_back_to_interpreter() {
     let src = "package w\nis_admin if input.role == \"admin\"\nallow if is_admin with input as {\"role\": \"admin\"}\nplain if is_admin\n";
     let files = [("w.rego", src)];
-    let m = compile_with(&files, &["w/allow", "w/plain"], Options::default()).unwrap();
+    let auto = Options {
+        mode: ModeChoice::Auto,
+        ..Default::default()
+    };
+    let m = compile_with(&files, &["w/allow", "w/plain"], auto).unwrap();
     assert_eq!(m.mode, Mode::Interpreter);
-    eprintln!("RVM rejected the policy: {}", m.rvm_error.as_deref().unwrap_or("?"));
+    eprintln!(
+        "RVM rejected the policy: {}",
+        m.rvm_error.as_deref().unwrap_or("?")
+    );
     assert!(m.rvm_error.is_some());
-    assert!(compile_with(&files, &["w/allow"], Options { mode: ModeChoice::RvmOnly, ..Default::default() }).is_err());
+    assert!(
+        compile_with(
+            &files,
+            &["w/allow"],
+            Options {
+                mode: ModeChoice::RvmOnly,
+                ..Default::default()
+            }
+        )
+        .is_err()
+    );
     let mut l = load(&m.wasm, &json!({})).await;
     for input in [json!({"role": "guest"}), json!({"role": "admin"})] {
         for ep in ["w/allow", "w/plain"] {
             let path = format!("data.{}", ep.replace('/', "."));
-            assert_eq!(l.eval(ep, &input).await.unwrap(), native(&files, &json!({}), &path, &input), "{ep} {input}");
+            assert_eq!(
+                l.eval(ep, &input).await.unwrap(),
+                native(&files, &json!({}), &path, &input),
+                "{ep} {input}"
+            );
         }
     }
 }

@@ -87,7 +87,10 @@ static mut RNG_STATE: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Deterministic (splitmix64): `rand.intn` / `uuid.rfc4122` get pseudo-random,
 /// not secret, values — as they would in any sandbox without an entropy source.
 #[unsafe(no_mangle)]
-unsafe extern "Rust" fn __getrandom_v03_custom(dest: *mut u8, len: usize) -> Result<(), getrandom::Error> {
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    dest: *mut u8,
+    len: usize,
+) -> Result<(), getrandom::Error> {
     unsafe {
         for i in 0..len {
             if i % 8 == 0 {
@@ -170,7 +173,9 @@ fn runtime() -> &'static Runtime {
         match &*core::ptr::addr_of!(RUNTIME) {
             Some(rt) => rt,
             None => {
-                let e = (*core::ptr::addr_of!(INIT_ERROR)).as_deref().unwrap_or("no policy");
+                let e = (*core::ptr::addr_of!(INIT_ERROR))
+                    .as_deref()
+                    .unwrap_or("no policy");
                 abort(&format!("policy runtime: cannot load policy: {e}"))
             }
         }
@@ -194,7 +199,9 @@ fn load() -> Result<Runtime, String> {
         return Err("policy blob too short".into());
     }
     let hlen = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;
-    let header = blob.get(4..4 + hlen).ok_or("policy blob header truncated")?;
+    let header = blob
+        .get(4..4 + hlen)
+        .ok_or("policy blob header truncated")?;
     let payload = &blob[4 + hlen..];
     let header: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| format!("bad policy header: {e}"))?;
@@ -203,7 +210,10 @@ fn load() -> Result<Runtime, String> {
         for e in list {
             let name = e.get(0).and_then(|v| v.as_str()).ok_or("bad entrypoint")?;
             let path = e.get(1).and_then(|v| v.as_str()).ok_or("bad entrypoint")?;
-            entries.push(Entry { name: name.into(), path: path.into() });
+            entries.push(Entry {
+                name: name.into(),
+                path: path.into(),
+            });
         }
     }
     let mode = match header.get("mode").and_then(|v| v.as_str()) {
@@ -211,7 +221,9 @@ fn load() -> Result<Runtime, String> {
             let program = match Program::deserialize_binary(payload)? {
                 DeserializationResult::Complete(p) => p,
                 DeserializationResult::Partial(_) => {
-                    return Err("RVM program needs recompilation (regorus version mismatch?)".into());
+                    return Err(
+                        "RVM program needs recompilation (regorus version mismatch?)".into(),
+                    );
                 }
             };
             Mode::Rvm(Arc::new(program))
@@ -220,6 +232,7 @@ fn load() -> Result<Runtime, String> {
             let files: Vec<(String, String)> =
                 serde_json::from_slice(payload).map_err(|e| format!("bad sources: {e}"))?;
             let mut engine = regorus::Engine::new();
+            crm_policy_builtins::register(&mut engine).map_err(|e| e.to_string())?;
             for (name, src) in files {
                 engine.add_policy(name, src).map_err(|e| e.to_string())?;
             }
@@ -260,7 +273,8 @@ fn evaluate(rt: &Runtime, entrypoint: i32, data: &Value, input: Value) -> Result
             vm.set_max_instructions(50_000_000);
             vm.set_data(data.clone()).map_err(|e| e.to_string())?;
             vm.set_input(input);
-            vm.execute_entry_point_by_name(&entry.path).map_err(|e| e.to_string())
+            vm.execute_entry_point_by_name(&entry.path)
+                .map_err(|e| e.to_string())
         }
         Mode::Interp(engine) => {
             let mut e = (**engine).clone();
@@ -273,8 +287,26 @@ fn evaluate(rt: &Runtime, entrypoint: i32, data: &Value, input: Value) -> Result
                 e.add_data(data.clone()).map_err(|e| e.to_string())?;
             }
             e.set_input(input);
-            e.eval_rule(entry.path.clone()).map_err(|e| e.to_string())
+            e.eval_rule(entry.path.clone())
+                .map_err(|e| explain(e.to_string()))
         }
+    }
+}
+
+/// The interpreter only finds out at run time that a function does not exist:
+/// say plainly that it is a builtin this runtime lacks (the compiler refuses the
+/// OPA builtins it knows to be missing; this catches the rest).
+fn explain(msg: String) -> String {
+    const MARK: &str = "could not find function ";
+    match msg.find(MARK) {
+        Some(i) => {
+            let name: String = msg[i + MARK.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.'))
+                .collect();
+            format!("unsupported builtin (or undefined function): {name}\n{msg}")
+        }
+        None => msg,
     }
 }
 
@@ -309,7 +341,11 @@ fn new_handle(v: Value) -> i32 {
 }
 
 unsafe fn handle<'a>(p: i32) -> Option<&'a mut Value> {
-    if p == 0 { None } else { unsafe { Some(&mut *(p as *mut Value)) } }
+    if p == 0 {
+        None
+    } else {
+        unsafe { Some(&mut *(p as *mut Value)) }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -473,7 +509,12 @@ struct EvalCtx {
 #[unsafe(no_mangle)]
 pub extern "C" fn opa_eval_ctx_new() -> i32 {
     ensure_init();
-    Box::into_raw(Box::new(EvalCtx { entrypoint: 0, data: 0, input: 0, result: 0 })) as i32
+    Box::into_raw(Box::new(EvalCtx {
+        entrypoint: 0,
+        data: 0,
+        input: 0,
+        result: 0,
+    })) as i32
 }
 
 unsafe fn ctx<'a>(p: i32) -> &'a mut EvalCtx {
@@ -507,8 +548,12 @@ pub extern "C" fn opa_eval_ctx_get_result(c: i32) -> i32 {
 pub extern "C" fn eval(c: i32) -> i32 {
     let rt = runtime();
     let c = unsafe { ctx(c) };
-    let data = unsafe { handle(c.data) }.map(|v| &*v).unwrap_or(&rt.empty_object);
-    let input = unsafe { handle(c.input) }.map(|v| v.clone()).unwrap_or(Value::Undefined);
+    let data = unsafe { handle(c.data) }
+        .map(|v| &*v)
+        .unwrap_or(&rt.empty_object);
+    let input = unsafe { handle(c.input) }
+        .map(|v| v.clone())
+        .unwrap_or(Value::Undefined);
     match evaluate(rt, c.entrypoint, data, input) {
         Ok(v) => {
             c.result = new_handle(result_set(v));
@@ -543,7 +588,9 @@ pub extern "C" fn opa_eval(
         let bytes = unsafe { core::slice::from_raw_parts(input as *const u8, input_len as usize) };
         parse_json(bytes).unwrap_or_else(|e| abort(&format!("invalid input JSON: {e}")))
     };
-    let data = unsafe { handle(data) }.map(|v| &*v).unwrap_or(&rt.empty_object);
+    let data = unsafe { handle(data) }
+        .map(|v| &*v)
+        .unwrap_or(&rt.empty_object);
     match evaluate(rt, entrypoint, data, input) {
         Ok(v) => heap::malloc_cstr(&to_json(&result_set(v))) as i32,
         Err(e) => abort(&format!("policy evaluation failed: {e}")),
