@@ -5,17 +5,15 @@ use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 
-use super::TENANT_DECISION_RULE;
 use super::lifecycle::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet};
+use super::{TENANT_DECISION_RULE, opa_entrypoint};
 
 /// Largest bundle accepted, compressed and unpacked.
 pub const MAX_BUNDLE_BYTES: u64 = 32 << 20;
 
 /// The `.manifest` of a bundle we write.
 fn manifest(revision: &str) -> serde_json::Value {
-    let entrypoint = TENANT_DECISION_RULE
-        .trim_start_matches("data.")
-        .replace('.', "/");
+    let entrypoint = opa_entrypoint(TENANT_DECISION_RULE);
     serde_json::json!({
         "revision": revision,
         "roots": ["crm/tenant"],
@@ -139,9 +137,7 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<(PolicySet, Option<Build>)> {
             if !wasm.starts_with(b"\0asm") {
                 bail!("/policy.wasm is not a WebAssembly module");
             }
-            let want = TENANT_DECISION_RULE
-                .trim_start_matches("data.")
-                .replace('.', "/");
+            let want = opa_entrypoint(TENANT_DECISION_RULE);
             if let Some(eps) = manifest
                 .as_ref()
                 .and_then(|m| m.get("wasm"))

@@ -40,6 +40,11 @@ pub const DECISION_RULE: &str = "data.crm.authz.decision";
 /// The rule a tenant's own policy set answers with (same shape); it can only narrow the baseline.
 pub const TENANT_DECISION_RULE: &str = "data.crm.tenant.decision";
 
+/// A rule's name as an OPA Wasm entrypoint: `data.crm.authz.decision` → `crm/authz/decision`.
+pub fn opa_entrypoint(rule: &str) -> String {
+    rule.trim_start_matches("data.").replace('.', "/")
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, Serialize)]
 pub struct Subject {

@@ -31,6 +31,9 @@ pub const MEMORY_CAP: usize = 128 << 20;
 /// Epoch tick: the granularity of the time budget.
 const TICK: Duration = Duration::from_millis(1);
 
+/// A module's SHA-256: the key of both caches, computed once per load.
+type Sha = [u8; 32];
+
 /// Which compiler made a module's machine code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -47,7 +50,7 @@ struct Runtime {
     cache_dir: Mutex<Option<PathBuf>>,
     /// Modules compiled or loaded in this process, by SHA-256 and tier (a rollback or a second
     /// tenant with the same set reuses them).
-    loaded: Mutex<std::collections::HashMap<([u8; 32], Tier), wasmtime::Module>>,
+    loaded: Mutex<std::collections::HashMap<(Sha, Tier), wasmtime::Module>>,
 }
 
 impl Runtime {
@@ -109,9 +112,8 @@ pub fn set_cache_dir(dir: &Path) {
 }
 
 /// Compiles `wasm` for this machine, or reuses an earlier compilation (in memory, or on disk).
-fn load_module(wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
+fn load_module(wasm: &[u8], sha: Sha, tier: Tier) -> anyhow::Result<wasmtime::Module> {
     let rt = runtime();
-    let sha: [u8; 32] = Sha256::digest(wasm).into();
     if let Some(m) = rt
         .loaded
         .lock()
@@ -120,7 +122,7 @@ fn load_module(wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
     {
         return Ok(m);
     }
-    let module = compile_or_read(rt, wasm, tier)?;
+    let module = compile_or_read(rt, wasm, sha, tier)?;
     if let Ok(mut loaded) = rt.loaded.lock() {
         // Bounded: old versions fall out rather than pile up.
         if loaded.len() >= 64 {
@@ -132,7 +134,7 @@ fn load_module(wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
 }
 
 /// Where a tier's build of `wasm` is cached on disk, if caching is on.
-fn cache_path(rt: &Runtime, wasm: &[u8], tier: Tier) -> Option<PathBuf> {
+fn cache_path(rt: &Runtime, sha: Sha, tier: Tier) -> Option<PathBuf> {
     let dir = rt.cache_dir.lock().ok().and_then(|d| d.clone())?;
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     rt.engine(tier)
@@ -144,24 +146,28 @@ fn cache_path(rt: &Runtime, wasm: &[u8], tier: Tier) -> Option<PathBuf> {
     };
     Some(dir.join(format!(
         "{}-{tier}-{:016x}.cwasm",
-        hex::encode(Sha256::digest(wasm)),
+        hex::encode(sha),
         compat.finish()
     )))
 }
 
 /// Whether the optimised build of `wasm` is ready without compiling (in memory or on disk).
-fn optimized_is_cached(wasm: &[u8]) -> bool {
+fn optimized_is_cached(sha: Sha) -> bool {
     let rt = runtime();
-    let sha: [u8; 32] = Sha256::digest(wasm).into();
     rt.loaded
         .lock()
         .is_ok_and(|l| l.contains_key(&(sha, Tier::Optimized)))
-        || cache_path(rt, wasm, Tier::Optimized).is_some_and(|p| p.exists())
+        || cache_path(rt, sha, Tier::Optimized).is_some_and(|p| p.exists())
 }
 
-fn compile_or_read(rt: &Runtime, wasm: &[u8], tier: Tier) -> anyhow::Result<wasmtime::Module> {
+fn compile_or_read(
+    rt: &Runtime,
+    wasm: &[u8],
+    sha: Sha,
+    tier: Tier,
+) -> anyhow::Result<wasmtime::Module> {
     let engine = rt.engine(tier);
-    let Some(path) = cache_path(rt, wasm, tier) else {
+    let Some(path) = cache_path(rt, sha, tier) else {
         return wasmtime::Module::new(engine, wasm).map_err(anyhow::Error::from);
     };
     if path.exists() {
@@ -250,7 +256,8 @@ impl WasmEngine {
         entrypoint: &str,
         version: String,
     ) -> anyhow::Result<Self> {
-        Self::with_tier(wasm, data, entrypoint, version, Tier::Optimized)
+        let sha = Sha256::digest(wasm).into();
+        Self::with_tier(wasm, sha, data, entrypoint, version, Tier::Optimized)
     }
 
     /// As [`WasmEngine::new`], but on Winch unless the Cranelift build is already cached: ready in
@@ -261,12 +268,13 @@ impl WasmEngine {
         entrypoint: &str,
         version: String,
     ) -> anyhow::Result<Self> {
-        let tier = if optimized_is_cached(wasm) {
+        let sha = Sha256::digest(wasm).into();
+        let tier = if optimized_is_cached(sha) {
             Tier::Optimized
         } else {
             Tier::Baseline
         };
-        Self::with_tier(wasm, data, entrypoint, version, tier)
+        Self::with_tier(wasm, sha, data, entrypoint, version, tier)
     }
 
     /// Which compiler made this engine's code.
@@ -276,17 +284,18 @@ impl WasmEngine {
 
     fn with_tier(
         wasm: &[u8],
+        sha: Sha,
         data: serde_json::Value,
         entrypoint: &str,
         version: String,
         tier: Tier,
     ) -> anyhow::Result<Self> {
-        let module = load_module(wasm, tier).context("the policy module does not compile")?;
+        let module = load_module(wasm, sha, tier).context("the policy module does not compile")?;
         let engine = Self {
             module,
             tier,
             data,
-            entrypoint: entrypoint.trim_start_matches("data.").replace('.', "/"),
+            entrypoint: super::opa_entrypoint(entrypoint),
             version,
             idle: Mutex::new(Vec::new()),
         };
