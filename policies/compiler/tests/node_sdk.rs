@@ -220,21 +220,7 @@ async fn rust_eval(wasm: &[u8], runs: &[Run]) -> (Vec<Vec<Json>>, Duration) {
 
 /// regorus, natively: the OPA-shaped result set, or an error.
 fn native(files: &[(&str, &str)], data: &Json, entrypoint: &str, input: &Json) -> Json {
-    let mut engine = regorus::Engine::new();
-    for (n, s) in files {
-        engine.add_policy(n.to_string(), s.to_string()).unwrap();
-    }
-    engine
-        .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
-        .unwrap();
-    engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-    match engine.eval_rule(format!("data.{}", entrypoint.replace('/', "."))) {
-        Ok(regorus::Value::Undefined) => json!([]),
-        Ok(v) => {
-            json!([{ "result": serde_json::from_str::<Json>(&v.to_json_str().unwrap()).unwrap() }])
-        }
-        Err(e) => error(e),
-    }
+    common::native(files, data, entrypoint, input).unwrap_or_else(error)
 }
 
 /// How the module's outcomes must relate to regorus evaluating natively.

@@ -38,20 +38,7 @@ impl Loaded {
 
 /// regorus, natively: the OPA-shaped result set.
 fn native(files: &[(&str, &str)], data: &Json, path: &str, input: &Json) -> Json {
-    let mut engine = regorus::Engine::new();
-    for (n, s) in files {
-        engine.add_policy(n.to_string(), s.to_string()).unwrap();
-    }
-    engine
-        .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
-        .unwrap();
-    engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-    let v = engine.eval_rule(path.to_string()).unwrap();
-    if v == regorus::Value::Undefined {
-        json!([])
-    } else {
-        json!([{ "result": serde_json::from_str::<Json>(&v.to_json_str().unwrap()).unwrap() }])
-    }
+    common::native(files, data, path, input).unwrap()
 }
 
 fn both_paths(

@@ -17,3 +17,30 @@ pub fn engine() -> &'static wasmtime::Engine {
         wasmtime::Engine::new(&config).expect("wasmtime engine")
     })
 }
+
+/// regorus evaluating `rule` (`data.a.b` or `a/b`) natively: OPA's result set (`[]` when
+/// undefined), or regorus's error. The reference every Wasm result is compared with.
+#[allow(dead_code)]
+pub fn native(
+    files: &[(&str, &str)],
+    data: &serde_json::Value,
+    rule: &str,
+    input: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let mut engine = regorus::Engine::new();
+    for (n, s) in files {
+        engine.add_policy(n.to_string(), s.to_string())?;
+    }
+    engine.add_data(regorus::Value::from_json_str(&data.to_string())?)?;
+    engine.set_input(regorus::Value::from_json_str(&input.to_string())?);
+    let path = format!(
+        "data.{}",
+        rule.trim_start_matches("data.").replace('/', ".")
+    );
+    Ok(match engine.eval_rule(path)? {
+        regorus::Value::Undefined => serde_json::json!([]),
+        v => {
+            serde_json::json!([{ "result": serde_json::from_str::<serde_json::Value>(&v.to_json_str()?)? }])
+        }
+    })
+}
