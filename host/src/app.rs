@@ -18,22 +18,42 @@ pub struct Actor {
     pub role: String,
     pub mfa: bool,
     pub lang: String,
+    /// The plugin acting for this staff member, if any: the plugin then has at most the
+    /// member's rights, and the policy and the audit trail see both.
+    pub via_plugin: Option<String>,
 }
 
 impl Actor {
     pub fn subject(&self) -> Subject {
         Subject {
-            kind: "user".into(),
+            kind: if self.via_plugin.is_some() {
+                "plugin"
+            } else {
+                "user"
+            }
+            .into(),
             tenant: self.tenant_id.clone(),
             user: self.user_id.clone(),
             roles: vec![self.role.clone()],
             mfa: self.mfa,
+            plugin: self.via_plugin.clone(),
         }
     }
 
     /// How the actor appears in audit records (ids, not names).
     pub fn audit_name(&self) -> String {
-        format!("user:{}", self.user_id)
+        match &self.via_plugin {
+            Some(p) => format!("plugin:{p}/user:{}", self.user_id),
+            None => format!("user:{}", self.user_id),
+        }
+    }
+
+    /// The same staff member acting through `plugin`.
+    pub fn through_plugin(&self, plugin: &str) -> Self {
+        Self {
+            via_plugin: Some(plugin.to_string()),
+            ..self.clone()
+        }
     }
 }
 
@@ -42,16 +62,18 @@ pub struct App {
     pub audit: audit::Recorder,
     pub vault: Vault,
     pub pdp: Pdp,
+    pub plugins: crate::plugins::Runtime,
     keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
 }
 
 impl App {
-    pub fn new(store: Store, vault: Vault, pdp: Pdp) -> Self {
+    pub fn new(store: Store, vault: Vault, pdp: Pdp, plugins: crate::plugins::Runtime) -> Self {
         Self {
             audit: audit::Recorder::spawn(store.clone()),
             store,
             vault,
             pdp,
+            plugins,
             keys: RwLock::new(HashMap::new()),
         }
     }

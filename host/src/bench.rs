@@ -106,7 +106,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open_sqlite(&dir.path().join("crm.db")).await?;
     let master = MasterKey::load_or_create(&dir.path().join("master.key"))?;
-    let app = Arc::new(App::new(store.clone(), Vault::new(master), pdp));
+    let plugins = crate::plugins::Runtime::new(dir.path())?;
+    let app = Arc::new(App::new(store.clone(), Vault::new(master), pdp, plugins));
     let tenant = crate::tenants::create_tenant(&app, "bench", "Bench Broadcasting").await?;
     let password = "Bench-Password-2026!";
     crate::tenants::add_user(
@@ -311,6 +312,7 @@ fn decision_inputs() -> Vec<crate::policy::Input> {
                         user: "u1".into(),
                         roles: vec![role.into()],
                         mfa,
+                        plugin: None,
                     },
                     action: action.into(),
                     resource: crate::policy::Resource {

@@ -58,6 +58,9 @@ enum Command {
     /// Check, test, publish, diff and roll back Rego policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Install, list, upgrade, enable, disable and uninstall a tenant's plugins.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
     /// Measure seal/open throughput and end-to-end request throughput against baselines.
     Bench {
         #[arg(long, default_value_t = 1000)]
@@ -247,6 +250,96 @@ enum PolicyCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Install a plugin component (.wasm) in a tenant, granting some or all of what it asks for.
+    Install {
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Capabilities to grant, comma-separated (customers, records, consent, events, log,
+        /// clock, scratch).
+        #[arg(long, value_delimiter = ',')]
+        grant: Vec<String>,
+        /// A detached Ed25519 signature of the file (hex, base64 or 64 raw bytes).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Limits as JSON (e.g. `{"deadline_ms": 50}`), each at most the default.
+        #[arg(long)]
+        limits: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace an installed plugin with a new version of it.
+    Upgrade {
+        name: String,
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_delimiter = ',')]
+        grant: Vec<String>,
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        #[arg(long)]
+        limits: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List a tenant's plugins.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Show one plugin (JSON).
+    Show {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Enable a disabled plugin.
+    Enable {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Disable a plugin (its data stays; its screens stop answering).
+    Disable {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Uninstall a plugin, keeping its records unless --purge.
+    Uninstall {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        purge: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Trust a publisher's Ed25519 public key (64 hex characters) for plugin signatures.
+    Trust {
+        name: String,
+        public_key: String,
+        #[arg(long)]
+        tenant: String,
+        /// Also require every plugin of the tenant to be signed from now on.
+        #[arg(long)]
+        require: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
 fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
     let failed = results.iter().filter(|r| !r.passed).count();
     for r in results {
@@ -310,7 +403,8 @@ impl DataArgs {
         let vault = Vault::new(cfg.master_key()?);
         crate::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
         let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
-        let app = Arc::new(App::new(store, vault, pdp));
+        let plugins = crate::plugins::Runtime::new(&cfg.data_dir)?;
+        let app = Arc::new(App::new(store, vault, pdp, plugins));
         Ok((app, cfg, file))
     }
 
@@ -603,6 +697,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Policy(cmd) => return policy_command(cmd).await,
+        Command::Plugin(cmd) => return plugin_command(cmd).await,
         Command::Bench {
             customers,
             seconds,
@@ -614,6 +709,171 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency: concurrency.max(1),
             })
             .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn upload(
+    file: &std::path::Path,
+    grant: &[String],
+    signature: Option<&std::path::Path>,
+    limits: Option<&str>,
+) -> anyhow::Result<crate::plugins::lifecycle::Upload> {
+    use crate::plugins::caps::Capability;
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let mut grants = std::collections::BTreeSet::new();
+    for g in grant.iter().map(|g| g.trim()).filter(|g| !g.is_empty()) {
+        grants.insert(Capability::parse(g).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown capability `{g}`; capabilities are: {}",
+                Capability::ALL.map(Capability::name).join(", ")
+            )
+        })?);
+    }
+    Ok(crate::plugins::lifecycle::Upload {
+        bytes: read(file)?,
+        signature: signature.map(read).transpose()?,
+        grants,
+        limits: limits
+            .map(|l| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("--limits: {e}")))
+            .transpose()?,
+    })
+}
+
+async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
+    use crate::plugins::lifecycle;
+    const BY: &str = "operator:cli";
+    let show = |i: &lifecycle::PluginInfo| {
+        println!(
+            "{} {} [{}] sha256 {} granted: {}",
+            i.name,
+            i.version,
+            i.state,
+            i.sha256,
+            i.granted
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let fail = |e: crate::error::AppError| -> anyhow::Result<ExitCode> {
+        eprintln!("error: {}", e.message);
+        Ok(ExitCode::from(2))
+    };
+    match cmd {
+        PluginCmd::Install {
+            file,
+            tenant,
+            grant,
+            signature,
+            limits,
+            data,
+        } => {
+            let up = upload(&file, &grant, signature.as_deref(), limits.as_deref())?;
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            match lifecycle::install(&app, &t.id, BY, up, None).await {
+                Ok(i) => {
+                    print!("installed ");
+                    show(&i);
+                }
+                Err(e) => return fail(e),
+            }
+        }
+        PluginCmd::Upgrade {
+            name,
+            file,
+            tenant,
+            grant,
+            signature,
+            limits,
+            data,
+        } => {
+            let up = upload(&file, &grant, signature.as_deref(), limits.as_deref())?;
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            match lifecycle::install(&app, &t.id, BY, up, Some(&name)).await {
+                Ok(i) => {
+                    print!("upgraded ");
+                    show(&i);
+                }
+                Err(e) => return fail(e),
+            }
+        }
+        PluginCmd::List { tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            for i in lifecycle::list(&app, &t.id).await? {
+                show(&i);
+            }
+        }
+        PluginCmd::Show { name, tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            match lifecycle::get(&app, &t.id, &name).await {
+                Ok(p) => println!("{}", serde_json::to_string_pretty(&p.info())?),
+                Err(e) => return fail(e),
+            }
+        }
+        PluginCmd::Enable { name, tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            if let Err(e) = lifecycle::set_enabled(&app, &t.id, BY, &name, true).await {
+                return fail(e);
+            }
+            println!("{name} enabled");
+        }
+        PluginCmd::Disable { name, tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            if let Err(e) = lifecycle::set_enabled(&app, &t.id, BY, &name, false).await {
+                return fail(e);
+            }
+            println!("{name} disabled");
+        }
+        PluginCmd::Uninstall {
+            name,
+            tenant,
+            purge,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            if let Err(e) = lifecycle::uninstall(&app, &t.id, BY, &name, purge).await {
+                return fail(e);
+            }
+            println!(
+                "{name} uninstalled{}",
+                if purge { " and its data purged" } else { "" }
+            );
+        }
+        PluginCmd::Trust {
+            name,
+            public_key,
+            tenant,
+            require,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            if let Err(e) = lifecycle::trust_key(&app, &t.id, BY, &name, &public_key).await {
+                return fail(e);
+            }
+            if require && let Err(e) = lifecycle::require_signatures(&app, &t.id, BY, true).await {
+                return fail(e);
+            }
+            println!(
+                "trusted publisher key {name}{}",
+                if require {
+                    "; signatures now required"
+                } else {
+                    ""
+                }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

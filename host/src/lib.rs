@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod import;
 pub mod metrics;
+pub mod plugins;
 pub mod policy;
 pub mod server;
 pub mod store;

@@ -47,13 +47,29 @@ action_roles := {
 	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
 	"self.mfa.enroll": all_roles,
 	"self.token.create": all_roles,
+	# Plugins: see the installed ones and use their screens; install and configure them.
+	"plugin.list": all_roles,
+	"plugin.render": all_roles,
+	"plugin.act": all_roles,
+	"plugin.manage": {"admin"},
+	# What a plugin does through its capabilities (besides the customer actions above).
+	"record.read": all_roles,
+	"record.write": all_roles,
+	"event.emit": all_roles,
+}
+
+# The only actions a plugin subject may perform: whatever else it asks is denied, whatever
+# roles its acting staff member has.
+plugin_actions := {
+	"customer.list", "customer.read", "customer.create", "customer.update",
+	"interaction.create", "record.read", "record.write", "event.emit",
 }
 
 # Actions a subject may only perform on its own user record.
 self_actions := {"self.mfa.enroll", "self.token.create"}
 
 # Actions that need a session which passed multi-factor authentication.
-mfa_actions := {"customer.export", "user.manage", "tenant.admin", "policy.publish"}
+mfa_actions := {"customer.export", "user.manage", "tenant.admin", "policy.publish", "plugin.manage"}
 
 # Actions that return customer data and therefore carry mask/redact
 # obligations.
@@ -150,6 +166,17 @@ deny_reasons contains msg if {
 
 deny_reasons contains "invalid_subject: subject.type must be user or plugin" if {
 	not input.subject.type in subject_types
+}
+
+deny_reasons contains msg if {
+	input.subject.type == "plugin"
+	not plugin_actions[input.action]
+	msg := sprintf("plugin_denied: a plugin may not perform %s", [action_label])
+}
+
+deny_reasons contains "plugin_missing: a plugin subject must name its plugin" if {
+	input.subject.type == "plugin"
+	not is_string(input.subject.plugin)
 }
 
 deny_reasons contains "tenant_missing: subject or resource tenant is missing or empty" if {

@@ -171,9 +171,9 @@ test_unknown_role_grants_nothing if {
 }
 
 test_plugin_acts_with_its_roles if {
-	i := object.union(req(["support"], "customer.read"), {"subject": {"type": "plugin"}})
+	i := object.union(req(["support"], "customer.read"), {"subject": {"type": "plugin", "plugin": "hello"}})
 	decide(i).allow == true
-	j := object.union(req(["support"], "customer.delete"), {"subject": {"type": "plugin"}})
+	j := object.union(req(["support"], "customer.delete"), {"subject": {"type": "plugin", "plugin": "hello"}})
 	decide(j).allow == false
 }
 
@@ -479,4 +479,49 @@ test_policy_and_decision_reads if {
 	allowed(["compliance"], "decision.read")
 	denied(["support"], "policy.read")
 	denied(["sales"], "decision.read")
+}
+
+# ---------------------------------------------------------------------------
+# Plugins
+# ---------------------------------------------------------------------------
+
+# The request of a plugin acting for a staff member with `roles`.
+req_plugin(roles, action) := object.union(req(roles, action), {"subject": {"type": "plugin", "plugin": "hello"}})
+
+test_plugin_has_its_users_rights if {
+	decide(req_plugin(["support"], "customer.read")).allow == true
+	decide(req_plugin(["support"], "customer.read")).obligations == {"mask": ["phone"], "redact": ["birth_date"]}
+	decide(req_plugin(["support"], "interaction.create")).allow == true
+	decide(req_plugin(["marketing"], "customer.update")).allow == false
+}
+
+test_plugin_may_not_do_staff_only_actions if {
+	every action in ["customer.delete", "customer.export", "user.manage", "tenant.admin", "policy.publish", "plugin.manage", "audit.read", "self.token.create"] {
+		d := decide(req_plugin(["admin"], action))
+		d.allow == false
+		sprintf("plugin_denied: a plugin may not perform %s", [action]) in d.reasons
+	}
+}
+
+test_plugin_subject_must_name_its_plugin if {
+	i := json.remove(req_plugin(["admin"], "customer.read"), ["subject/plugin"])
+	d := decide(i)
+	d.allow == false
+	"plugin_missing: a plugin subject must name its plugin" in d.reasons
+}
+
+test_plugin_other_tenant_denied if {
+	i := object.union(req_plugin(["admin"], "customer.read"), {"resource": {"tenant": "t2"}})
+	decide(i).allow == false
+}
+
+test_plugin_screens_for_all_staff_manage_for_admins if {
+	every r in roles_all {
+		allowed([r], "plugin.render")
+		allowed([r], "plugin.act")
+		allowed([r], "plugin.list")
+	}
+	allowed(["admin"], "plugin.manage")
+	not allowed(["compliance"], "plugin.manage")
+	decide(req_no_mfa(["admin"], "plugin.manage")).allow == false
 }

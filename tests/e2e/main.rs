@@ -6,6 +6,7 @@ mod audit_trail;
 mod auth;
 mod bad_input;
 mod encryption;
+mod plugins;
 mod policies;
 mod roles;
 mod tenancy;

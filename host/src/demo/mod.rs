@@ -4,6 +4,7 @@ pub mod synthetic;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -99,18 +100,19 @@ pub async fn seed_customers(
 
 /// Creates the demo tenant, its staff and customers, unless they exist. Writes the credentials file.
 pub async fn ensure_demo(
-    app: &App,
+    app: &Arc<App>,
     data_dir: &Path,
     customers: usize,
 ) -> anyhow::Result<DemoCredentials> {
     let cred_path = data_dir.join("demo-credentials.json");
-    if app.store.tenant_by_slug(DEMO_TENANT).await?.is_some() {
+    if let Some(t) = app.store.tenant_by_slug(DEMO_TENANT).await? {
         let text = std::fs::read_to_string(&cred_path).map_err(|e| {
             anyhow::anyhow!(
                 "the demo tenant exists but {} is unreadable: {e}",
                 cred_path.display()
             )
         })?;
+        install_first_party(app, &t.id).await?;
         return Ok(serde_json::from_str(&text)?);
     }
     let tenant = tenants::create_tenant(app, DEMO_TENANT, DEMO_TENANT_NAME).await?;
@@ -146,6 +148,7 @@ pub async fn ensure_demo(
         });
     }
     seed_customers(app, &tenant.id, customers, 2026).await?;
+    install_first_party(app, &tenant.id).await?;
     let creds = DemoCredentials {
         tenant: DEMO_TENANT.into(),
         url: None,
@@ -153,6 +156,41 @@ pub async fn ensure_demo(
     };
     write_credentials(&cred_path, &creds)?;
     Ok(creds)
+}
+
+/// The first-party plugins, built with the host: (component, capabilities to grant).
+const FIRST_PARTY: [(&[u8], &[&str]); 1] = [(
+    include_bytes!(env!("CRM_PLUGIN_HELLO_WASM")),
+    &["customers", "log"],
+)];
+
+/// Installs each first-party plugin the tenant does not have yet (granting what it asks for).
+pub async fn install_first_party(app: &Arc<App>, tenant_id: &str) -> anyhow::Result<()> {
+    use crate::plugins::{caps::Capability, lifecycle};
+    let installed: Vec<(String, String)> = lifecycle::list(app, tenant_id)
+        .await?
+        .into_iter()
+        .map(|p| (p.name, p.sha256))
+        .collect();
+    for (bytes, grants) in FIRST_PARTY {
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        if installed.iter().any(|(_, s)| *s == sha) {
+            continue;
+        }
+        let upload = lifecycle::Upload {
+            bytes: bytes.to_vec(),
+            signature: None,
+            grants: grants.iter().filter_map(|g| Capability::parse(g)).collect(),
+            limits: None,
+        };
+        // A different build of an installed plugin is left alone: the admin upgrades it.
+        match lifecycle::install(app, tenant_id, "operator:demo", upload, None).await {
+            Ok(_) => {}
+            Err(e) if e.status == axum::http::StatusCode::CONFLICT => {}
+            Err(e) => anyhow::bail!("installing a first-party plugin failed: {}", e.message),
+        }
+    }
+    Ok(())
 }
 
 /// Writes the credentials file with mode 0600.

@@ -54,6 +54,9 @@ pub struct Subject {
     pub user: String,
     pub roles: Vec<String>,
     pub mfa: bool,
+    /// For `type: plugin`: the plugin acting for `user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
 }
 
 /// What is being touched.
@@ -301,6 +304,7 @@ mod tests {
                 user: "u1".into(),
                 roles: vec![role.into()],
                 mfa,
+                plugin: None,
             },
             action: action.into(),
             resource: Resource {

@@ -77,6 +77,7 @@ pub async fn session_actor(app: &App, token: &str) -> AppResult<(Actor, String, 
         role: s.role,
         mfa: s.mfa != 0,
         lang: s.lang,
+        via_plugin: None,
     };
     Ok((actor, hash, s.csrf_token))
 }
@@ -341,6 +342,7 @@ pub async fn sign_in(
             role: user.role,
             mfa,
             lang: user.lang,
+            via_plugin: None,
         },
     })
 }

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod openapi;
+mod plugins;
 mod policies;
 mod web;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(policies::routes())
+        .merge(plugins::routes())
         .merge(web::routes())
         .route(
             "/healthz",
@@ -77,7 +79,12 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     crate::metrics::http_response(resp.status().as_u16());
-    if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && is_api {
+    // axum's own 413 (a body over the limit) is plain text: answer in the API's error shape.
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && is_api && !is_json {
         resp = AppError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{api, policies};
+use super::{api, plugins, policies};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,19 @@ use super::{api, policies};
         policies::diff,
         policies::rollback,
         policies::decisions,
+        plugins::list,
+        plugins::install,
+        plugins::upgrade,
+        plugins::show,
+        plugins::uninstall,
+        plugins::enable,
+        plugins::disable,
+        plugins::limits,
+        plugins::log,
+        plugins::screen,
+        plugins::action,
+        plugins::trust_key,
+        plugins::trust,
     ),
     components(schemas(crate::policy::Obligations))
 )]

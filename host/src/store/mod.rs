@@ -2,10 +2,12 @@
 //! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
 
 mod customers;
+mod plugins;
 mod policies;
 mod users;
 
 pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use plugins::{PluginLogRow, PluginRow, RecordRow};
 pub use policies::{DecisionRow, PolicyVersionRow};
 pub use users::{SessionRow, UserRow};
 

@@ -1,0 +1,74 @@
+//! Capability `consent`: a customer's consent per purpose, read and recorded through the customer
+//! request path (a change is a `customer.update` of the `consents` field, decided and audited).
+
+use serde_json::{Map, json};
+
+use super::{Capability, admit, invalid, wit_error};
+use crate::customers as svc;
+use crate::plugins::abi::v0_1_0::Error;
+use crate::plugins::abi::v0_1_0::crm::platform::consent::{Host, PurposeState, Status};
+use crate::plugins::runtime::CallState;
+
+type Answer<T> = wasmtime::Result<Result<T, Error>>;
+
+fn status(granted: Option<bool>) -> Status {
+    match granted {
+        Some(true) => Status::Granted,
+        Some(false) => Status::Withdrawn,
+        None => Status::Unknown,
+    }
+}
+
+impl Host for CallState {
+    async fn check(&mut self, customer: String, purpose: String) -> Answer<Status> {
+        admit!(self, Capability::Consent);
+        Ok(svc::get(&self.app, &self.actor, &customer)
+            .await
+            .map(|c| status(c.consents.get(&purpose).copied()))
+            .map_err(wit_error))
+    }
+
+    async fn purposes(&mut self, customer: String) -> Answer<Vec<PurposeState>> {
+        admit!(self, Capability::Consent);
+        Ok(svc::get(&self.app, &self.actor, &customer)
+            .await
+            .map(|c| {
+                c.consents
+                    .iter()
+                    .map(|(p, g)| PurposeState {
+                        purpose: p.clone(),
+                        status: status(Some(*g)),
+                        changed_at: None,
+                    })
+                    .collect()
+            })
+            .map_err(wit_error))
+    }
+
+    async fn set(
+        &mut self,
+        customer: String,
+        purpose: String,
+        granted: bool,
+        evidence: Option<String>,
+    ) -> Answer<PurposeState> {
+        admit!(self, Capability::Consent);
+        if evidence.as_ref().is_some_and(|e| e.chars().count() > 200) {
+            return Ok(Err(invalid("evidence", "is longer than 200 characters")));
+        }
+        let mut body = Map::new();
+        body.insert("consents".into(), json!({ purpose.clone(): granted }));
+        let changes = match svc::validate::changes(&body, false) {
+            Ok(c) => c,
+            Err(msg) => return Ok(Err(invalid("purpose", msg))),
+        };
+        Ok(svc::update(&self.app, &self.actor, &customer, &changes)
+            .await
+            .map(|_| PurposeState {
+                purpose,
+                status: status(Some(granted)),
+                changed_at: Some(crate::store::now_ms()),
+            })
+            .map_err(wit_error))
+    }
+}

@@ -1,0 +1,778 @@
+//! A tenant's plugins: install, upgrade, enable, disable, limits, uninstall (each validated first,
+//! then written in one transaction with its audit record), and calls to their screens and actions.
+//!
+//! Management functions take the audit name of whoever acts (`user:…` over HTTP, after the policy
+//! allowed `plugin.manage`; `operator:cli` from the command line).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
+use super::abi::v0_1_0::crm::platform::ui::{Screen, ScreenRef};
+use super::abi::v0_1_0::guest::{ActionOutcome, ActionRequest, PluginManifest, ScreenRequest};
+use super::abi::v0_1_0::{Error, Param};
+use super::caps::Capability;
+use super::package;
+use super::runtime::{CallError, CallState, Caller, Limits};
+use crate::app::{Actor, App};
+use crate::audit;
+use crate::error::{AppError, AppResult};
+use crate::store::{PluginRow, now_ms};
+
+/// An upload: the component, an optional detached Ed25519 signature, the grants, optional limits.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub grants: BTreeSet<Capability>,
+    pub limits: Option<Limits>,
+}
+
+/// A capability the plugin asks for, and whether it was granted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CapabilityInfo {
+    pub capability: Capability,
+    pub reason: String,
+    pub granted: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScreenInfo {
+    pub name: String,
+    pub title: String,
+    pub title_zh_hans: Option<String>,
+    pub in_menu: bool,
+}
+
+/// A plugin as `GET /api/v1/plugins` lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+    pub sha256: String,
+    /// `crm:platform` version it targets.
+    pub interface: String,
+    pub state: String,
+    pub signed_by: Option<String>,
+    pub capabilities: Vec<CapabilityInfo>,
+    pub granted: Vec<Capability>,
+    pub screens: Vec<ScreenInfo>,
+    pub actions: Vec<String>,
+    pub limits: Limits,
+    pub installed_at: i64,
+    pub updated_at: i64,
+}
+
+/// A plugin as stored, decoded.
+pub struct Installed {
+    pub row: PluginRow,
+    pub manifest: PluginManifest,
+    pub grants: BTreeSet<Capability>,
+    pub limits: Limits,
+}
+
+impl Installed {
+    fn decode(row: PluginRow) -> AppResult<Self> {
+        let manifest =
+            serde_json::from_str(&row.manifest_json).map_err(|_| AppError::integrity())?;
+        let grants = serde_json::from_str(&row.grants_json).map_err(|_| AppError::integrity())?;
+        let limits = serde_json::from_str(&row.limits_json).map_err(|_| AppError::integrity())?;
+        Ok(Self {
+            row,
+            manifest,
+            grants,
+            limits,
+        })
+    }
+
+    pub fn info(&self) -> PluginInfo {
+        let m = &self.manifest;
+        PluginInfo {
+            name: self.row.name.clone(),
+            version: self.row.version.clone(),
+            title: m.title.en.clone(),
+            sha256: self.row.sha256.clone(),
+            interface: format!("{}@{}", super::abi::PACKAGE, self.row.wit_version),
+            state: self.row.state.clone(),
+            signed_by: self.row.signed_by.clone(),
+            capabilities: m
+                .capabilities
+                .iter()
+                .map(|c| {
+                    let cap = package::capability_of(c.capability);
+                    CapabilityInfo {
+                        capability: cap,
+                        reason: c.reason.en.clone(),
+                        granted: self.grants.contains(&cap),
+                    }
+                })
+                .collect(),
+            granted: self.grants.iter().copied().collect(),
+            screens: m
+                .screens
+                .iter()
+                .map(|s| ScreenInfo {
+                    name: s.name.clone(),
+                    title: s.title.en.clone(),
+                    title_zh_hans: s.title.zh_hans.clone(),
+                    in_menu: s.in_menu,
+                })
+                .collect(),
+            actions: m.actions.iter().map(|a| a.name.clone()).collect(),
+            limits: self.limits.clone(),
+            installed_at: self.row.installed_at,
+            updated_at: self.row.updated_at,
+        }
+    }
+
+    fn collections(&self) -> BTreeMap<String, Vec<String>> {
+        self.manifest
+            .collections
+            .iter()
+            .map(|c| (c.name.clone(), c.indexed.clone()))
+            .collect()
+    }
+}
+
+fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+fn names(caps: impl IntoIterator<Item = Capability>) -> String {
+    caps.into_iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Installs a new plugin, or (with `upgrade` naming it) replaces an installed one with a new
+/// version. Nothing is written unless every check passes.
+pub async fn install(
+    app: &Arc<App>,
+    tenant_id: &str,
+    by: &str,
+    upload: Upload,
+    upgrade: Option<&str>,
+) -> AppResult<PluginInfo> {
+    let rt = &app.plugins;
+    let bytes = upload.bytes;
+    let checked = {
+        let app = app.clone();
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || package::check(&app.plugins, &bytes))
+            .await
+            .map_err(|_| AppError::internal())??
+    };
+    let manifest = rt
+        .manifest(app, tenant_id, &checked.component)
+        .await
+        .map_err(|e| match e {
+            CallError::Host(e) => AppError::from(e),
+            other => unprocessable(
+                "invalid_component",
+                format!(
+                    "the component's manifest could not be read: {other}{}",
+                    detail(&other)
+                ),
+            ),
+        })?;
+    package::check_manifest(&manifest)?;
+    let name = manifest.name.clone();
+    let existing = app.store.plugin(tenant_id, &name).await?;
+    match (upgrade, &existing) {
+        (None, Some(_)) => {
+            return Err(AppError::conflict(format!(
+                "a plugin named {name} is already installed; upgrade it instead"
+            )));
+        }
+        (Some(target), _) if target != name => {
+            return Err(unprocessable(
+                "wrong_plugin",
+                format!("the component is the plugin {name}, not {target}"),
+            ));
+        }
+        (Some(target), None) => return Err(AppError::not_found(&format!("plugin {target}"))),
+        _ => {}
+    }
+    if app
+        .store
+        .plugin_uploaded(tenant_id, &name, &manifest.version)
+        .await?
+    {
+        return Err(AppError::conflict(format!(
+            "version {} of {name} was already installed in this tenant; give the new build a new version",
+            manifest.version
+        )));
+    }
+    let requested: BTreeSet<Capability> = manifest
+        .capabilities
+        .iter()
+        .map(|c| package::capability_of(c.capability))
+        .collect();
+    // What the component imports must be granted; what is granted must have been asked for.
+    let missing: Vec<Capability> = checked
+        .imports
+        .difference(&upload.grants)
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        let unasked: Vec<Capability> = missing
+            .iter()
+            .filter(|c| !requested.contains(c))
+            .copied()
+            .collect();
+        return Err(unprocessable(
+            "ungranted_imports",
+            format!(
+                "the plugin imports interfaces that were not granted: {}{}",
+                names(missing),
+                if unasked.is_empty() {
+                    " (grant them, or install a build that does not use them)".to_string()
+                } else {
+                    format!("; its manifest does not even ask for {}", names(unasked))
+                }
+            ),
+        ));
+    }
+    let not_requested: Vec<Capability> = upload.grants.difference(&requested).copied().collect();
+    if !not_requested.is_empty() {
+        return Err(unprocessable(
+            "grant_not_requested",
+            format!("the plugin does not ask for: {}", names(not_requested)),
+        ));
+    }
+    let limits = upload.limits.unwrap_or_default();
+    limits
+        .check()
+        .map_err(|m| unprocessable("invalid_limits", m))?;
+    let (trusted, required) = app.store.plugin_trust(tenant_id).await?;
+    let signature = upload
+        .signature
+        .as_deref()
+        .map(package::parse_signature)
+        .transpose()?;
+    let signed_by = package::verify_signature(&bytes, signature.as_ref(), &trusted, required)?;
+    let now = now_ms();
+    let row = PluginRow {
+        tenant_id: tenant_id.to_string(),
+        name: name.clone(),
+        version: manifest.version.clone(),
+        sha256: checked.sha256.clone(),
+        wit_version: checked.wit_version.clone(),
+        component: bytes,
+        manifest_json: serde_json::to_string(&manifest).map_err(anyhow::Error::from)?,
+        grants_json: serde_json::to_string(&upload.grants).map_err(anyhow::Error::from)?,
+        limits_json: serde_json::to_string(&limits).map_err(anyhow::Error::from)?,
+        state: existing
+            .as_ref()
+            .map_or_else(|| "enabled".to_string(), |e| e.state.clone()),
+        signed_by,
+        installed_at: existing.as_ref().map_or(now, |e| e.installed_at),
+        updated_at: now,
+    };
+    // Linking with the grants must work before anything is stored.
+    rt.prepare(&row.sha256, &row.component, &upload.grants)
+        .map_err(|e| {
+            unprocessable(
+                "invalid_component",
+                format!("the component cannot be linked: {e:#}"),
+            )
+        })?;
+    let action = if upgrade.is_some() {
+        "plugin.upgrade"
+    } else {
+        "plugin.install"
+    };
+    let mut tx = app.store.begin().await?;
+    app.store.put_plugin(&mut tx, &row).await?;
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: by.to_string(),
+            action: action.into(),
+            resource: format!("plugin/{name}"),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({
+                "version": row.version,
+                "previous": existing.as_ref().map(|e| e.version.clone()),
+                "sha256": row.sha256,
+                "granted": upload.grants,
+                "signed_by": row.signed_by,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Installed::decode(row)?.info())
+}
+
+fn detail(e: &CallError) -> String {
+    match e {
+        CallError::Plugin { error, .. } => format!(": {}", error_text(error)),
+        _ => String::new(),
+    }
+}
+
+/// The installed plugin, or 404.
+pub async fn get(app: &App, tenant_id: &str, name: &str) -> AppResult<Installed> {
+    match app.store.plugin(tenant_id, name).await? {
+        Some(row) => Installed::decode(row),
+        None => Err(AppError::not_found(&format!("plugin {}", clip(name)))),
+    }
+}
+
+pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<PluginInfo>> {
+    let mut out = Vec::new();
+    for row in app.store.plugins(tenant_id).await? {
+        out.push(Installed::decode(row)?.info());
+    }
+    Ok(out)
+}
+
+async fn audited_change(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    name: &str,
+    action: &str,
+    detail: serde_json::Value,
+    change: impl AsyncFnOnce(&mut crate::store::Tx) -> sqlx::Result<bool>,
+) -> AppResult<()> {
+    let mut tx = app.store.begin().await?;
+    if !change(&mut tx).await? {
+        return Err(AppError::not_found(&format!("plugin {}", clip(name))));
+    }
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: by.to_string(),
+            action: action.into(),
+            resource: format!("plugin/{name}"),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Enables or disables a plugin (a disabled plugin keeps its data; its screens answer 409).
+pub async fn set_enabled(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    name: &str,
+    enabled: bool,
+) -> AppResult<()> {
+    let state = if enabled { "enabled" } else { "disabled" };
+    audited_change(
+        app,
+        tenant_id,
+        by,
+        name,
+        &format!("plugin.{}", &state[..state.len() - 1]),
+        serde_json::json!({}),
+        async |tx| app.store.set_plugin_state(tx, tenant_id, name, state).await,
+    )
+    .await
+}
+
+/// Tightens a plugin's limits (each within the platform's defaults).
+pub async fn set_limits(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    name: &str,
+    limits: &Limits,
+) -> AppResult<()> {
+    limits
+        .check()
+        .map_err(|m| unprocessable("invalid_limits", m))?;
+    let json = serde_json::to_string(limits).map_err(anyhow::Error::from)?;
+    audited_change(
+        app,
+        tenant_id,
+        by,
+        name,
+        "plugin.limits",
+        serde_json::json!({"limits": limits}),
+        async |tx| {
+            app.store
+                .set_plugin_limits(tx, tenant_id, name, &json)
+                .await
+        },
+    )
+    .await
+}
+
+/// Uninstalls a plugin, keeping its records (to reinstall later) or purging them.
+pub async fn uninstall(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    name: &str,
+    purge: bool,
+) -> AppResult<()> {
+    let records = app.store.count_records(tenant_id, name).await?;
+    audited_change(
+        app,
+        tenant_id,
+        by,
+        name,
+        "plugin.uninstall",
+        serde_json::json!({"purge": purge, "records": records}),
+        async |tx| app.store.delete_plugin(tx, tenant_id, name, purge).await,
+    )
+    .await?;
+    if purge {
+        let dir = app.plugins.scratch_dir(tenant_id, name);
+        if dir.exists()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!("cannot remove a plugin's scratch directory: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// Trusts an Ed25519 publisher key (64 hex characters) for the tenant's plugin signatures.
+pub async fn trust_key(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    name: &str,
+    key_hex: &str,
+) -> AppResult<()> {
+    package::parse_public_key(key_hex).map_err(|m| unprocessable("invalid_key", m))?;
+    if name.is_empty() || name.len() > 60 || name.chars().any(char::is_control) {
+        return Err(unprocessable(
+            "invalid_key",
+            "the key name must be 1-60 printable characters",
+        ));
+    }
+    let mut tx = app.store.begin().await?;
+    app.store
+        .add_publisher_key(&mut tx, tenant_id, name, key_hex.trim())
+        .await
+        .map_err(|e| {
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation())
+            {
+                AppError::conflict(format!("a publisher key named {name} is already trusted"))
+            } else {
+                e.into()
+            }
+        })?;
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: by.to_string(),
+            action: "plugin.trust".into(),
+            resource: format!("publisher/{name}"),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({"key": key_hex.trim()}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Requires (or stops requiring) signed plugins in the tenant.
+pub async fn require_signatures(
+    app: &App,
+    tenant_id: &str,
+    by: &str,
+    required: bool,
+) -> AppResult<()> {
+    let mut tx = app.store.begin().await?;
+    app.store
+        .set_require_signature(&mut tx, tenant_id, required)
+        .await?;
+    audit::append(
+        &mut tx,
+        tenant_id,
+        &audit::Event {
+            actor: by.to_string(),
+            action: "plugin.trust".into(),
+            resource: "plugins".into(),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({"require_signature": required}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(60).collect()
+}
+
+fn acting_user(actor: &Actor) -> (ActingUser, Locale) {
+    let locale = if actor.lang.starts_with("zh") {
+        Locale::ZhHans
+    } else {
+        Locale::En
+    };
+    (
+        ActingUser {
+            id: actor.user_id.clone(),
+            roles: vec![actor.role.clone()],
+        },
+        locale,
+    )
+}
+
+fn params_size(params: &[Param]) -> usize {
+    params.iter().map(|p| p.name.len() + p.value.len()).sum()
+}
+
+/// An enabled plugin the actor may use with `action` (`plugin.render` or `plugin.act`).
+async fn usable(
+    app: &Arc<App>,
+    actor: &Actor,
+    name: &str,
+    action: &str,
+    target: &str,
+    writes: Option<bool>,
+) -> AppResult<Installed> {
+    app.authorize(
+        actor,
+        action,
+        crate::policy::Resource {
+            kind: "plugin".into(),
+            tenant: actor.tenant_id.clone(),
+            id: Some(format!("{}/{}", clip(name), clip(target))),
+            fields: None,
+        },
+        serde_json::json!({"channel": "api", "writes": writes}),
+    )
+    .await?;
+    let p = get(app, &actor.tenant_id, name).await?;
+    if p.row.state != "enabled" {
+        return Err(AppError::conflict(format!("the plugin {name} is disabled")));
+    }
+    Ok(p)
+}
+
+/// Runs a call against an installed plugin with its grants, limits and scratch directory.
+async fn with_caller<R>(
+    app: &Arc<App>,
+    actor: &Actor,
+    p: &Installed,
+    call: impl AsyncFnOnce(&super::runtime::Prepared, &Caller<'_>) -> Result<(R, CallState), CallError>,
+) -> AppResult<R> {
+    let prepared = app
+        .plugins
+        .prepare(&p.row.sha256, &p.row.component, &p.grants)
+        .map_err(AppError::from)?;
+    let scratch = p
+        .grants
+        .contains(&Capability::Scratch)
+        .then(|| app.plugins.scratch_dir(&actor.tenant_id, &p.row.name));
+    let collections = p.collections();
+    let caller = Caller {
+        app,
+        actor,
+        plugin: &p.row.name,
+        grants: &p.grants,
+        collections: &collections,
+        limits: &p.limits,
+        scratch: scratch.as_deref(),
+    };
+    let (r, mut state) = call(&prepared, &caller).await.map_err(call_error)?;
+    let events = std::mem::take(&mut state.events);
+    drop(state);
+    deliver_events(app, actor, &p.row.name, &events).await?;
+    Ok(r)
+}
+
+/// Writes the events of a successful call to the tenant's outbox.
+async fn deliver_events(
+    app: &App,
+    actor: &Actor,
+    plugin: &str,
+    events: &[super::caps::events::Pending],
+) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tx = app.store.begin().await?;
+    for e in events {
+        app.store
+            .insert_plugin_event(
+                &mut tx,
+                &actor.tenant_id,
+                plugin,
+                &e.topic,
+                e.customer.as_deref(),
+                &e.payload,
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Renders one of a plugin's screens for the actor.
+pub async fn render(
+    app: &Arc<App>,
+    actor: &Actor,
+    name: &str,
+    screen: &str,
+    params: Vec<Param>,
+) -> AppResult<Screen> {
+    let p = usable(app, actor, name, "plugin.render", screen, None).await?;
+    if !p.manifest.screens.iter().any(|s| s.name == screen) {
+        return Err(AppError::not_found(&format!(
+            "screen {} of plugin {name}",
+            clip(screen)
+        )));
+    }
+    if params_size(&params) > p.limits.input_bytes {
+        return Err(too_large(p.limits.input_bytes));
+    }
+    let (user, locale) = acting_user(actor);
+    let request = ScreenRequest {
+        screen: screen.to_string(),
+        params,
+        locale,
+        user,
+    };
+    with_caller(app, actor, &p, async |prepared, caller| {
+        app.plugins.render(prepared, caller, request).await
+    })
+    .await
+}
+
+/// Runs one of a plugin's declared actions for the actor.
+pub async fn act(
+    app: &Arc<App>,
+    actor: &Actor,
+    name: &str,
+    action: &str,
+    origin: ScreenRef,
+    row: Option<String>,
+    inputs: Vec<Param>,
+) -> AppResult<ActionOutcome> {
+    let probe = get(app, &actor.tenant_id, name).await.ok();
+    let writes = probe
+        .as_ref()
+        .and_then(|p| p.manifest.actions.iter().find(|a| a.name == action))
+        .map(|a| a.writes);
+    let p = usable(app, actor, name, "plugin.act", action, writes).await?;
+    if writes.is_none() {
+        return Err(AppError::not_found(&format!(
+            "action {} of plugin {name}",
+            clip(action)
+        )));
+    }
+    let size =
+        params_size(&inputs) + params_size(&origin.params) + row.as_ref().map_or(0, String::len);
+    if size > p.limits.input_bytes {
+        return Err(too_large(p.limits.input_bytes));
+    }
+    let (user, locale) = acting_user(actor);
+    let request = ActionRequest {
+        action: action.to_string(),
+        origin,
+        row,
+        inputs,
+        locale,
+        user,
+    };
+    let outcome = with_caller(app, actor, &p, async |prepared, caller| {
+        app.plugins.act(prepared, caller, request).await
+    })
+    .await?;
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &audit::Event {
+                actor: actor.audit_name(),
+                action: "plugin.act".into(),
+                resource: format!("plugin/{name}/{}", clip(action)),
+                decision: "allow".into(),
+                policy_version: app.pdp.version().to_string(),
+                detail: serde_json::json!({"writes": writes}),
+            },
+        )
+        .await?;
+    Ok(outcome)
+}
+
+fn too_large(max: usize) -> AppError {
+    AppError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request's parameters exceed the plugin's input limit of {max} bytes"),
+    )
+}
+
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::Denied(m) => format!("denied: {m}"),
+        Error::NotFound => "not found".into(),
+        Error::Invalid(fields) => fields
+            .iter()
+            .map(|f| {
+                if f.field.is_empty() {
+                    f.message.en.clone()
+                } else {
+                    format!("{}: {}", f.field, f.message.en)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Error::LimitExceeded(l) => format!("the {} limit of {} was reached", l.limit, l.max),
+        Error::Conflict(m) => format!("conflict: {m}"),
+        Error::Unavailable(m) => format!("unavailable: {m}"),
+    }
+}
+
+/// A failed call as an HTTP error: the sandbox's stop as 502 (the plugin failed, not the
+/// request), the plugin's own error by its kind.
+fn call_error(e: CallError) -> AppError {
+    match e {
+        CallError::Stopped { .. } => {
+            AppError::new(StatusCode::BAD_GATEWAY, "plugin_stopped", e.to_string())
+        }
+        CallError::Plugin { plugin, error } => {
+            let text = clip_long(&error_text(&error));
+            let (status, code) = match error {
+                Error::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+                Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+                Error::LimitExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
+                Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            };
+            AppError::new(
+                status,
+                code,
+                format!("the plugin {plugin} answered: {text}"),
+            )
+        }
+        CallError::Host(e) => AppError::from(e),
+    }
+}
+
+fn clip_long(s: &str) -> String {
+    if s.len() <= 2000 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(2000).collect::<String>())
+    }
+}

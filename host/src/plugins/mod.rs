@@ -1,0 +1,15 @@
+//! Tenant plugins: Wasm components that run in Wasmtime sandboxes and reach tenant data only
+//! through the capabilities a tenant admin granted them.
+//!
+//! Request path: `lifecycle` (install, upgrade, enable, …: validate → store → audit) makes a
+//! plugin available; `runtime` calls it (fresh instance per call, limits, WASI with nothing
+//! ambient); each host capability in `caps` checks its grant, asks the policy decision point as
+//! the plugin acting for the staff member, and audits.
+
+pub mod abi;
+pub mod caps;
+pub mod lifecycle;
+pub mod package;
+pub mod runtime;
+
+pub use runtime::{Limits, Runtime};

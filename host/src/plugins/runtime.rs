@@ -1,0 +1,606 @@
+//! The sandbox: one Wasmtime engine for every plugin, compiled components cached on disk, and a
+//! fresh instance per call from a prepared `InstancePre` (pooling allocator, copy-on-write memory
+//! images), bounded by a wall-clock deadline, optional fuel, memory/table/instance caps, an
+//! output cap and a host-call cap.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::abi::v0_1_0::{self as abi, PluginPre};
+use super::caps::{self, Capability, log::LogBuffer};
+use crate::app::{Actor, App};
+
+/// Epoch ticks per second: deadlines are counted in milliseconds.
+const TICK: Duration = Duration::from_millis(1);
+
+/// The most any plugin may have, whatever an admin configures (the pool is sized for it).
+const MAX_MEMORY: usize = 64 << 20;
+
+/// Per-plugin limits. The defaults are the ceiling: an admin can only tighten them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock deadline of `render`, `act` and `on-event`, in milliseconds.
+    pub deadline_ms: u64,
+    /// Wall-clock deadline of `run-job`, in milliseconds.
+    pub job_deadline_ms: u64,
+    /// Fuel (roughly, Wasm instructions) per call; none means only the deadline bounds work.
+    pub fuel: Option<u64>,
+    /// Linear memory, bytes.
+    pub memory_bytes: usize,
+    /// Elements of all tables together.
+    pub table_elements: usize,
+    /// Core instances a component may create.
+    pub instances: usize,
+    /// Bytes of request (params, inputs) passed in.
+    pub input_bytes: usize,
+    /// Bytes of the result (as JSON) passed out.
+    pub output_bytes: usize,
+    /// Host-capability calls per invocation.
+    pub host_calls: u32,
+    /// Bytes of log (log lines, stdout, stderr) kept per invocation.
+    pub log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 100,
+            job_deadline_ms: 10_000,
+            fuel: None,
+            memory_bytes: MAX_MEMORY,
+            table_elements: 20_000,
+            instances: 32,
+            input_bytes: 64 << 10,
+            output_bytes: 1 << 20,
+            host_calls: 1_000,
+            log_bytes: 16 << 10,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit is within the default (the ceiling) and above zero.
+    pub fn check(&self) -> Result<(), String> {
+        let d = Self::default();
+        let within = |name: &str, v: u64, max: u64| -> Result<(), String> {
+            if v == 0 || v > max {
+                Err(format!(
+                    "limit {name} must be between 1 and {max} (got {v})"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        within("deadline_ms", self.deadline_ms, d.deadline_ms)?;
+        within("job_deadline_ms", self.job_deadline_ms, d.job_deadline_ms)?;
+        if let Some(f) = self.fuel {
+            within("fuel", f, u64::MAX)?;
+        }
+        within(
+            "memory_bytes",
+            self.memory_bytes as u64,
+            d.memory_bytes as u64,
+        )?;
+        within(
+            "table_elements",
+            self.table_elements as u64,
+            d.table_elements as u64,
+        )?;
+        within("instances", self.instances as u64, d.instances as u64)?;
+        within("input_bytes", self.input_bytes as u64, d.input_bytes as u64)?;
+        within(
+            "output_bytes",
+            self.output_bytes as u64,
+            d.output_bytes as u64,
+        )?;
+        within("host_calls", self.host_calls.into(), d.host_calls.into())?;
+        within("log_bytes", self.log_bytes as u64, d.log_bytes as u64)
+    }
+}
+
+/// Why a call did not return a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The sandbox stopped the plugin (a limit, a trap, a panic): the text says which.
+    #[error("the plugin {plugin} was stopped: {reason}")]
+    Stopped { plugin: String, reason: String },
+    /// The plugin answered with an error of the interface.
+    #[error("the plugin {plugin} answered with an error")]
+    Plugin { plugin: String, error: abi::Error },
+    /// The host could not run the plugin (a bug or an unavailable database).
+    #[error(transparent)]
+    Host(#[from] anyhow::Error),
+}
+
+/// Everything one invocation may touch. Each capability in `caps` reads what it needs from here.
+pub struct CallState {
+    pub(crate) app: Arc<App>,
+    /// The staff member, acting through the plugin.
+    pub(crate) actor: Actor,
+    pub(crate) plugin: String,
+    pub(crate) grants: BTreeSet<Capability>,
+    /// The manifest's record collections and their indexed fields.
+    pub(crate) collections: BTreeMap<String, Vec<String>>,
+    pub(crate) limits: Limits,
+    pub(crate) host_calls: u32,
+    /// Set when the host stopped the plugin from a host function (why, for the error).
+    pub(crate) stopped: Option<String>,
+    pub(crate) log: LogBuffer,
+    pub(crate) events: Vec<caps::events::Pending>,
+    limiter: Limiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps growth of memories, tables and instances, and remembers which cap stopped the plugin.
+struct Limiter {
+    memory: usize,
+    table_elements: usize,
+    /// Instances, and also memories and tables (a component makes one or a few of each per instance).
+    instances: usize,
+    hit: Option<String>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            let why = format!("memory limit of {} MiB exceeded", self.memory >> 20);
+            self.hit = Some(why.clone());
+            return Err(wasmtime::format_err!(why));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_elements {
+            let why = format!("table limit of {} elements exceeded", self.table_elements);
+            self.hit = Some(why.clone());
+            return Err(wasmtime::format_err!(why));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
+    }
+}
+
+/// A plugin ready to be called: its component linked with exactly its grants.
+pub struct Prepared {
+    pre: PluginPre<CallState>,
+}
+
+/// Who calls, for what: the context of one invocation.
+pub struct Caller<'a> {
+    pub app: &'a Arc<App>,
+    pub actor: &'a Actor,
+    pub plugin: &'a str,
+    pub grants: &'a BTreeSet<Capability>,
+    pub collections: &'a BTreeMap<String, Vec<String>>,
+    pub limits: &'a Limits,
+    /// The plugin's scratch directory when `scratch` is granted.
+    pub scratch: Option<&'a Path>,
+}
+
+/// The plugin runtime: shared by every tenant, one per process.
+pub struct Runtime {
+    engine: Engine,
+    cache_dir: Option<PathBuf>,
+    scratch_root: PathBuf,
+    prepared: Mutex<HashMap<String, Arc<Prepared>>>,
+}
+
+impl Runtime {
+    /// A runtime whose compiled components and scratch directories live under `data_dir`.
+    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(512)
+            .total_core_instances(2048)
+            .total_memories(512)
+            .total_tables(512)
+            .total_stacks(512)
+            .max_memory_size(MAX_MEMORY)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .table_elements(20_000)
+            .max_unused_warm_slots(64);
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(true)
+            .max_wasm_stack(512 << 10)
+            .async_stack_size(2 << 20)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&cfg).map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })?;
+        let cache_dir = std::env::var_os("CRM_COMPONENT_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("cache").join("components"));
+        Ok(Self {
+            engine,
+            cache_dir: Some(cache_dir),
+            scratch_root: data_dir.join("plugins").join("scratch"),
+            prepared: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The scratch directory of a tenant's plugin (created on first use).
+    pub fn scratch_dir(&self, tenant_id: &str, plugin: &str) -> PathBuf {
+        self.scratch_root.join(tenant_id).join(plugin)
+    }
+
+    /// Compiles a component, or loads it from the disk cache, keyed by the component's SHA-256
+    /// and this Wasmtime's compatibility hash, so a restart does not recompile.
+    pub fn component(&self, sha256: &str, bytes: &[u8]) -> anyhow::Result<Component> {
+        let path = self.cache_dir.as_ref().map(|d| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut h);
+            d.join(format!("{sha256}-{:016x}.cwasm", h.finish()))
+        });
+        if let Some(p) = path.as_ref().filter(|p| p.exists()) {
+            // SAFETY: the file was written by `Component::serialize` of this engine configuration
+            // (the name carries its compatibility hash) into the host's own data folder.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, p) } {
+                return Ok(c);
+            }
+        }
+        let c = Component::new(&self.engine, bytes)
+            .map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
+        if let (Some(p), Ok(ser)) = (path, c.serialize()) {
+            let write = || -> std::io::Result<()> {
+                let dir = p.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(dir)?;
+                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                std::fs::write(tmp.path(), &ser)?;
+                tmp.persist(&p).map_err(|e| e.error)?;
+                Ok(())
+            };
+            if let Err(e) = write() {
+                tracing::warn!("cannot cache a compiled component: {e}");
+            }
+        }
+        Ok(c)
+    }
+
+    /// The plugin linked with its grants, prepared once per (component, grants).
+    pub fn prepare(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        grants: &BTreeSet<Capability>,
+    ) -> anyhow::Result<Arc<Prepared>> {
+        let key = format!(
+            "{sha256}:{}",
+            grants
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        if let Some(p) = self.prepared.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let component = self.component(sha256, bytes)?;
+        let linker = self.linker(grants)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(PluginPre::new)
+            .map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
+        let p = Arc::new(Prepared { pre });
+        if let Ok(mut m) = self.prepared.lock() {
+            m.insert(key, p.clone());
+        }
+        Ok(p)
+    }
+
+    /// WASI (no environment, no arguments, no network; files only under a granted scratch
+    /// preopen) plus exactly the granted `crm:platform` capabilities.
+    fn linker(&self, grants: &BTreeSet<Capability>) -> anyhow::Result<Linker<CallState>> {
+        let mut l = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut l).map_err(anyhow_of)?;
+        use abi::crm::platform as p;
+        for cap in grants {
+            let r = match cap {
+                Capability::Customers => {
+                    p::customers::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)
+                }
+                Capability::Records => p::records::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
+                Capability::Consent => p::consent::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
+                Capability::Events => p::events::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
+                Capability::Log => p::log::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
+                Capability::Clock => p::clock::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
+                Capability::Scratch => Ok(()),
+            };
+            r.map_err(anyhow_of)?;
+        }
+        Ok(l)
+    }
+
+    /// Calls the plugin's `manifest` with nothing granted: every `crm:platform` import traps.
+    pub async fn manifest(
+        &self,
+        app: &Arc<App>,
+        tenant_id: &str,
+        component: &Component,
+    ) -> Result<abi::guest::PluginManifest, CallError> {
+        let mut linker = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow_of)?;
+        linker
+            .define_unknown_imports_as_traps(component)
+            .map_err(anyhow_of)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .and_then(PluginPre::new)
+            .map_err(anyhow_of)?;
+        let actor = Actor {
+            tenant_id: tenant_id.to_string(),
+            user_id: String::new(),
+            username: String::new(),
+            role: String::new(),
+            mfa: false,
+            lang: "en".into(),
+            via_plugin: None,
+        };
+        let limits = Limits::default();
+        let caller = Caller {
+            app,
+            actor: &actor,
+            plugin: "(installing)",
+            grants: &BTreeSet::new(),
+            collections: &BTreeMap::new(),
+            limits: &limits,
+            scratch: None,
+        };
+        let (m, _) = self
+            .invoke(&pre, &caller, false, async |p, store| {
+                p.crm_platform_guest().call_manifest(store).await
+            })
+            .await?;
+        Ok(m)
+    }
+
+    /// Renders a screen.
+    pub async fn render(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        request: abi::guest::ScreenRequest,
+    ) -> Result<(abi::crm::platform::ui::Screen, CallState), CallError> {
+        let (r, state) = self
+            .invoke(&prepared.pre, caller, false, async move |p, store| {
+                p.crm_platform_guest().call_render(store, &request).await
+            })
+            .await?;
+        answered(caller.plugin, r, state, caller.limits)
+    }
+
+    /// Runs an action.
+    pub async fn act(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        request: abi::guest::ActionRequest,
+    ) -> Result<(abi::guest::ActionOutcome, CallState), CallError> {
+        let (r, state) = self
+            .invoke(&prepared.pre, caller, false, async move |p, store| {
+                p.crm_platform_guest().call_act(store, &request).await
+            })
+            .await?;
+        answered(caller.plugin, r, state, caller.limits)
+    }
+
+    /// One invocation in a fresh instance: build the store with its limits, instantiate, call
+    /// `f`, and turn whatever stopped the plugin into a `CallError` that says which limit.
+    async fn invoke<R, F>(
+        &self,
+        pre: &PluginPre<CallState>,
+        caller: &Caller<'_>,
+        job: bool,
+        f: F,
+    ) -> Result<(R, CallState), CallError>
+    where
+        R: Send,
+        F: AsyncFnOnce(&abi::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    {
+        let limits = caller.limits;
+        let deadline_ms = if job {
+            limits.job_deadline_ms
+        } else {
+            limits.deadline_ms
+        };
+        let mut store = Store::new(&self.engine, self.state(caller)?);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(deadline_ms);
+        store.epoch_deadline_trap();
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .map_err(anyhow_of)?;
+        // Host calls can wait on the database outside Wasm, where epochs are not checked: the
+        // timeout bounds the whole call (with slack so the epoch trap names the limit first).
+        let wall = Duration::from_millis(deadline_ms) + Duration::from_millis(50);
+        let run = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            f(&plugin, &mut store).await
+        };
+        let result = tokio::time::timeout(wall, run).await;
+        let stopped = |reason: String| CallError::Stopped {
+            plugin: caller.plugin.to_string(),
+            reason,
+        };
+        let tenant = &caller.actor.tenant_id;
+        match result {
+            Err(_) => {
+                let log = store.data().log.clone();
+                caps::log::persist(&caller.app.store, tenant, caller.plugin, &log).await;
+                Err(stopped(format!("time limit of {deadline_ms} ms exceeded")))
+            }
+            Ok(Ok(r)) => {
+                let state = store.into_data();
+                caps::log::persist(&caller.app.store, tenant, caller.plugin, &state.log).await;
+                Ok((r, state))
+            }
+            Ok(Err(e)) => {
+                let state = store.into_data();
+                caps::log::persist(&caller.app.store, tenant, caller.plugin, &state.log).await;
+                let reason = if let Some(why) = state.stopped.clone().or(state.limiter.hit.clone())
+                {
+                    why
+                } else {
+                    match e.downcast_ref::<Trap>() {
+                        Some(Trap::Interrupt) => {
+                            format!("time limit of {deadline_ms} ms exceeded")
+                        }
+                        Some(Trap::OutOfFuel) => {
+                            format!("fuel limit of {} exceeded", limits.fuel.unwrap_or(u64::MAX))
+                        }
+                        Some(Trap::StackOverflow) => {
+                            "call stack exhausted (too deep a recursion)".to_string()
+                        }
+                        Some(Trap::MemoryOutOfBounds) => "it trapped: out-of-bounds memory access \
+                                                          (its stack overflowed, or a bad pointer)"
+                            .to_string(),
+                        Some(Trap::UnreachableCodeReached) => {
+                            "it trapped (unreachable: a panic or an abort)".to_string()
+                        }
+                        Some(t) => format!("it trapped: {t}"),
+                        None => error_text(&e),
+                    }
+                };
+                Err(stopped(reason))
+            }
+        }
+    }
+
+    /// The per-call state: WASI with nothing ambient, the plugin's log pipes, limits.
+    fn state(&self, caller: &Caller<'_>) -> Result<CallState, CallError> {
+        let log = LogBuffer::new(caller.limits.log_bytes);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(log.pipe(caps::log::Stream::Stdout))
+            .stderr(log.pipe(caps::log::Stream::Stderr))
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false);
+        if let Some(dir) = caller.scratch {
+            std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
+            wasi.preopened_dir(dir, "/scratch", wasmtime_wasi::FsPerms::ReadWrite)
+                .map_err(anyhow_of)?;
+        }
+        Ok(CallState {
+            app: caller.app.clone(),
+            actor: caller.actor.through_plugin(caller.plugin),
+            plugin: caller.plugin.to_string(),
+            grants: caller.grants.clone(),
+            collections: caller.collections.clone(),
+            limits: caller.limits.clone(),
+            host_calls: 0,
+            stopped: None,
+            log,
+            events: Vec::new(),
+            limiter: Limiter {
+                memory: caller.limits.memory_bytes,
+                table_elements: caller.limits.table_elements,
+                instances: caller.limits.instances,
+                hit: None,
+            },
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+        })
+    }
+}
+
+/// A plugin's `result<T, error>` with the output cap applied.
+fn answered<T: Serialize>(
+    plugin: &str,
+    r: Result<T, abi::Error>,
+    state: CallState,
+    limits: &Limits,
+) -> Result<(T, CallState), CallError> {
+    match r {
+        Err(error) => Err(CallError::Plugin {
+            plugin: plugin.to_string(),
+            error,
+        }),
+        Ok(v) => {
+            let size = serde_json::to_vec(&v)
+                .map(|b| b.len())
+                .unwrap_or(usize::MAX);
+            if size > limits.output_bytes {
+                return Err(CallError::Stopped {
+                    plugin: plugin.to_string(),
+                    reason: format!(
+                        "its output of {size} bytes exceeds the limit of {} bytes",
+                        limits.output_bytes
+                    ),
+                });
+            }
+            Ok((v, state))
+        }
+    }
+}
+
+fn anyhow_of(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", error_text(&e))
+}
+
+/// An error with its causes, on one line.
+pub fn error_text(e: &wasmtime::Error) -> String {
+    let mut s = e.to_string();
+    for c in e.chain().skip(1) {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+    }
+    s
+}

@@ -1,0 +1,495 @@
+//! The plugin API: upload and manage a tenant's plugins (tenant admins), and use their screens
+//! and actions (staff, as the policy allows; the plugin then acts with the member's rights).
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::Authenticated;
+use crate::error::{AppError, AppResult};
+use crate::plugins::Limits;
+use crate::plugins::abi::v0_1_0::Param;
+use crate::plugins::abi::v0_1_0::crm::platform::ui::ScreenRef;
+use crate::plugins::caps::Capability;
+use crate::plugins::lifecycle::{self, PluginInfo, Upload};
+use crate::plugins::package::MAX_COMPONENT_BYTES;
+use crate::policy::Resource;
+use crate::store::PluginLogRow;
+
+pub fn routes() -> Router<AppState> {
+    // An upload may carry a whole component; the 20 MiB limit itself is checked (and explained)
+    // by the package check, so the body limit leaves room above it.
+    let upload_limit = axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (4 << 20));
+    Router::new()
+        .route(
+            "/api/v1/plugins",
+            get(list).post(install).layer(upload_limit),
+        )
+        .route("/api/v1/plugins/{name}", get(show).delete(uninstall))
+        .route(
+            "/api/v1/plugins/{name}/upgrade",
+            post(upgrade).layer(upload_limit),
+        )
+        .route("/api/v1/plugins/{name}/enable", post(enable))
+        .route("/api/v1/plugins/{name}/disable", post(disable))
+        .route("/api/v1/plugins/{name}/limits", put(limits))
+        .route("/api/v1/plugins/{name}/log", get(log))
+        .route("/api/v1/plugins/{name}/screens/{screen}", get(screen))
+        .route("/api/v1/plugins/{name}/actions/{action}", post(action))
+        .route("/api/v1/plugin-trust/keys", post(trust_key))
+        .route("/api/v1/plugin-trust", put(trust))
+}
+
+async fn authorize(
+    s: &AppState,
+    who: &Authenticated,
+    action: &str,
+    name: Option<&str>,
+) -> AppResult<()> {
+    let resource = Resource {
+        kind: "plugin".into(),
+        tenant: who.actor.tenant_id.clone(),
+        id: name.map(|n| n.chars().take(60).collect()),
+        fields: None,
+    };
+    s.app
+        .authorize(
+            &who.actor,
+            action,
+            resource,
+            serde_json::json!({"channel": "api"}),
+        )
+        .await?;
+    Ok(())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    AppError::new(
+        e.status(),
+        "invalid_upload",
+        format!("the upload could not be read: {}", e.body_text()),
+    )
+}
+
+/// Reads the multipart upload: `component` (the .wasm file), optional `signature` (hex, base64
+/// or raw 64 bytes), `grant` (repeatable, or comma-separated), optional `limits` (JSON).
+async fn read_upload(mut form: Multipart) -> AppResult<Upload> {
+    let mut bytes = None;
+    let mut signature = None;
+    let mut grants = BTreeSet::new();
+    let mut limits = None;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let data = field.bytes().await.map_err(multipart_error)?;
+        match name.as_str() {
+            "component" => bytes = Some(data.to_vec()),
+            "signature" => signature = Some(data.to_vec()),
+            "grant" => {
+                let text = std::str::from_utf8(&data).map_err(|_| {
+                    AppError::bad_request("invalid_upload", "field `grant` must be text")
+                })?;
+                for g in text.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                    grants.insert(parse_capability(g)?);
+                }
+            }
+            "limits" => {
+                let l: Limits = serde_json::from_slice(&data).map_err(|e| {
+                    AppError::bad_request(
+                        "invalid_upload",
+                        format!("field `limits` is not valid limits JSON: {e}"),
+                    )
+                })?;
+                limits = Some(l);
+            }
+            other => {
+                return Err(AppError::bad_request(
+                    "invalid_upload",
+                    format!(
+                        "unknown field `{}`; expected component, signature, grant, limits",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+        }
+    }
+    let bytes = bytes.ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_upload",
+            "the upload has no `component` field (the .wasm file)",
+        )
+    })?;
+    Ok(Upload {
+        bytes,
+        signature,
+        grants,
+        limits,
+    })
+}
+
+fn parse_capability(name: &str) -> AppResult<Capability> {
+    Capability::parse(name).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_upload",
+            format!(
+                "unknown capability `{}`; capabilities are: {}",
+                name.chars().take(40).collect::<String>(),
+                Capability::ALL.map(Capability::name).join(", ")
+            ),
+        )
+    })
+}
+
+/// The tenant's plugins with version, SHA-256, state, capabilities and screens.
+#[utoipa::path(get, path = "/api/v1/plugins", responses((status = 200, body = Vec<PluginInfo>)))]
+pub async fn list(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<Vec<PluginInfo>>> {
+    authorize(&s, &who, "plugin.list", None).await?;
+    Ok(Json(lifecycle::list(&s.app, &who.actor.tenant_id).await?))
+}
+
+/// Installs a plugin (multipart: `component`, `grant`, optional `signature`, `limits`).
+#[utoipa::path(post, path = "/api/v1/plugins", request_body(content = String, content_type = "multipart/form-data"),
+    responses((status = 201, body = PluginInfo), (status = 409), (status = 413), (status = 422)))]
+pub async fn install(
+    State(s): State<AppState>,
+    who: Authenticated,
+    form: Multipart,
+) -> AppResult<Response> {
+    authorize(&s, &who, "plugin.manage", None).await?;
+    let upload = read_upload(form).await?;
+    let info = lifecycle::install(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        upload,
+        None,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// Replaces an installed plugin with a new version of it (same fields as install).
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/upgrade", request_body(content = String, content_type = "multipart/form-data"),
+    responses((status = 200, body = PluginInfo), (status = 404), (status = 409), (status = 422)))]
+pub async fn upgrade(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+    form: Multipart,
+) -> AppResult<Json<PluginInfo>> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let upload = read_upload(form).await?;
+    Ok(Json(
+        lifecycle::install(
+            &s.app,
+            &who.actor.tenant_id,
+            &who.actor.audit_name(),
+            upload,
+            Some(&name),
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/plugins/{name}", responses((status = 200, body = PluginInfo), (status = 404)))]
+pub async fn show(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+) -> AppResult<Json<PluginInfo>> {
+    authorize(&s, &who, "plugin.list", Some(&name)).await?;
+    Ok(Json(
+        lifecycle::get(&s.app, &who.actor.tenant_id, &name)
+            .await?
+            .info(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UninstallQuery {
+    /// Also delete the plugin's records, log and scratch files.
+    #[serde(default)]
+    purge: bool,
+}
+
+#[utoipa::path(delete, path = "/api/v1/plugins/{name}", params(UninstallQuery), responses((status = 204), (status = 404)))]
+pub async fn uninstall(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+    Query(q): Query<UninstallQuery>,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    lifecycle::uninstall(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        &name,
+        q.purge,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/enable", responses((status = 204), (status = 404)))]
+pub async fn enable(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    lifecycle::set_enabled(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        &name,
+        true,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/disable", responses((status = 204), (status = 404)))]
+pub async fn disable(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    lifecycle::set_enabled(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        &name,
+        false,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tightens a plugin's limits (each at most the platform default).
+#[utoipa::path(put, path = "/api/v1/plugins/{name}/limits", request_body = Limits, responses((status = 204), (status = 422)))]
+pub async fn limits(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let l: Limits = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(
+            "invalid_request",
+            format!("the body is not valid limits JSON: {e}"),
+        )
+    })?;
+    lifecycle::set_limits(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        &name,
+        &l,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The newest 500 lines of the plugin's log (its `log` lines, stdout and stderr).
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/log", responses((status = 200, body = Vec<PluginLogRow>)))]
+pub async fn log(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+) -> AppResult<Json<Vec<PluginLogRow>>> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    lifecycle::get(&s.app, &who.actor.tenant_id, &name).await?;
+    Ok(Json(
+        s.app
+            .store
+            .plugin_log(&who.actor.tenant_id, &name, 500)
+            .await?,
+    ))
+}
+
+fn params(pairs: Vec<(String, String)>) -> Vec<Param> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| Param { name, value })
+        .collect()
+}
+
+/// A plugin's screen, rendered by the plugin for the signed-in member (query string = params).
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/screens/{screen}", responses((status = 200, body = Value), (status = 404), (status = 502)))]
+pub async fn screen(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path((name, screen)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> AppResult<Json<Value>> {
+    let screen = lifecycle::render(&s.app, &who.actor, &name, &screen, params(q)).await?;
+    Ok(Json(
+        serde_json::to_value(screen).map_err(anyhow::Error::from)?,
+    ))
+}
+
+/// A form submission or button press: `{"inputs": {name: value or [values]}, "row": id,
+/// "origin": {"screen": name, "params": {name: value}}}`.
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/actions/{action}", request_body = Value, responses((status = 200, body = Value), (status = 404), (status = 422), (status = 502)))]
+pub async fn action(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path((name, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Json<Value>> {
+    let bad = |m: &str| AppError::bad_request("invalid_request", m.to_string());
+    let v: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(&body).map_err(|_| bad("the body must be a JSON object"))?
+    };
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("the body must be a JSON object"))?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["inputs", "row", "origin"].contains(&k.as_str()))
+    {
+        return Err(bad(&format!(
+            "unknown field `{}`; expected inputs, row, origin",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    let inputs = param_map(obj.get("inputs"), "inputs")?;
+    let row = match obj.get("row") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.clone()),
+        Some(_) => return Err(bad("field `row` must be a string")),
+    };
+    let origin = match obj.get("origin") {
+        None | Some(Value::Null) => ScreenRef {
+            screen: "main".into(),
+            params: Vec::new(),
+        },
+        Some(Value::Object(o)) => ScreenRef {
+            screen: o
+                .get("screen")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("field `origin.screen` must be a string"))?
+                .to_string(),
+            params: param_map(o.get("params"), "origin.params")?,
+        },
+        Some(_) => return Err(bad("field `origin` must be an object")),
+    };
+    let outcome = lifecycle::act(&s.app, &who.actor, &name, &action, origin, row, inputs).await?;
+    Ok(Json(
+        serde_json::to_value(outcome).map_err(anyhow::Error::from)?,
+    ))
+}
+
+/// `{name: "v"}` or `{name: ["a", "b"]}` (a multi-valued input repeats its name).
+fn param_map(v: Option<&Value>, field: &str) -> AppResult<Vec<Param>> {
+    let bad = || {
+        AppError::bad_request(
+            "invalid_request",
+            format!("field `{field}` must map names to strings or lists of strings"),
+        )
+    };
+    let mut out = Vec::new();
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (name, value) in m {
+                match value {
+                    Value::String(s) => out.push(Param {
+                        name: name.clone(),
+                        value: s.clone(),
+                    }),
+                    Value::Array(items) => {
+                        for i in items {
+                            let s = i.as_str().ok_or_else(bad)?;
+                            out.push(Param {
+                                name: name.clone(),
+                                value: s.to_string(),
+                            });
+                        }
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+        }
+        Some(_) => return Err(bad()),
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKey {
+    name: String,
+    /// The publisher's Ed25519 public key, 64 hex characters.
+    public_key: String,
+}
+
+/// Trusts a publisher's Ed25519 key for plugin signatures.
+#[utoipa::path(post, path = "/api/v1/plugin-trust/keys", request_body = TrustedKey, responses((status = 204), (status = 409), (status = 422)))]
+pub async fn trust_key(
+    State(s): State<AppState>,
+    who: Authenticated,
+    body: axum::body::Bytes,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", None).await?;
+    let k: TrustedKey = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(
+            "invalid_request",
+            format!("expected {{name, public_key}}: {e}"),
+        )
+    })?;
+    lifecycle::trust_key(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        &k.name,
+        &k.public_key,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSettings {
+    /// Accept only plugins signed by a trusted publisher key.
+    require_signature: bool,
+}
+
+#[utoipa::path(put, path = "/api/v1/plugin-trust", request_body = TrustSettings, responses((status = 204)))]
+pub async fn trust(
+    State(s): State<AppState>,
+    who: Authenticated,
+    body: axum::body::Bytes,
+) -> AppResult<StatusCode> {
+    authorize(&s, &who, "plugin.manage", None).await?;
+    let t: TrustSettings = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(
+            "invalid_request",
+            format!("expected {{require_signature}}: {e}"),
+        )
+    })?;
+    lifecycle::require_signatures(
+        &s.app,
+        &who.actor.tenant_id,
+        &who.actor.audit_name(),
+        t.require_signature,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

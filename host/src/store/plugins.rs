@@ -1,0 +1,464 @@
+//! Installed plugins, their uploads, records, logs, events, and the tenant's publisher trust.
+
+use sqlx::QueryBuilder;
+
+use super::{Db, Store, Tx, now_ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PluginRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub wit_version: String,
+    pub component: Vec<u8>,
+    pub manifest_json: String,
+    pub grants_json: String,
+    pub limits_json: String,
+    pub state: String,
+    pub signed_by: Option<String>,
+    pub installed_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordRow {
+    pub id: String,
+    pub plugin: String,
+    pub collection: String,
+    pub customer_id: Option<String>,
+    pub data: Vec<u8>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginLogRow {
+    pub at: i64,
+    pub level: String,
+    pub message: String,
+}
+
+const PLUGIN_COLUMNS: &str = "tenant_id, name, version, sha256, wit_version, component, manifest_json, \
+     grants_json, limits_json, state, signed_by, installed_at, updated_at";
+
+impl Store {
+    pub async fn plugins(&self, tenant_id: &str) -> sqlx::Result<Vec<PluginRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE tenant_id = $1 ORDER BY name"
+        ))
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    pub async fn plugin(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<PluginRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE tenant_id = $1 AND name = $2"
+        ))
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// Whether this name/version was ever installed in the tenant.
+    pub async fn plugin_uploaded(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        version: &str,
+    ) -> sqlx::Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM plugin_uploads WHERE tenant_id = $1 AND name = $2 AND version = $3",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .bind(version)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Inserts or replaces (upgrade) the tenant's plugin of this name, and records the upload.
+    pub async fn put_plugin(&self, tx: &mut Tx, row: &PluginRow) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM plugins WHERE tenant_id = $1 AND name = $2")
+            .bind(&row.tenant_id)
+            .bind(&row.name)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO plugins ({PLUGIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&row.tenant_id)
+        .bind(&row.name)
+        .bind(&row.version)
+        .bind(&row.sha256)
+        .bind(&row.wit_version)
+        .bind(&row.component)
+        .bind(&row.manifest_json)
+        .bind(&row.grants_json)
+        .bind(&row.limits_json)
+        .bind(&row.state)
+        .bind(&row.signed_by)
+        .bind(row.installed_at)
+        .bind(row.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO plugin_uploads (tenant_id, name, version, sha256, uploaded_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&row.tenant_id)
+        .bind(&row.name)
+        .bind(&row.version)
+        .bind(&row.sha256)
+        .bind(row.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_plugin_state(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        name: &str,
+        state: &str,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE plugins SET state = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4",
+        )
+        .bind(state)
+        .bind(now_ms())
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn set_plugin_limits(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        name: &str,
+        limits_json: &str,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query("UPDATE plugins SET limits_json = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
+            .bind(limits_json)
+            .bind(now_ms())
+            .bind(tenant_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Removes a plugin; with `purge` also its records and log. Returns whether it existed.
+    pub async fn delete_plugin(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        name: &str,
+        purge: bool,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM plugins WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        if purge {
+            for table in ["plugin_records", "plugin_logs"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND plugin = $2"
+                ))
+                .bind(tenant_id)
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn count_records(&self, tenant_id: &str, plugin: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM plugin_records WHERE tenant_id = $1 AND plugin = $2",
+        )
+        .bind(tenant_id)
+        .bind(plugin)
+        .fetch_one(self.pool())
+        .await
+    }
+
+    pub async fn insert_record(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        r: &RecordRow,
+        index: &[(String, String)],
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO plugin_records (id, tenant_id, plugin, collection, customer_id, data, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(tenant_id)
+        .bind(&r.plugin)
+        .bind(&r.collection)
+        .bind(&r.customer_id)
+        .bind(&r.data)
+        .bind(r.version)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        put_index(tx, &r.id, index).await
+    }
+
+    pub async fn record(
+        &self,
+        tenant_id: &str,
+        plugin: &str,
+        collection: &str,
+        id: &str,
+    ) -> sqlx::Result<Option<RecordRow>> {
+        sqlx::query_as(
+            "SELECT id, plugin, collection, customer_id, data, version, created_at, updated_at FROM plugin_records \
+             WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4",
+        )
+        .bind(tenant_id)
+        .bind(plugin)
+        .bind(collection)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// Replaces a record's data if it is still at `version`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn replace_record(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        id: &str,
+        version: i64,
+        data: &[u8],
+        at: i64,
+        index: &[(String, String)],
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE plugin_records SET data = $1, version = version + 1, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND version = $5",
+        )
+        .bind(data)
+        .bind(at)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM plugin_record_index WHERE record_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        put_index(tx, id, index).await?;
+        Ok(true)
+    }
+
+    pub async fn delete_record(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        plugin: &str,
+        collection: &str,
+        id: &str,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM plugin_records WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4")
+            .bind(tenant_id)
+            .bind(plugin)
+            .bind(collection)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Records matching every (field, blind index) condition, oldest first, after `after`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn query_records(
+        &self,
+        tenant_id: &str,
+        plugin: &str,
+        collection: &str,
+        customer: Option<&str>,
+        conditions: &[(String, String)],
+        after: Option<&(i64, String)>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<RecordRow>> {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT id, plugin, collection, customer_id, data, version, created_at, updated_at FROM plugin_records r WHERE tenant_id = ",
+        );
+        q.push_bind(tenant_id)
+            .push(" AND plugin = ")
+            .push_bind(plugin)
+            .push(" AND collection = ")
+            .push_bind(collection);
+        if let Some(c) = customer {
+            q.push(" AND customer_id = ").push_bind(c);
+        }
+        for (field, bidx) in conditions {
+            q.push(" AND EXISTS (SELECT 1 FROM plugin_record_index i WHERE i.record_id = r.id AND i.field = ")
+                .push_bind(field)
+                .push(" AND i.bidx = ")
+                .push_bind(bidx)
+                .push(")");
+        }
+        if let Some((at, id)) = after {
+            q.push(" AND (created_at > ")
+                .push_bind(*at)
+                .push(" OR (created_at = ")
+                .push_bind(*at)
+                .push(" AND id > ")
+                .push_bind(id)
+                .push("))");
+        }
+        q.push(" ORDER BY created_at, id LIMIT ").push_bind(limit);
+        q.build_query_as().fetch_all(self.pool()).await
+    }
+
+    /// Appends a call's log lines (one statement per line, one transaction).
+    pub async fn append_plugin_log(
+        &self,
+        tenant_id: &str,
+        plugin: &str,
+        lines: &[(&str, String)],
+    ) -> sqlx::Result<()> {
+        let at = now_ms();
+        let mut tx = self.begin().await?;
+        for (n, (level, message)) in lines.iter().enumerate() {
+            sqlx::query("INSERT INTO plugin_logs (tenant_id, plugin, at, line, level, message) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(tenant_id)
+                .bind(plugin)
+                .bind(at)
+                .bind(n as i64)
+                .bind(level)
+                .bind(message)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// The newest `limit` lines of a plugin's log, oldest first.
+    pub async fn plugin_log(
+        &self,
+        tenant_id: &str,
+        plugin: &str,
+        limit: i64,
+    ) -> sqlx::Result<Vec<PluginLogRow>> {
+        let mut rows: Vec<PluginLogRow> = sqlx::query_as(
+            "SELECT at, level, message FROM plugin_logs WHERE tenant_id = $1 AND plugin = $2 ORDER BY at DESC, line DESC LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(plugin)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    pub async fn insert_plugin_event(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        source: &str,
+        topic: &str,
+        customer: Option<&str>,
+        payload: &str,
+    ) -> sqlx::Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO plugin_events (id, tenant_id, topic, source, customer_id, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(topic)
+            .bind(source)
+            .bind(customer)
+            .bind(payload)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+        Ok(id)
+    }
+
+    /// The tenant's trusted publisher keys (name, hex public key) and whether it requires a signature.
+    pub async fn plugin_trust(
+        &self,
+        tenant_id: &str,
+    ) -> sqlx::Result<(Vec<(String, String)>, bool)> {
+        let keys = sqlx::query_as(
+            "SELECT name, public_key FROM publisher_keys WHERE tenant_id = $1 ORDER BY name",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?;
+        let required: Option<i64> =
+            sqlx::query_scalar("SELECT require_signature FROM plugin_trust WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok((keys, required.unwrap_or(0) != 0))
+    }
+
+    pub async fn add_publisher_key(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        name: &str,
+        public_key_hex: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO publisher_keys (tenant_id, name, public_key, added_at) VALUES ($1, $2, $3, $4)")
+            .bind(tenant_id)
+            .bind(name)
+            .bind(public_key_hex)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_require_signature(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        required: bool,
+    ) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM plugin_trust WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("INSERT INTO plugin_trust (tenant_id, require_signature) VALUES ($1, $2)")
+            .bind(tenant_id)
+            .bind(required as i64)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn put_index(tx: &mut Tx, id: &str, index: &[(String, String)]) -> sqlx::Result<()> {
+    for (field, bidx) in index {
+        sqlx::query("INSERT INTO plugin_record_index (record_id, field, bidx) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(field)
+            .bind(bidx)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,697 @@
+//! Plugins: the example plugin end to end, upload refusals, the lifecycle, and a hostile-plugin
+//! suite (built from source here) that must be contained while another tenant keeps working.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::common::{Server, crm};
+
+/// The example plugin, as the host's build compiled it.
+const HELLO: &str = env!("CRM_PLUGIN_HELLO_WASM");
+
+/// Builds the test plugins (`plugins/hostile`, `plugins/ungranted`) from source, once per run.
+fn test_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .current_dir(&plugins)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "hostile",
+                "-p",
+                "ungranted",
+            ])
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo for the test plugins");
+        assert!(
+            out.status.success(),
+            "building the test plugins failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        plugins.join("target/wasm32-wasip2/release")
+    })
+}
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = if name == "hello" {
+        PathBuf::from(HELLO)
+    } else {
+        test_plugins().join(format!("{name}.wasm"))
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An upload over HTTP: (status, body).
+async fn upload(
+    s: &Server,
+    path: &str,
+    token: &str,
+    bytes: Vec<u8>,
+    grants: &str,
+    extra: &[(&str, String)],
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new()
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(bytes).file_name("plugin.wasm"),
+        )
+        .text("grant", grants.to_string());
+    for (k, v) in extra {
+        form = form.text(k.to_string(), v.clone());
+    }
+    let resp = s
+        .http
+        .post(format!("{}{path}", s.url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn install(
+    s: &Server,
+    token: &str,
+    bytes: Vec<u8>,
+    grants: &str,
+    extra: &[(&str, String)],
+) -> (u16, Value) {
+    upload(s, "/api/v1/plugins", token, bytes, grants, extra).await
+}
+
+/// The cells of a screen's first table, by column key.
+fn table(screen: &Value) -> (Vec<String>, Vec<Vec<Value>>, Vec<String>) {
+    let t = screen["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find_map(|b| b.get("Table")))
+        .unwrap_or_else(|| panic!("no table in {screen}"));
+    let cols = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap().to_string())
+        .collect();
+    let rows = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cells"].as_array().unwrap().clone())
+        .collect();
+    let ids = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    (cols, rows, ids)
+}
+
+async fn audit_actors(s: &Server, action: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT actor FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_all(&s.db().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hello_lists_customers_through_its_capability_and_its_reads_are_audited() {
+    let s = Server::demo(30);
+    let support = s.token("support").await;
+
+    // `crm demo` installed hello; every member sees it with its screens and capabilities.
+    let (st, list) = s.get("/api/v1/plugins", Some(&support)).await;
+    assert_eq!(st, 200, "{list}");
+    let hello = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hello")
+        .expect("hello installed");
+    assert_eq!(hello["state"], "enabled");
+    assert_eq!(hello["interface"], "crm:platform@0.1.0");
+    assert_eq!(hello["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(hello["granted"], json!(["customers", "log"]));
+    assert_eq!(hello["screens"][0]["name"], "main");
+
+    // The screen lists customers as the policy lets this member see them.
+    let (st, screen) = s
+        .get("/api/v1/plugins/hello/screens/main", Some(&support))
+        .await;
+    assert_eq!(st, 200, "{screen}");
+    let (cols, rows, ids) = table(&screen);
+    assert_eq!(rows.len(), 10);
+    let email = cols.iter().position(|c| c == "email").unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r[email].get("Text").is_some() || r[email] == "Empty"),
+        "support sees emails in clear"
+    );
+    let marketing = s.token("marketing").await;
+    let (_, screen) = s
+        .get("/api/v1/plugins/hello/screens/main", Some(&marketing))
+        .await;
+    let (_, rows, _) = table(&screen);
+    assert!(
+        rows.iter()
+            .all(|r| r[email].get("Masked").is_some() || r[email] == "Empty"),
+        "marketing sees emails masked through the plugin, as without it"
+    );
+
+    // Its reads are in the audit trail under the plugin's name (and the member's id).
+    let actors = audit_actors(&s, "customer.list").await;
+    assert!(
+        actors.iter().any(|a| a.starts_with("plugin:hello/user:")),
+        "{actors:?}"
+    );
+
+    // An action: a note interaction, attributed to the member through the plugin.
+    let (st, out) = s
+        .post_json(
+            "/api/v1/plugins/hello/actions/greet",
+            Some(&support),
+            &json!({"row": ids[0]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["next"], "Refresh");
+    assert_eq!(out["notice"]["tone"], "Success");
+    let actors = audit_actors(&s, "interaction.create").await;
+    assert!(
+        actors.iter().any(|a| a.starts_with("plugin:hello/user:")),
+        "{actors:?}"
+    );
+    let (st, inter) = s
+        .get(
+            &format!("/api/v1/customers/{}/interactions", ids[0]),
+            Some(&support),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        inter
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "note")
+    );
+
+    // The plugin acts with at most the member's rights: marketing may not write interactions.
+    let (st, out) = s
+        .post_json(
+            "/api/v1/plugins/hello/actions/greet",
+            Some(&marketing),
+            &json!({"row": ids[0]}),
+        )
+        .await;
+    assert_eq!(st, 403, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("role_denied"),
+        "{out}"
+    );
+
+    // Undeclared screens and actions, and unknown plugins, are 404 before any plugin runs.
+    for path in [
+        "/api/v1/plugins/hello/screens/admin",
+        "/api/v1/plugins/nope/screens/main",
+    ] {
+        assert_eq!(s.get(path, Some(&support)).await.0, 404, "{path}");
+    }
+    let (st, _) = s
+        .post_json(
+            "/api/v1/plugins/hello/actions/drop-all",
+            Some(&support),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // The plugin's log holds its line (ids only).
+    let admin = s.token("admin").await;
+    let (st, log) = s.get("/api/v1/plugins/hello/log", Some(&admin)).await;
+    assert_eq!(st, 200, "{log}");
+    assert!(log.as_array().unwrap().iter().any(|l| {
+        l["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("said hello to customer")
+    }));
+}
+
+#[tokio::test]
+async fn uploads_are_refused_with_the_reason_and_nothing_is_written() {
+    let s = Server::demo(5);
+    let admin = s.token("admin").await;
+    let support = s.token("support").await;
+    let hello = wasm("hello");
+
+    // Only admins (with two-factor sign-in) install plugins.
+    let (st, v) = install(&s, &support, hello.clone(), "customers,log", &[]).await;
+    assert_eq!(st, 403, "{v}");
+
+    let before = audit_actors(&s, "plugin.install").await.len();
+    let check = |st: u16, v: &Value, status: u16, code: &str, words: &str| {
+        assert_eq!(st, status, "{v}");
+        assert_eq!(v["error"]["code"], code, "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(words), "`{msg}` should say `{words}`");
+    };
+
+    let (st, v) = install(
+        &s,
+        &admin,
+        b"#!/bin/sh\necho not wasm\n".to_vec(),
+        "log",
+        &[],
+    )
+    .await;
+    check(st, &v, 422, "not_wasm", "not WebAssembly");
+
+    // The smallest valid core module: a module, not a component.
+    let (st, v) = install(&s, &admin, b"\0asm\x01\0\0\0".to_vec(), "log", &[]).await;
+    check(st, &v, 422, "not_component", "core WebAssembly module");
+
+    // A component of a `crm:platform` version this host does not know (hello, renamed to 0.9.0).
+    let mut renamed = hello.clone();
+    replace_all(
+        &mut renamed,
+        b"crm:platform/guest@0.1.0",
+        b"crm:platform/guest@0.9.0",
+    );
+    let (st, v) = install(&s, &admin, renamed, "customers,log", &[]).await;
+    check(
+        st,
+        &v,
+        422,
+        "unsupported_version",
+        "supports crm:platform@0.1.0",
+    );
+
+    // Over the size limit (the header of a component, then padding).
+    let mut big = b"\0asm\x0d\0\x01\0".to_vec();
+    big.resize((20 << 20) + 1, 0);
+    let (st, v) = install(&s, &admin, big, "log", &[]).await;
+    check(st, &v, 413, "too_large", "limit is 20971520 bytes");
+
+    // An import that was not granted: install refused, listing what is missing.
+    let (st, v) = install(&s, &admin, wasm("ungranted"), "log", &[]).await;
+    check(st, &v, 422, "ungranted_imports", "not granted: consent");
+    let (st, v) = install(&s, &admin, wasm("hostile"), "customers,log", &[]).await;
+    check(st, &v, 422, "ungranted_imports", "not granted: scratch");
+
+    // Signatures: a trusted key; a signature by another key is refused, a good one accepted.
+    use ed25519_dalek::{Signer, SigningKey};
+    let publisher = SigningKey::from_bytes(&[42; 32]);
+    let stranger = SigningKey::from_bytes(&[7; 32]);
+    let (st, v) = s
+        .post_json(
+            "/api/v1/plugin-trust/keys",
+            Some(&admin),
+            &json!({"name": "acme-media", "public_key": hex::encode(publisher.verifying_key().to_bytes())}),
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/plugin-trust",
+            Some(&admin),
+            &json!({"require_signature": true}),
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let hostile = wasm("hostile");
+    let (st, v) = install(&s, &admin, hostile.clone(), "customers,log,scratch", &[]).await;
+    check(st, &v, 422, "signature_required", "no signature was given");
+    let bad = hex::encode(stranger.sign(&hostile).to_bytes());
+    let (st, v) = install(
+        &s,
+        &admin,
+        hostile.clone(),
+        "customers,log,scratch",
+        &[("signature", bad)],
+    )
+    .await;
+    check(st, &v, 422, "bad_signature", "does not verify");
+    let good = hex::encode(publisher.sign(&hostile).to_bytes());
+    let (st, v) = install(
+        &s,
+        &admin,
+        hostile.clone(),
+        "customers,log,scratch",
+        &[("signature", good.clone())],
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["signed_by"], "acme-media");
+
+    // The same name again, and the same version as an upgrade: refused as duplicates.
+    let (st, v) = install(
+        &s,
+        &admin,
+        hostile.clone(),
+        "customers,log,scratch",
+        &[("signature", good.clone())],
+    )
+    .await;
+    check(st, &v, 409, "conflict", "already installed");
+    let (st, v) = upload(
+        &s,
+        "/api/v1/plugins/hostile/upgrade",
+        &admin,
+        hostile,
+        "customers,log,scratch",
+        &[("signature", good)],
+    )
+    .await;
+    check(
+        st,
+        &v,
+        409,
+        "conflict",
+        "version 0.1.0 of hostile was already installed",
+    );
+
+    // Grants the plugin did not ask for, and limits above the platform's, are refused too.
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/plugins/hostile/limits",
+            Some(&admin),
+            &json!({"memory_bytes": 1u64 << 30}),
+        )
+        .await;
+    check(
+        st,
+        &v,
+        422,
+        "invalid_limits",
+        "memory_bytes must be between 1 and 67108864",
+    );
+
+    // Nothing of the refused uploads was written: one install more, two plugins listed.
+    assert_eq!(audit_actors(&s, "plugin.install").await.len(), before + 1);
+    let (_, list) = s.get("/api/v1/plugins", Some(&admin)).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hello", "hostile"]);
+
+    // Lifecycle: disable (screens answer 409), enable, uninstall with purge.
+    let path = "/api/v1/plugins/hostile/screens/main";
+    assert_eq!(s.get(path, Some(&support)).await.0, 200);
+    assert_eq!(
+        s.post_json("/api/v1/plugins/hostile/disable", Some(&admin), &json!({}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(s.get(path, Some(&support)).await.0, 409);
+    assert_eq!(
+        s.post_json("/api/v1/plugins/hostile/enable", Some(&admin), &json!({}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(s.get(path, Some(&support)).await.0, 200);
+    assert_eq!(
+        s.delete("/api/v1/plugins/hostile?purge=true", Some(&admin))
+            .await,
+        204
+    );
+    assert_eq!(s.get(path, Some(&support)).await.0, 404);
+    for action in ["plugin.disable", "plugin.enable", "plugin.uninstall"] {
+        assert_eq!(audit_actors(&s, action).await.len(), 1, "{action} audited");
+    }
+
+    // The CLI lists what HTTP installed.
+    let (ok, out, err) = crm(&s.data(), &["plugin", "list", "--tenant", "demo"], &[]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("hello 0.1.0 [enabled] sha256 "), "{out}");
+}
+
+fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let mut found = 0;
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            found += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(found > 0);
+}
+
+/// Another tenant's staff keep working while an attack runs: (successes, failures).
+struct Bystander {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bystander {
+    fn start(s: &Server, token: String) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let (http, url) = (s.http.clone(), s.url.clone());
+        let (st, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let task = tokio::spawn(async move {
+            while !st.load(Ordering::Relaxed) {
+                let r = http
+                    .get(format!("{url}/api/v1/plugins/hello/screens/main"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => o.fetch_add(1, Ordering::Relaxed),
+                    _ => f.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        });
+        Self {
+            stop,
+            ok,
+            failed,
+            task,
+        }
+    }
+
+    async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
+    let s = Server::demo(10);
+    let victim_ids = s.some_customer_ids(2).await;
+    let bystander_token = s.token("support").await;
+
+    // The attacker is the admin of another tenant, and uploads the hostile plugin there.
+    let (ok, _, err) = crm(
+        &s.data(),
+        &["tenant", "create", "eve-tv", "--name", "Eve TV"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = crm(
+        &s.data(),
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "eve-tv",
+            "--username",
+            "eve",
+            "--role",
+            "admin",
+            "--mfa",
+        ],
+        &[("CRM_USER_PASSWORD", "Attacker-Passw0rd-2026")],
+    );
+    assert!(ok, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("TOTP secret: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let eve = s
+        .sign_in("eve-tv", "eve", "Attacker-Passw0rd-2026", Some(&secret))
+        .await;
+    let (st, v) = install(
+        &s,
+        &eve,
+        wasm("hostile"),
+        "customers,log,scratch",
+        &[(
+            "limits",
+            json!({"host_calls": 5, "memory_bytes": 16 << 20}).to_string(),
+        )],
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+
+    // The scratch directory exists after a harmless call; plant a symlink out of it, as if an
+    // earlier bug had let one in.
+    let (st, v) = s
+        .get("/api/v1/plugins/hostile/screens/scratch-ok", Some(&eve))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["blocks"][0]["KeyValues"][1]["value"]["Text"], "hello",
+        "{v}"
+    );
+    let scratch = std::fs::read_dir(s.data().join("plugins/scratch"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("hostile"))
+        .find(|p| p.exists())
+        .expect("the hostile plugin's scratch directory");
+    std::os::unix::fs::symlink("/etc", scratch.join("planted")).unwrap();
+
+    let records_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interactions")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+
+    // (screen, expected status, words the error must contain)
+    let attacks: [(&str, u16, &str); 8] = [
+        ("loop", 502, "time limit of 100 ms exceeded"),
+        ("memory", 502, "memory limit of 16 MiB exceeded"),
+        ("recursion", 502, "stack"),
+        ("trap", 502, "unreachable"),
+        ("panic", 502, "unreachable"),
+        ("output", 502, "limit"),
+        ("flood", 429, "host-calls limit of 5 "),
+        ("log-flood", 502, "stopped"),
+    ];
+    for (screen, status, words) in attacks {
+        let bystander = Bystander::start(&s, bystander_token.clone());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let started = std::time::Instant::now();
+        let (st, v) = s
+            .get(
+                &format!("/api/v1/plugins/hostile/screens/{screen}"),
+                Some(&eve),
+            )
+            .await;
+        let took = started.elapsed();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (ok, failed) = bystander.finish().await;
+        assert_eq!(st, status, "{screen}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(words),
+            "{screen}: `{msg}` should say `{words}`"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{screen} took {took:?}"
+        );
+        assert!(
+            ok > 0 && failed == 0,
+            "{screen}: the other tenant got {ok} answers and {failed} failures"
+        );
+    }
+
+    // Reading another tenant's customers by id: simply not found.
+    for id in &victim_ids {
+        let (st, v) = s
+            .get(
+                &format!("/api/v1/plugins/hostile/screens/other-tenant?id={id}"),
+                Some(&eve),
+            )
+            .await;
+        assert_eq!(st, 404, "{v}");
+    }
+
+    // Escaping the scratch directory: `..`, absolute paths, symlinks made inside and planted.
+    for screen in ["escape-dotdot", "escape-absolute", "escape-symlink"] {
+        let (st, v) = s
+            .get(
+                &format!("/api/v1/plugins/hostile/screens/{screen}"),
+                Some(&eve),
+            )
+            .await;
+        assert_eq!(st, 200, "{screen}: {v}");
+        let kvs = v["blocks"][0]["KeyValues"].as_array().unwrap();
+        assert!(kvs.len() >= 2);
+        for kv in kvs {
+            let key = kv["key"]["en"].as_str().unwrap();
+            let value = kv["value"]["Text"].as_str().unwrap();
+            assert!(!value.starts_with("LEAKED"), "{screen}: {key} → {value}");
+            if key.starts_with("read ") || key.starts_with("write ") || key.starts_with("list ") {
+                assert!(value.starts_with("blocked: "), "{screen}: {key} → {value}");
+            }
+        }
+    }
+    assert!(!Path::new("/tmp/hostile-escape").exists());
+
+    // The log flood was capped: at most 16 KiB of lines per call, and the drop is counted.
+    let (st, log) = s.get("/api/v1/plugins/hostile/log", Some(&eve)).await;
+    assert_eq!(st, 200);
+    let lines = log.as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .contains("lines were dropped")),
+        "{log}"
+    );
+
+    // The host still serves the plugin and everyone else; nothing was half-written.
+    assert_eq!(
+        s.get("/api/v1/plugins/hostile/screens/main", Some(&eve))
+            .await
+            .0,
+        200
+    );
+    let records_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interactions")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+    assert_eq!(records_before, records_after);
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_events")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+    assert_eq!(events, 0);
+    let (st, v) = s
+        .get("/api/v1/audit/verify", Some(&s.token("admin").await))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+}
