@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The first-party plugins the host embeds (package names in `../plugins`).
-const FIRST_PARTY: [&str; 1] = ["hello"];
+/// The plugins the host embeds (package names in `../plugins`): `hello` for the demo, `bench`
+/// for `crm bench`.
+const FIRST_PARTY: [&str; 2] = ["hello", "bench"];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CRM_PLUGINS_TARGET_DIR");

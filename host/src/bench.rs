@@ -6,6 +6,8 @@
 //!    inputs; decisions per second with concurrent callers; time to publish a tenant set.
 //! 3. `GET /api/v1/customers/{id}` end to end (auth, policy, decrypt, audit) against the same request
 //!    served by a baseline handler that reads an unencrypted table with no auth, policy or audit.
+//! 4. Plugins: a trivial export called through a fresh sandboxed instance against calling the same
+//!    Rust function directly; a host-call round trip; calls per second with concurrent callers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -255,6 +257,190 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         );
     }
     server.abort();
+    plugin_bench(&app, &tenant.id, &ids, &opts).await
+}
+
+/// The work the bench plugin does, compiled natively: the direct-call baseline.
+mod work {
+    include!("../../plugins/bench/src/work.rs");
+}
+
+/// Section 4: the plugin sandbox.
+async fn plugin_bench(
+    app: &Arc<App>,
+    tenant_id: &str,
+    ids: &[String],
+    opts: &Options,
+) -> anyhow::Result<()> {
+    use crate::plugins::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
+    use crate::plugins::abi::v0_1_0::{Param, guest::ScreenRequest};
+    use crate::plugins::{Limits, caps::Capability, lifecycle, runtime::Caller};
+
+    let grants: std::collections::BTreeSet<Capability> =
+        [Capability::Clock, Capability::Customers].into();
+    let upload = lifecycle::Upload {
+        bytes: include_bytes!(env!("CRM_PLUGIN_BENCH_WASM")).to_vec(),
+        signature: None,
+        grants: grants.clone(),
+        limits: None,
+    };
+    let started = Instant::now();
+    let info = lifecycle::install(app, tenant_id, "operator:bench", upload, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("installing the bench plugin: {}", e.message))?;
+    println!(
+        "\nplugin install (validate, compile with Cranelift, read manifest, store): {} ms",
+        started.elapsed().as_millis()
+    );
+    let component = include_bytes!(env!("CRM_PLUGIN_BENCH_WASM"));
+    let prepared = app.plugins.prepare(&info.sha256, component, &grants)?;
+    let user = app
+        .store
+        .user_by_name(tenant_id, "bench.admin")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("bench user missing"))?;
+    let actor = crate::app::Actor {
+        tenant_id: tenant_id.to_string(),
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        role: user.role.clone(),
+        mfa: false,
+        lang: "en".into(),
+        via_plugin: None,
+    };
+    let limits = Limits::default();
+    let collections = Default::default();
+    let caller = Caller {
+        app,
+        actor: &actor,
+        plugin: "bench",
+        grants: &grants,
+        collections: &collections,
+        limits: &limits,
+        scratch: None,
+    };
+    let request = |screen: &str, params: &[(&str, String)]| ScreenRequest {
+        screen: screen.into(),
+        params: params
+            .iter()
+            .map(|(n, v)| Param {
+                name: n.to_string(),
+                value: v.clone(),
+            })
+            .collect(),
+        locale: Locale::En,
+        user: ActingUser {
+            id: actor.user_id.clone(),
+            roles: vec![actor.role.clone()],
+        },
+    };
+    let call = async |screen: &str, params: &[(&str, String)]| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        app.plugins
+            .render(&prepared, &caller, request(screen, params))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(t.elapsed())
+    };
+
+    // A trivial export (fib(10)) through a fresh instance, against the same function called directly.
+    let n = [("n", "10".to_string())];
+    for _ in 0..200 {
+        call("noop", &n).await?;
+    }
+    let mut sandboxed = Vec::with_capacity(5000);
+    for _ in 0..5000 {
+        sandboxed.push(call("noop", &n).await?);
+    }
+    let mut direct = Vec::with_capacity(5000);
+    for _ in 0..5000 {
+        let t = Instant::now();
+        std::hint::black_box(work::fib(std::hint::black_box(10)));
+        direct.push(t.elapsed());
+    }
+    let (mut sandboxed, mut direct) = (Latencies(sandboxed), Latencies(direct));
+    let (sp50, sp99, dp50, dp99) = (
+        sandboxed.pct(0.5),
+        sandboxed.pct(0.99),
+        direct.pct(0.5),
+        direct.pct(0.99),
+    );
+    println!(
+        "trivial export, fresh instance per call:    p50 {:>8.1} µs   p99 {:>8.1} µs",
+        micros(sp50),
+        micros(sp99)
+    );
+    println!(
+        "baseline: the same Rust function directly:  p50 {:>8.3} µs   p99 {:>8.3} µs",
+        micros(dp50),
+        micros(dp99)
+    );
+    println!(
+        "  the sandbox adds {:.1} µs per call at the median (instantiate, call, lift the result)",
+        micros(sp50.saturating_sub(dp50))
+    );
+
+    // Host-call round trips: the same screen with many calls and with none.
+    let median = async |screen: &str, params: &[(&str, String)]| -> anyhow::Result<Duration> {
+        let mut l = Vec::new();
+        for _ in 0..31 {
+            l.push(call(screen, params).await?);
+        }
+        Ok(Latencies(l).pct(0.5))
+    };
+    let none = median("clock", &[("calls", "0".into())]).await?;
+    let many = median("clock", &[("calls", "900".into())]).await?;
+    println!(
+        "host call round trip (clock.now):           {:>8.2} µs per call",
+        micros(many.saturating_sub(none)) / 900.0
+    );
+    let id = ids.first().cloned().unwrap_or_default();
+    let none = median("customer", &[("calls", "0".into()), ("id", id.clone())]).await?;
+    let some = median("customer", &[("calls", "20".into()), ("id", id.clone())]).await?;
+    println!(
+        "host call round trip (customers.get: policy, decrypt, audit): {:>8.1} µs per call",
+        micros(some.saturating_sub(none)) / 20.0
+    );
+
+    // Calls per second with concurrent callers (each on its own task, so on every worker thread).
+    let deadline = Instant::now() + Duration::from_secs(opts.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..opts.concurrency {
+        let (app, prepared, actor, grants) =
+            (app.clone(), prepared.clone(), actor.clone(), grants.clone());
+        let req = request("noop", &n);
+        tasks.push(tokio::spawn(async move {
+            let (limits, collections) = (Limits::default(), Default::default());
+            let caller = Caller {
+                app: &app,
+                actor: &actor,
+                plugin: "bench",
+                grants: &grants,
+                collections: &collections,
+                limits: &limits,
+                scratch: None,
+            };
+            let mut count = 0u64;
+            while Instant::now() < deadline {
+                app.plugins
+                    .render(&prepared, &caller, req.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                count += 1;
+            }
+            Ok::<_, anyhow::Error>(count)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    println!(
+        "trivial export, {} concurrent callers:       {:>8.0} calls/s",
+        opts.concurrency,
+        total as f64 / started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

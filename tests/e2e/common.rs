@@ -31,6 +31,9 @@ impl Drop for Server {
 /// the baseline policy's module afresh in its new data folder).
 pub const MODULE_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/module-cache");
 
+/// Compiled plugin components, shared by every server the tests start.
+pub const COMPONENT_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache");
+
 /// Runs `crm ARGS` to completion against a data folder and returns (exit ok, stdout, stderr).
 pub fn crm(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(BIN);
@@ -38,7 +41,9 @@ pub fn crm(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, S
         .arg("--data")
         .arg(data)
         .env_remove("CRM_MASTER_KEY")
-        .env("CRM_MODULE_CACHE", MODULE_CACHE);
+        .env("CRM_MODULE_CACHE", MODULE_CACHE)
+        .env("CRM_COMPONENT_CACHE", COMPONENT_CACHE)
+        .env("CRM_PLUGIN_DEADLINE_MS", "2000");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -60,6 +65,10 @@ pub fn spawn(args: &[&str], data: &Path) -> (Child, String) {
         .arg("127.0.0.1:0")
         .env_remove("CRM_MASTER_KEY")
         .env("CRM_MODULE_CACHE", MODULE_CACHE)
+        .env("CRM_COMPONENT_CACHE", COMPONENT_CACHE)
+        // Debug builds on a busy machine: a roomier plugin deadline than production's 100 ms
+        // (tests that show the deadline tighten it back per plugin).
+        .env("CRM_PLUGIN_DEADLINE_MS", "2000")
         .env("CRM_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -611,7 +611,8 @@ async fn deliver_events(
     }
     let mut tx = app.store.begin().await?;
     for e in events {
-        app.store
+        let id = app
+            .store
             .insert_plugin_event(
                 &mut tx,
                 &actor.tenant_id,
@@ -621,6 +622,19 @@ async fn deliver_events(
                 &e.payload,
             )
             .await?;
+        audit::append(
+            &mut tx,
+            &actor.tenant_id,
+            &audit::Event {
+                actor: actor.through_plugin(plugin).audit_name(),
+                action: "event.emit".into(),
+                resource: format!("event/{id}"),
+                decision: "allow".into(),
+                policy_version: app.pdp.version().to_string(),
+                detail: serde_json::json!({"topic": e.topic, "customer": e.customer}),
+            },
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -53,10 +53,23 @@ pub struct Limits {
     pub log_bytes: usize,
 }
 
+/// The platform's deadline for `render`, `act` and `on-event`: 100 ms, or `CRM_PLUGIN_DEADLINE_MS`
+/// (10 to 60,000) for an operator whose hosts are slower (the test suite runs debug builds on
+/// busy machines).
+fn deadline_ceiling() -> u64 {
+    static CEILING: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *CEILING.get_or_init(|| {
+        std::env::var("CRM_PLUGIN_DEADLINE_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(100, |v| v.clamp(10, 60_000))
+    })
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            deadline_ms: 100,
+            deadline_ms: deadline_ceiling(),
             job_deadline_ms: 10_000,
             fuel: None,
             memory_bytes: MAX_MEMORY,
@@ -346,11 +359,13 @@ impl Runtime {
         Ok(p)
     }
 
-    /// WASI (no environment, no arguments, no network; files only under a granted scratch
-    /// preopen) plus exactly the granted `crm:platform` capabilities.
+    /// WASI as the standard library needs it (stdio into the log, clocks, randomness; no
+    /// environment, arguments or network; `wasi:filesystem` only with `scratch`) plus exactly the
+    /// granted `crm:platform` capabilities.
     fn linker(&self, grants: &BTreeSet<Capability>) -> anyhow::Result<Linker<CallState>> {
         let mut l = Linker::new(&self.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut l).map_err(anyhow_of)?;
+        caps::wasi::add_to_linker(&mut l, grants.contains(&Capability::Scratch))
+            .map_err(anyhow_of)?;
         use abi::crm::platform as p;
         for cap in grants {
             let r = match cap {
@@ -377,7 +392,7 @@ impl Runtime {
         component: &Component,
     ) -> Result<abi::guest::PluginManifest, CallError> {
         let mut linker = Linker::new(&self.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow_of)?;
+        caps::wasi::add_to_linker(&mut linker, false).map_err(anyhow_of)?;
         linker
             .define_unknown_imports_as_traps(component)
             .map_err(anyhow_of)?;
@@ -405,7 +420,7 @@ impl Runtime {
             scratch: None,
         };
         let (m, _) = self
-            .invoke(&pre, &caller, false, async |p, store| {
+            .invoke(&pre, &caller, async |p, store| {
                 p.crm_platform_guest().call_manifest(store).await
             })
             .await?;
@@ -420,7 +435,7 @@ impl Runtime {
         request: abi::guest::ScreenRequest,
     ) -> Result<(abi::crm::platform::ui::Screen, CallState), CallError> {
         let (r, state) = self
-            .invoke(&prepared.pre, caller, false, async move |p, store| {
+            .invoke(&prepared.pre, caller, async move |p, store| {
                 p.crm_platform_guest().call_render(store, &request).await
             })
             .await?;
@@ -435,7 +450,7 @@ impl Runtime {
         request: abi::guest::ActionRequest,
     ) -> Result<(abi::guest::ActionOutcome, CallState), CallError> {
         let (r, state) = self
-            .invoke(&prepared.pre, caller, false, async move |p, store| {
+            .invoke(&prepared.pre, caller, async move |p, store| {
                 p.crm_platform_guest().call_act(store, &request).await
             })
             .await?;
@@ -448,7 +463,6 @@ impl Runtime {
         &self,
         pre: &PluginPre<CallState>,
         caller: &Caller<'_>,
-        job: bool,
         f: F,
     ) -> Result<(R, CallState), CallError>
     where
@@ -456,11 +470,7 @@ impl Runtime {
         F: AsyncFnOnce(&abi::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     {
         let limits = caller.limits;
-        let deadline_ms = if job {
-            limits.job_deadline_ms
-        } else {
-            limits.deadline_ms
-        };
+        let deadline_ms = limits.deadline_ms;
         let mut store = Store::new(&self.engine, self.state(caller)?);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(deadline_ms);
@@ -603,4 +613,43 @@ pub fn error_text(e: &wasmtime::Error) -> String {
         s.push_str(&c.to_string());
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limits;
+
+    #[test]
+    fn limits_can_only_be_tightened() {
+        assert!(Limits::default().check().is_ok());
+        let tighter = Limits {
+            deadline_ms: 20,
+            memory_bytes: 8 << 20,
+            fuel: Some(1_000_000),
+            ..Limits::default()
+        };
+        assert!(tighter.check().is_ok());
+        for looser in [
+            Limits {
+                deadline_ms: 101,
+                ..Limits::default()
+            },
+            Limits {
+                memory_bytes: 1 << 30,
+                ..Limits::default()
+            },
+            Limits {
+                host_calls: 0,
+                ..Limits::default()
+            },
+            Limits {
+                fuel: Some(0),
+                ..Limits::default()
+            },
+        ] {
+            assert!(looser.check().is_err(), "{looser:?}");
+        }
+        let e = serde_json::from_str::<Limits>(r#"{"memory": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"));
+    }
 }

@@ -168,3 +168,30 @@ impl Host for CallState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn output_is_split_into_lines_and_capped() {
+        let log = LogBuffer::new(20);
+        let mut out = log.pipe(Stream::Stdout);
+        out.write_all(b"first line\nsec").await.unwrap();
+        out.write_all(b"ond\n").await.unwrap();
+        log.push("error", "this line is over the cap");
+        let mut err = log.pipe(Stream::Stderr);
+        err.write_all(b"tail").await.unwrap();
+        let (lines, dropped) = log.take();
+        assert_eq!(
+            lines,
+            vec![
+                ("info", "first line".to_string()),
+                ("info", "second".to_string()),
+                ("warn", "tail".to_string())
+            ]
+        );
+        assert_eq!(dropped, 1);
+    }
+}

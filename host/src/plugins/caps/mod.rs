@@ -8,6 +8,7 @@ pub mod customers;
 pub mod events;
 pub mod log;
 pub mod records;
+pub mod wasi;
 
 use serde::{Deserialize, Serialize};
 
