@@ -9,9 +9,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The plugins the host embeds (package names in `../plugins`): `hello` for the demo, `bench`
-/// for `crm bench`.
-const FIRST_PARTY: [&str; 2] = ["hello", "bench"];
+/// The plugins the host embeds (package names in `../plugins`): the first-party ones `crm demo`
+/// installs, and `bench` for `crm bench`.
+const FIRST_PARTY: [&str; 5] = [
+    "hello",
+    "subscriptions",
+    "advertiser-deals",
+    "audience-campaigns",
+    "bench",
+];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CRM_PLUGINS_TARGET_DIR");

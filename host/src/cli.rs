@@ -32,6 +32,9 @@ enum Command {
         /// Number of synthetic customers to create the first time.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         customers: u32,
+        /// Install the first-party plugins without loading their demo data.
+        #[arg(long)]
+        no_plugin_data: bool,
     },
     /// Serve the CRM (HTTP API and staff web UI).
     Serve {
@@ -507,12 +510,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             net,
             customers,
+            no_plugin_data,
         } => {
             let (app, cfg, file) = data.open().await?;
             let (addr, tls) = net.resolve(&file)?;
             eprintln!("Preparing the demo tenant in {} …", cfg.data_dir.display());
             let mut creds =
-                crate::demo::ensure_demo(&app, &cfg.data_dir, customers as usize).await?;
+                crate::demo::ensure_demo(&app, &cfg.data_dir, customers as usize, !no_plugin_data)
+                    .await?;
             let cred_path = cfg.data_dir.join("demo-credentials.json");
             server::serve(app, addr, tls, None, |bound, tls| {
                 let url = format!("{}://{bound}", if tls { "https" } else { "http" });

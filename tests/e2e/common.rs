@@ -95,7 +95,15 @@ impl Server {
     /// `crm demo` with `customers` synthetic customers in a fresh data folder.
     pub fn demo(customers: u32) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (child, url) = spawn(&["demo", "--customers", &customers.to_string()], dir.path());
+        let (child, url) = spawn(
+            &[
+                "demo",
+                "--customers",
+                &customers.to_string(),
+                "--no-plugin-data",
+            ],
+            dir.path(),
+        );
         let creds: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path().join("demo-credentials.json"))
                 .expect("credentials file"),

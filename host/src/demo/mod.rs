@@ -103,6 +103,7 @@ pub async fn ensure_demo(
     app: &Arc<App>,
     data_dir: &Path,
     customers: usize,
+    plugin_data: bool,
 ) -> anyhow::Result<DemoCredentials> {
     let cred_path = data_dir.join("demo-credentials.json");
     if let Some(t) = app.store.tenant_by_slug(DEMO_TENANT).await? {
@@ -112,7 +113,7 @@ pub async fn ensure_demo(
                 cred_path.display()
             )
         })?;
-        install_first_party(app, &t.id).await?;
+        install_first_party(app, &t.id, None).await?;
         return Ok(serde_json::from_str(&text)?);
     }
     let tenant = tenants::create_tenant(app, DEMO_TENANT, DEMO_TENANT_NAME).await?;
@@ -148,7 +149,21 @@ pub async fn ensure_demo(
         });
     }
     seed_customers(app, &tenant.id, customers, 2026).await?;
-    install_first_party(app, &tenant.id).await?;
+    let admin = app
+        .store
+        .user_by_name(&tenant.id, "admin")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo admin is missing"))?;
+    let admin = crate::app::Actor {
+        tenant_id: tenant.id.clone(),
+        user_id: admin.id,
+        username: admin.username,
+        role: admin.role,
+        mfa: true,
+        lang: "en".into(),
+        via_plugin: None,
+    };
+    install_first_party(app, &tenant.id, plugin_data.then_some(&admin)).await?;
     let creds = DemoCredentials {
         tenant: DEMO_TENANT.into(),
         url: None,
@@ -158,23 +173,46 @@ pub async fn ensure_demo(
     Ok(creds)
 }
 
-/// The first-party plugins, built with the host: (component, capabilities to grant).
-const FIRST_PARTY: [(&[u8], &[&str]); 1] = [(
-    include_bytes!(env!("CRM_PLUGIN_HELLO_WASM")),
-    &["customers", "log"],
-)];
+/// The first-party plugins, built with the host: (name, component, capabilities to grant).
+const FIRST_PARTY: [(&str, &[u8], &[&str]); 4] = [
+    (
+        "hello",
+        include_bytes!(env!("CRM_PLUGIN_HELLO_WASM")),
+        &["customers", "log"],
+    ),
+    (
+        "subscriptions",
+        include_bytes!(env!("CRM_PLUGIN_SUBSCRIPTIONS_WASM")),
+        &["customers", "records", "clock", "log"],
+    ),
+    (
+        "advertiser-deals",
+        include_bytes!(env!("CRM_PLUGIN_ADVERTISER_DEALS_WASM")),
+        &["customers", "records", "log"],
+    ),
+    (
+        "audience-campaigns",
+        include_bytes!(env!("CRM_PLUGIN_AUDIENCE_CAMPAIGNS_WASM")),
+        &["customers", "records", "consent", "log"],
+    ),
+];
 
-/// Installs each first-party plugin the tenant does not have yet (granting what it asks for).
-pub async fn install_first_party(app: &Arc<App>, tenant_id: &str) -> anyhow::Result<()> {
+/// Installs each first-party plugin the tenant does not have yet (granting what it asks for) and,
+/// with `seed_as`, loads its demo data the way an admin would: its `seed-demo` action, called
+/// until it reports that everything is seeded.
+pub async fn install_first_party(
+    app: &Arc<App>,
+    tenant_id: &str,
+    seed_as: Option<&crate::app::Actor>,
+) -> anyhow::Result<()> {
     use crate::plugins::{caps::Capability, lifecycle};
-    let installed: Vec<(String, String)> = lifecycle::list(app, tenant_id)
+    let installed: Vec<String> = lifecycle::list(app, tenant_id)
         .await?
         .into_iter()
-        .map(|p| (p.name, p.sha256))
+        .map(|p| p.name)
         .collect();
-    for (bytes, grants) in FIRST_PARTY {
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
-        if installed.iter().any(|(_, s)| *s == sha) {
+    for (name, bytes, grants) in FIRST_PARTY {
+        if installed.iter().any(|n| n == name) {
             continue;
         }
         let upload = lifecycle::Upload {
@@ -183,14 +221,40 @@ pub async fn install_first_party(app: &Arc<App>, tenant_id: &str) -> anyhow::Res
             grants: grants.iter().filter_map(|g| Capability::parse(g)).collect(),
             limits: None,
         };
-        // A different build of an installed plugin is left alone: the admin upgrades it.
-        match lifecycle::install(app, tenant_id, "operator:demo", upload, None).await {
-            Ok(_) => {}
-            Err(e) if e.status == axum::http::StatusCode::CONFLICT => {}
-            Err(e) => anyhow::bail!("installing a first-party plugin failed: {}", e.message),
+        lifecycle::install(app, tenant_id, "operator:demo", upload, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("installing {name}: {}", e.message))?;
+        if name == "hello" {
+            continue;
+        }
+        if let Some(admin) = seed_as {
+            seed_plugin(app, admin, name).await?;
         }
     }
     Ok(())
+}
+
+/// Calls a plugin's `seed-demo` action until its notice says it is done (tone `success`). The
+/// action is resumable, so a call the sandbox stopped (a busy machine, the deadline) is retried.
+async fn seed_plugin(app: &Arc<App>, admin: &crate::app::Actor, name: &str) -> anyhow::Result<()> {
+    use crate::plugins::abi::v0_1_0::crm::platform::ui::{ScreenRef, Tone};
+    use crate::plugins::lifecycle;
+    let mut last = String::new();
+    for _ in 0..200 {
+        let origin = ScreenRef {
+            screen: "main".into(),
+            params: Vec::new(),
+        };
+        match lifecycle::act(app, admin, name, "seed-demo", origin, None, Vec::new()).await {
+            Ok(out) if out.notice.as_ref().is_some_and(|n| n.tone == Tone::Success) => {
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if e.code == "plugin_stopped" => last = e.message,
+            Err(e) => anyhow::bail!("seeding {name}: {}", e.message),
+        }
+    }
+    anyhow::bail!("seeding {name} did not finish in 200 calls (last failure: {last})")
 }
 
 /// Writes the credentials file with mode 0600.
