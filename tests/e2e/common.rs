@@ -92,18 +92,21 @@ pub fn spawn(args: &[&str], data: &Path) -> (Child, String) {
 }
 
 impl Server {
-    /// `crm demo` with `customers` synthetic customers in a fresh data folder.
+    /// `crm demo` with `customers` synthetic customers in a fresh data folder (the first-party
+    /// plugins installed, without their demo data).
     pub fn demo(customers: u32) -> Self {
+        Self::demo_with(customers, false)
+    }
+
+    /// `crm demo`, with or without the first-party plugins' demo data.
+    pub fn demo_with(customers: u32, plugin_data: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (child, url) = spawn(
-            &[
-                "demo",
-                "--customers",
-                &customers.to_string(),
-                "--no-plugin-data",
-            ],
-            dir.path(),
-        );
+        let n = customers.to_string();
+        let mut args = vec!["demo", "--customers", &n];
+        if !plugin_data {
+            args.push("--no-plugin-data");
+        }
+        let (child, url) = spawn(&args, dir.path());
         let creds: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path().join("demo-credentials.json"))
                 .expect("credentials file"),

@@ -774,3 +774,144 @@ async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[tokio::test]
+async fn first_party_plugins_do_their_work_through_their_capabilities() {
+    let s = Server::demo_with(150, true);
+    let (support, sales, marketing) = (
+        s.token("support").await,
+        s.token("sales").await,
+        s.token("marketing").await,
+    );
+
+    // Each main screen renders with the seeded data.
+    for (plugin, token) in [
+        ("subscriptions", &support),
+        ("advertiser-deals", &sales),
+        ("audience-campaigns", &marketing),
+    ] {
+        let (st, v) = s
+            .get(
+                &format!("/api/v1/plugins/{plugin}/screens/main"),
+                Some(token),
+            )
+            .await;
+        assert_eq!(st, 200, "{plugin}: {v}");
+        assert!(
+            v["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+            "{plugin}: {v}"
+        );
+    }
+
+    // Subscriptions: pause a live subscription; its detail then says so, and a second pause is refused.
+    let (st, v) = s
+        .get(
+            "/api/v1/plugins/subscriptions/screens/subscribers",
+            Some(&support),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, _, ids) = table(&v);
+    let mut paused = None;
+    for id in &ids {
+        let (st, out) = s
+            .post_json(
+                "/api/v1/plugins/subscriptions/actions/pause",
+                Some(&support),
+                &json!({"row": id}),
+            )
+            .await;
+        match st {
+            200 => {
+                assert!(out.to_string().contains("Subscription paused."), "{out}");
+                paused = Some(id.clone());
+                break;
+            }
+            // Not every state may be paused: the plugin says why, on the field.
+            422 => assert!(
+                out["error"]["message"].as_str().unwrap().contains("state"),
+                "{out}"
+            ),
+            _ => panic!("pause answered {st}: {out}"),
+        }
+    }
+    let id = paused.expect("a live subscription to pause");
+    let (st, v) = s
+        .get(
+            &format!("/api/v1/plugins/subscriptions/screens/subscription?id={id}"),
+            Some(&support),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v.to_string().contains("Paused"), "{v}");
+    let (st, out) = s
+        .post_json(
+            "/api/v1/plugins/subscriptions/actions/pause",
+            Some(&support),
+            &json!({"row": id}),
+        )
+        .await;
+    assert_eq!(st, 422, "pausing twice is refused: {out}");
+
+    // Advertiser deals: a spot the seed sold to deal D-0001 cannot be sold again.
+    let today = chrono::Utc::now().date_naive();
+    let monday = today
+        - chrono::Duration::days(
+            chrono::Datelike::weekday(&today)
+                .num_days_from_monday()
+                .into(),
+        );
+    let spot = format!("SPORT-{}-PRIME-1", monday.format("%Y-%m-%d"));
+    let (st, out) = s
+        .post_json(
+            "/api/v1/plugins/advertiser-deals/actions/book-spot",
+            Some(&sales),
+            &json!({"inputs": {"deal": "D-0002", "spot": spot}}),
+        )
+        .await;
+    assert_eq!(st, 409, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already booked by deal D-0001"),
+        "{out}"
+    );
+
+    // Audience campaigns: a draft's preview excludes customers without consent, with the reason.
+    let (_, v) = s
+        .get(
+            "/api/v1/plugins/audience-campaigns/screens/main",
+            Some(&marketing),
+        )
+        .await;
+    let (_, _, campaign_ids) = table(&v);
+    let mut excluded = false;
+    for id in &campaign_ids {
+        let (st, v) = s
+            .get(
+                &format!("/api/v1/plugins/audience-campaigns/screens/campaign?id={id}"),
+                Some(&marketing),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        excluded |= v
+            .to_string()
+            .contains("No consent recorded for the purpose");
+    }
+    assert!(
+        excluded,
+        "no campaign preview shows consent-less customers excluded"
+    );
+
+    // Their reads and writes are in the audit trail under each plugin's name.
+    let db = s.db().await;
+    for plugin in ["subscriptions", "advertiser-deals", "audience-campaigns"] {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE actor LIKE $1")
+            .bind(format!("plugin:{plugin}/user:%"))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert!(n > 0, "{plugin} left no audit records");
+    }
+}
