@@ -230,6 +230,40 @@ impl Server {
         sqlx::SqlitePool::connect_with(opts).await.expect("open db")
     }
 
+    /// The attacker: the admin (with two-factor sign-in) of another tenant, `eve-tv`, signed in.
+    pub async fn attacker(&self) -> String {
+        let (ok, _, err) = crm(
+            &self.data(),
+            &["tenant", "create", "eve-tv", "--name", "Eve TV"],
+            &[],
+        );
+        assert!(ok, "{err}");
+        let (ok, out, err) = crm(
+            &self.data(),
+            &[
+                "user",
+                "add",
+                "--tenant",
+                "eve-tv",
+                "--username",
+                "eve",
+                "--role",
+                "admin",
+                "--mfa",
+            ],
+            &[("CRM_USER_PASSWORD", "Attacker-Passw0rd-2026")],
+        );
+        assert!(ok, "{err}");
+        let secret = out
+            .lines()
+            .find_map(|l| l.strip_prefix("TOTP secret: "))
+            .expect("a TOTP secret")
+            .trim()
+            .to_string();
+        self.sign_in("eve-tv", "eve", "Attacker-Passw0rd-2026", Some(&secret))
+            .await
+    }
+
     /// Ids of the demo tenant's customers (first page).
     pub async fn some_customer_ids(&self, n: usize) -> Vec<String> {
         let t = self.token("admin").await;

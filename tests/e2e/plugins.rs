@@ -600,37 +600,7 @@ async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
     let bystander_token = s.token("support").await;
 
     // The attacker is the admin of another tenant, and uploads the hostile plugin there.
-    let (ok, _, err) = crm(
-        &s.data(),
-        &["tenant", "create", "eve-tv", "--name", "Eve TV"],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let (ok, out, err) = crm(
-        &s.data(),
-        &[
-            "user",
-            "add",
-            "--tenant",
-            "eve-tv",
-            "--username",
-            "eve",
-            "--role",
-            "admin",
-            "--mfa",
-        ],
-        &[("CRM_USER_PASSWORD", "Attacker-Passw0rd-2026")],
-    );
-    assert!(ok, "{err}");
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("TOTP secret: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    let eve = s
-        .sign_in("eve-tv", "eve", "Attacker-Passw0rd-2026", Some(&secret))
-        .await;
+    let eve = s.attacker().await;
     let (st, v) = install(
         &s,
         &eve,

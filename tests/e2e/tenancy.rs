@@ -2,43 +2,13 @@
 
 use serde_json::json;
 
-use crate::common::{Server, crm};
+use crate::common::Server;
 
 #[tokio::test]
 async fn another_tenants_ids_answer_404_everywhere() {
     let s = Server::demo(10);
     let victim_ids = s.some_customer_ids(3).await;
-    let (ok, _, err) = crm(
-        &s.data(),
-        &["tenant", "create", "eve-tv", "--name", "Eve TV"],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let (ok, out, err) = crm(
-        &s.data(),
-        &[
-            "user",
-            "add",
-            "--tenant",
-            "eve-tv",
-            "--username",
-            "eve",
-            "--role",
-            "admin",
-            "--mfa",
-        ],
-        &[("CRM_USER_PASSWORD", "Attacker-Passw0rd-2026")],
-    );
-    assert!(ok, "{err}");
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("TOTP secret: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    let eve = s
-        .sign_in("eve-tv", "eve", "Attacker-Passw0rd-2026", Some(&secret))
-        .await;
+    let eve = s.attacker().await;
 
     for id in &victim_ids {
         assert_eq!(

@@ -137,6 +137,24 @@ impl Installed {
     }
 }
 
+/// An audit record of an allowed plugin-management step or plugin call.
+fn allowed(
+    app: &App,
+    actor: impl Into<String>,
+    action: &str,
+    resource: String,
+    detail: serde_json::Value,
+) -> audit::Event {
+    audit::Event {
+        actor: actor.into(),
+        action: action.to_string(),
+        resource,
+        decision: "allow".into(),
+        policy_version: app.pdp.version().to_string(),
+        detail,
+    }
+}
+
 fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
     AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
@@ -291,20 +309,19 @@ pub async fn install(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: by.to_string(),
-            action: action.into(),
-            resource: format!("plugin/{name}"),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({
+        &allowed(
+            app,
+            by,
+            action,
+            format!("plugin/{name}"),
+            serde_json::json!({
                 "version": row.version,
                 "previous": existing.as_ref().map(|e| e.version.clone()),
                 "sha256": row.sha256,
                 "granted": upload.grants,
                 "signed_by": row.signed_by,
             }),
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -350,14 +367,7 @@ async fn audited_change(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: by.to_string(),
-            action: action.into(),
-            resource: format!("plugin/{name}"),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail,
-        },
+        &allowed(app, by, action, format!("plugin/{name}"), detail),
     )
     .await?;
     tx.commit().await?;
@@ -474,14 +484,13 @@ pub async fn trust_key(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: by.to_string(),
-            action: "plugin.trust".into(),
-            resource: format!("publisher/{name}"),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({"key": key_hex.trim()}),
-        },
+        &allowed(
+            app,
+            by,
+            "plugin.trust",
+            format!("publisher/{name}"),
+            serde_json::json!({"key": key_hex.trim()}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -502,14 +511,13 @@ pub async fn require_signatures(
     audit::append(
         &mut tx,
         tenant_id,
-        &audit::Event {
-            actor: by.to_string(),
-            action: "plugin.trust".into(),
-            resource: "plugins".into(),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({"require_signature": required}),
-        },
+        &allowed(
+            app,
+            by,
+            "plugin.trust",
+            "plugins".into(),
+            serde_json::json!({"require_signature": required}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -625,14 +633,13 @@ async fn deliver_events(
         audit::append(
             &mut tx,
             &actor.tenant_id,
-            &audit::Event {
-                actor: actor.through_plugin(plugin).audit_name(),
-                action: "event.emit".into(),
-                resource: format!("event/{id}"),
-                decision: "allow".into(),
-                policy_version: app.pdp.version().to_string(),
-                detail: serde_json::json!({"topic": e.topic, "customer": e.customer}),
-            },
+            &allowed(
+                app,
+                actor.through_plugin(plugin).audit_name(),
+                "event.emit",
+                format!("event/{id}"),
+                serde_json::json!({"topic": e.topic, "customer": e.customer}),
+            ),
         )
         .await?;
     }
@@ -714,14 +721,13 @@ pub async fn act(
     app.audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                actor: actor.audit_name(),
-                action: "plugin.act".into(),
-                resource: format!("plugin/{name}/{}", clip(action)),
-                decision: "allow".into(),
-                policy_version: app.pdp.version().to_string(),
-                detail: serde_json::json!({"writes": writes}),
-            },
+            &allowed(
+                app,
+                actor.audit_name(),
+                "plugin.act",
+                format!("plugin/{name}/{}", clip(action)),
+                serde_json::json!({"writes": writes}),
+            ),
         )
         .await?;
     Ok(outcome)
