@@ -637,13 +637,14 @@ async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
         .unwrap();
 
     // (screen, expected status, words the error must contain)
-    let attacks: [(&str, u16, &str); 8] = [
+    let attacks: [(&str, u16, &str); 9] = [
         ("loop", 502, "time limit of 100 ms exceeded"),
         ("memory", 502, "memory limit of 4 MiB exceeded"),
         ("recursion", 502, "stack"),
         ("trap", 502, "unreachable"),
         ("panic", 502, "unreachable"),
         ("output", 502, "limit"),
+        ("big-output", 502, "exceeds the limit of 1048576 bytes"),
         ("flood", 429, "host-calls limit of 2 "),
         ("log-flood", 502, "stopped"),
     ];

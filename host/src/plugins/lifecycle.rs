@@ -16,7 +16,7 @@ use super::abi::v0_1_0::guest::{ActionOutcome, ActionRequest, PluginManifest, Sc
 use super::abi::v0_1_0::{Error, Param};
 use super::caps::Capability;
 use super::package;
-use super::runtime::{CallError, CallState, Caller, Limits};
+use super::runtime::{CallError, Caller, Limits};
 use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult};
@@ -580,7 +580,10 @@ async fn with_caller<R>(
     app: &Arc<App>,
     actor: &Actor,
     p: &Installed,
-    call: impl AsyncFnOnce(&super::runtime::Prepared, &Caller<'_>) -> Result<(R, CallState), CallError>,
+    call: impl AsyncFnOnce(
+        &super::runtime::Prepared,
+        &Caller<'_>,
+    ) -> Result<(R, Vec<super::caps::events::Pending>), CallError>,
 ) -> AppResult<R> {
     let prepared = app
         .plugins
@@ -600,9 +603,7 @@ async fn with_caller<R>(
         limits: &p.limits,
         scratch: scratch.as_deref(),
     };
-    let (r, mut state) = call(&prepared, &caller).await.map_err(call_error)?;
-    let events = std::mem::take(&mut state.events);
-    drop(state);
+    let (r, events) = call(&prepared, &caller).await.map_err(call_error)?;
     deliver_events(app, actor, &p.row.name, &events).await?;
     Ok(r)
 }

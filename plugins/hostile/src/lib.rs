@@ -2,7 +2,8 @@
 //! hostile-plugin tests, which check that each attack is contained (a trap or a limit for the
 //! call, nothing leaked, the host unharmed). **Never install it in production.**
 //!
-//! Screens: `main` (harmless), `loop`, `memory`, `recursion`, `trap`, `panic`, `output`, `flood`,
+//! Screens: `main` (harmless), `loop`, `memory`, `recursion`, `trap`, `panic`, `output`,
+//! `big-output`, `flood`,
 //! `other-tenant`, `escape-dotdot`, `escape-absolute`, `escape-symlink`, `scratch-ok`,
 //! `log-flood`. The `escape-*` screens return one key-value line per attempt, `blocked: <kind>`
 //! or `LEAKED: <first 40 bytes>`.
@@ -16,7 +17,7 @@ use crm_plugin_sdk::{customers, log};
 pub struct Hostile;
 
 /// Every screen, in manifest order; only `main` is in the menu.
-pub const SCREENS: [&str; 14] = [
+pub const SCREENS: [&str; 15] = [
     "main",
     "loop",
     "memory",
@@ -24,6 +25,7 @@ pub const SCREENS: [&str; 14] = [
     "trap",
     "panic",
     "output",
+    "big-output",
     "flood",
     "other-tenant",
     "escape-dotdot",
@@ -69,6 +71,8 @@ impl Plugin for Hostile {
             "trap" => trap(),
             "panic" => panic!("hostile panic"),
             "output" => Ok(screen("output").text("x".repeat(100 << 20)).build()),
+            // Fits in memory, but is over the host's output cap (1 MiB of screen JSON).
+            "big-output" => Ok(screen("big-output").text("x".repeat(3 << 19)).build()),
             "flood" => flood(),
             "other-tenant" => {
                 let customer = customers::get(request.params.required("id")?)?;
