@@ -886,3 +886,107 @@ async fn first_party_plugins_do_their_work_through_their_capabilities() {
         assert!(n > 0, "{plugin} left no audit records");
     }
 }
+
+#[tokio::test]
+async fn plugin_screens_render_as_escaped_html_in_the_staff_ui() {
+    let s = Server::demo(12);
+    let sales = s.token("sales").await;
+    // A customer whose name is markup: the plugin returns it as data, the host shows it as text.
+    let (st, v) = s
+        .post_json(
+            "/api/v1/customers",
+            Some(&sales),
+            &json!({"name": "<script>alert(1)</script> Evil", "region": "EU"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+
+    let web = s.web_client("support").await;
+    let apps = crate::common::page(&web, &format!("{}/apps", s.url)).await;
+    for (plugin, screen) in [
+        ("hello", "main"),
+        ("subscriptions", "main"),
+        ("advertiser-deals", "main"),
+        ("audience-campaigns", "main"),
+    ] {
+        assert!(
+            apps.contains(&format!("href=\"/apps/{plugin}/{screen}\"")),
+            "{plugin} missing from the navigation"
+        );
+    }
+
+    let resp = web
+        .get(format!("{}/apps/hello/main", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = resp.text().await.unwrap();
+    // 13 customers, 10 per page: the markup customer is on one of the two pages.
+    let both = html.clone()
+        + &crate::common::page(&web, &format!("{}/apps/hello/main?page=2", s.url)).await;
+    assert!(
+        both.contains("&lt;script&gt;alert(1)&lt;/script&gt; Evil"),
+        "the name is shown as text"
+    );
+    assert!(
+        !both.contains("<script"),
+        "no script element reaches the page"
+    );
+    assert!(
+        html.contains("<table id=\"customers\"") || html.contains("<table"),
+        "{html}"
+    );
+
+    // A row action posts back with the CSRF token and shows the plugin's notice.
+    let csrf = crate::common::form_token(&html);
+    let row = html
+        .split("name=\"_row\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a row action")
+        .to_string();
+    let resp = web
+        .post(format!("{}/apps/hello/main", s.url))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("_action", "greet"),
+            ("_row", row.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"notice success\""), "{html}");
+    assert!(html.contains("Said hello to"), "{html}");
+
+    // Without the CSRF token the action is refused and nothing is written.
+    let resp = web
+        .post(format!("{}/apps/hello/main", s.url))
+        .form(&[("_action", "greet"), ("_row", row.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // Signed out: sent to the sign-in page.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = anon
+        .get(format!("{}/apps/hello/main", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}

@@ -156,7 +156,7 @@ fn t(lang: &str, key: &'static str) -> &'static str {
     }
 }
 
-fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) -> Markup {
+pub(super) fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(if lang == "zh" { "zh-CN" } else { "en" }) {
@@ -173,6 +173,7 @@ fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) ->
                         a.brand href="/customers" { (t(lang, "app")) }
                         @if let Some(w) = who {
                             a href="/customers" { (t(lang, "customers")) }
+                            a href="/apps" { (if lang == "zh" { "应用" } else { "Apps" }) }
                             @if w.actor.role == "admin" || w.actor.role == "compliance" {
                                 a href="/policies" { (t(lang, "policies")) }
                             }
@@ -195,7 +196,7 @@ fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) ->
     }
 }
 
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -216,7 +217,7 @@ pub fn not_found_page() -> Response {
     )
 }
 
-fn error_page(lang: &str, who: Option<&Authenticated>, e: &AppError) -> Response {
+pub(super) fn error_page(lang: &str, who: Option<&Authenticated>, e: &AppError) -> Response {
     page(
         e.status,
         layout(

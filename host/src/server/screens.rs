@@ -1,0 +1,548 @@
+//! Plugin screens in the staff web UI: the host renders a plugin's declarative blocks to HTML
+//! (every value escaped by maud; no plugin-supplied markup or script reaches the browser) and
+//! turns form posts back into actions.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use maud::{Markup, html};
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::web::{error_page, layout, page};
+use crate::error::AppError;
+use crate::plugins::abi::v0_1_0::Param;
+use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
+use crate::plugins::abi::v0_1_0::crm::platform::ui::{
+    Block, ButtonTarget, Cell, ChartKind, FieldKind, Rule, Screen, ScreenRef, Tone,
+};
+use crate::plugins::abi::v0_1_0::guest::Next;
+use crate::plugins::lifecycle;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/apps", get(apps))
+        .route("/apps/{plugin}/{screen}", get(show).post(act))
+}
+
+/// A label in the member's language (English when no Chinese text is given).
+fn tr(lang: &str, l: &Label) -> String {
+    match (&l.zh_hans, lang) {
+        (Some(zh), "zh") => zh.clone(),
+        _ => l.en.clone(),
+    }
+}
+
+fn tone(t: Tone) -> &'static str {
+    match t {
+        Tone::Neutral => "neutral",
+        Tone::Info => "info",
+        Tone::Success => "success",
+        Tone::Warning => "warning",
+        Tone::Danger => "danger",
+    }
+}
+
+fn screen_url(plugin: &str, r: &ScreenRef) -> String {
+    let mut url = format!("/apps/{plugin}/{}", r.screen);
+    if !r.params.is_empty() {
+        url.push('?');
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(r.params.iter().map(|p| (&p.name, &p.value)))
+                .finish(),
+        );
+    }
+    url
+}
+
+/// The plugins the member may use, with their menu screens.
+async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)> {
+    let Ok(list) = lifecycle::list(&s.app, &who.actor.tenant_id).await else {
+        return Vec::new();
+    };
+    let lang = &who.actor.lang;
+    list.into_iter()
+        .filter(|p| p.state == "enabled")
+        .flat_map(|p| {
+            let name = p.name.clone();
+            p.screens
+                .into_iter()
+                .filter(|sc| sc.in_menu)
+                .map(move |sc| {
+                    let title = match (&sc.title_zh_hans, lang.as_str()) {
+                        (Some(zh), "zh") => zh.clone(),
+                        _ => sc.title.clone(),
+                    };
+                    (name.clone(), sc.name, title)
+                })
+        })
+        .collect()
+}
+
+fn nav(plugin: &str, items: &[(String, String, String)]) -> Markup {
+    html! {
+        nav.apps aria-label="Apps" {
+            @for (p, sc, title) in items {
+                a href=(format!("/apps/{p}/{sc}")) aria-current=[(p == plugin).then_some("page")] { (title) }
+            }
+        }
+    }
+}
+
+/// `/apps`: the installed plugins' screens this member may open.
+async fn apps(State(s): State<AppState>, who: Result<Authenticated, AppError>) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = who.actor.lang.clone();
+    let allowed = s
+        .app
+        .authorize(
+            &who.actor,
+            "plugin.render",
+            crate::policy::Resource {
+                kind: "plugin".into(),
+                tenant: who.actor.tenant_id.clone(),
+                id: None,
+                fields: None,
+            },
+            serde_json::json!({"channel": "web"}),
+        )
+        .await;
+    if let Err(e) = allowed {
+        return error_page(&lang, Some(&who), &e);
+    }
+    let items = menu(&s, &who).await;
+    let title = if lang == "zh" { "应用" } else { "Apps" };
+    page(
+        StatusCode::OK,
+        layout(
+            &lang,
+            title,
+            Some(&who),
+            html! { h1 { (title) } (nav("", &items)) },
+        ),
+    )
+}
+
+fn params_of(uri: &axum::http::Uri) -> Vec<Param> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(name, value)| Param {
+            name: name.into_owned(),
+            value: value.into_owned(),
+        })
+        .collect()
+}
+
+async fn show(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    Path((plugin, screen)): Path<(String, String)>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let params = params_of(&uri);
+    let origin = ScreenRef {
+        screen: screen.clone(),
+        params: params.clone(),
+    };
+    match lifecycle::render(&s.app, &who.actor, &plugin, &screen, params).await {
+        Ok(sc) => render_page(&s, &who, &plugin, &origin, &sc, None).await,
+        Err(e) => error_page(&who.actor.lang, Some(&who), &e),
+    }
+}
+
+/// A form post: `_action`, `_row`, `csrf_token`, the origin's params as `_p.NAME`, and the inputs.
+async fn act(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    Path((plugin, screen)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let lang = who.actor.lang.clone();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if !who.csrf_ok(get("csrf_token")) {
+        let e = AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong CSRF token; reload the page and try again",
+        );
+        return error_page(&lang, Some(&who), &e);
+    }
+    let Some(action) = get("_action").map(str::to_string) else {
+        return error_page(
+            &lang,
+            Some(&who),
+            &AppError::bad_request("invalid_form", "the form names no action"),
+        );
+    };
+    let row = get("_row").map(str::to_string);
+    let mut origin = ScreenRef {
+        screen: screen.clone(),
+        params: Vec::new(),
+    };
+    let mut inputs = Vec::new();
+    for (name, value) in &pairs {
+        if let Some(p) = name.strip_prefix("_p.") {
+            origin.params.push(Param {
+                name: p.to_string(),
+                value: value.clone(),
+            });
+        } else if !name.starts_with('_') && name != "csrf_token" {
+            inputs.push(Param {
+                name: name.clone(),
+                value: value.clone(),
+            });
+        }
+    }
+    match lifecycle::act(
+        &s.app,
+        &who.actor,
+        &plugin,
+        &action,
+        origin.clone(),
+        row,
+        inputs,
+    )
+    .await
+    {
+        Ok(out) => {
+            let notice = out.notice.map(|n| (tr(&lang, &n.text), tone(n.tone)));
+            match out.next {
+                Next::Navigate(r) => Redirect::to(&screen_url(&plugin, &r)).into_response(),
+                Next::Show(sc) => render_page(&s, &who, &plugin, &origin, &sc, notice).await,
+                Next::Refresh => {
+                    match lifecycle::render(
+                        &s.app,
+                        &who.actor,
+                        &plugin,
+                        &origin.screen,
+                        origin.params.clone(),
+                    )
+                    .await
+                    {
+                        Ok(sc) => render_page(&s, &who, &plugin, &origin, &sc, notice).await,
+                        Err(e) => error_page(&lang, Some(&who), &e),
+                    }
+                }
+            }
+        }
+        Err(e) => match lifecycle::render(
+            &s.app,
+            &who.actor,
+            &plugin,
+            &origin.screen,
+            origin.params.clone(),
+        )
+        .await
+        {
+            // The action was refused: show the screen again with the reason on top.
+            Ok(sc) if e.status.is_client_error() => {
+                render_page(
+                    &s,
+                    &who,
+                    &plugin,
+                    &origin,
+                    &sc,
+                    Some((e.message.clone(), "danger")),
+                )
+                .await
+            }
+            _ => error_page(&lang, Some(&who), &e),
+        },
+    }
+}
+
+async fn render_page(
+    s: &AppState,
+    who: &Authenticated,
+    plugin: &str,
+    origin: &ScreenRef,
+    sc: &Screen,
+    notice: Option<(String, &'static str)>,
+) -> Response {
+    let lang = who.actor.lang.clone();
+    let items = menu(s, who).await;
+    let cx = Cx {
+        lang: &lang,
+        plugin,
+        origin,
+        csrf: &who.csrf_token,
+    };
+    let title = tr(&lang, &sc.title);
+    let body = html! {
+        (nav(plugin, &items))
+        h1 { (title) }
+        @if let Some((text, t)) = &notice {
+            p class=(format!("notice {t}")) role="status" { (text) }
+        }
+        @for b in &sc.blocks { (cx.block(b)) }
+    };
+    page(StatusCode::OK, layout(&lang, &title, Some(who), body))
+}
+
+/// What every block needs to render.
+struct Cx<'a> {
+    lang: &'a str,
+    plugin: &'a str,
+    origin: &'a ScreenRef,
+    csrf: &'a str,
+}
+
+impl Cx<'_> {
+    fn l(&self, l: &Label) -> String {
+        tr(self.lang, l)
+    }
+
+    /// The hidden fields every action form carries.
+    fn hidden(&self, action: &str) -> Markup {
+        html! {
+            input type="hidden" name="csrf_token" value=(self.csrf);
+            input type="hidden" name="_action" value=(action);
+            @for p in &self.origin.params {
+                input type="hidden" name=(format!("_p.{}", p.name)) value=(p.value);
+            }
+        }
+    }
+
+    fn post_url(&self) -> String {
+        format!("/apps/{}/{}", self.plugin, self.origin.screen)
+    }
+
+    fn cell(&self, c: &Cell) -> Markup {
+        match c {
+            Cell::Empty => html! { span.muted { "—" } },
+            Cell::Text(t) => html! { (t) },
+            Cell::Label(l) => html! { (self.l(l)) },
+            Cell::Integer(i) => html! { (i) },
+            Cell::Decimal(d) => html! { (format!("{d:.2}")) },
+            Cell::Money(m) => {
+                let sign = if m.minor < 0 { "-" } else { "" };
+                let abs = m.minor.unsigned_abs();
+                html! { (format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)) }
+            }
+            Cell::Date(d) => html! { time datetime=(d) { (d) } },
+            Cell::Time(ms) => {
+                let t = chrono::DateTime::from_timestamp_millis(*ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
+                html! { (t) }
+            }
+            Cell::Boolean(b) => html! { (if *b { "✓" } else { "✗" }) },
+            Cell::Tags(t) => html! { @for tag in t { span.tag { (tag) } " " } },
+            Cell::Badge(b) => {
+                html! { span class=(format!("badge {}", tone(b.tone))) { (self.l(&b.text)) } }
+            }
+            Cell::Link(l) => {
+                html! { a href=(screen_url(self.plugin, &l.target)) { (self.l(&l.text)) } }
+            }
+            Cell::Masked(m) => html! { span.masked title="masked by policy" { (m) } },
+            Cell::Redacted => html! { span.redacted title="withheld by policy" { "▇▇▇" } },
+        }
+    }
+
+    fn block(&self, b: &Block) -> Markup {
+        match b {
+            Block::Heading(h) => match h.level {
+                0 | 1 => html! { h2 { (self.l(&h.text)) } },
+                2 => html! { h3 { (self.l(&h.text)) } },
+                _ => html! { h4 { (self.l(&h.text)) } },
+            },
+            Block::Paragraph(p) => {
+                html! { p class=(format!("para {}", tone(p.tone))) { (self.l(&p.text)) } }
+            }
+            Block::KeyValues(kvs) => html! {
+                dl.kv { @for kv in kvs { dt { (self.l(&kv.key)) } dd { (self.cell(&kv.value)) } } }
+            },
+            Block::Stats(stats) => html! {
+                div.stats { @for st in stats {
+                    div class=(format!("stat {}", tone(st.tone))) {
+                        div.stat-title { (self.l(&st.title)) }
+                        div.stat-value { (self.cell(&st.value)) }
+                        @if let Some(n) = &st.note { div.stat-note { (self.l(n)) } }
+                    }
+                } }
+            },
+            Block::Table(t) => self.table(t),
+            Block::Form(f) => self.form(f),
+            Block::Chart(c) => self.chart(c),
+            Block::Actions(buttons) => html! {
+                div.actions { @for bt in buttons {
+                    @match &bt.target {
+                        ButtonTarget::Screen(r) => a.button href=(screen_url(self.plugin, r)) { (self.l(&bt.text)) },
+                        ButtonTarget::Action(a) => form.inline method="post" action=(self.post_url()) {
+                            (self.hidden(a))
+                            @for p in &bt.params { input type="hidden" name=(p.name) value=(p.value); }
+                            button type="submit" class=(tone(bt.tone)) title=[bt.confirm.as_ref().map(|c| self.l(c))] { (self.l(&bt.text)) }
+                        },
+                    }
+                } }
+            },
+        }
+    }
+
+    fn table(&self, t: &crate::plugins::abi::v0_1_0::crm::platform::ui::Table) -> Markup {
+        let page_link = |page: u32, param: &str| {
+            let mut r = self.origin.clone();
+            r.params.retain(|p| p.name != param);
+            r.params.push(Param {
+                name: param.to_string(),
+                value: page.to_string(),
+            });
+            screen_url(self.plugin, &r)
+        };
+        html! {
+            @if let Some(title) = &t.title { h3 { (self.l(title)) } }
+            @if t.rows.is_empty() {
+                p.muted { (t.empty_text.as_ref().map(|e| self.l(e)).unwrap_or_else(|| "—".into())) }
+            } @else {
+                table id=(t.id) {
+                    thead { tr {
+                        @for c in &t.columns { th scope="col" { (self.l(&c.title)) } }
+                        @if !t.row_actions.is_empty() { th scope="col" { span.sr-only { "Actions" } } }
+                    } }
+                    tbody { @for r in &t.rows { tr {
+                        @for c in &r.cells { td { (self.cell(c)) } }
+                        @if !t.row_actions.is_empty() { td { @for a in &t.row_actions {
+                            form.inline method="post" action=(self.post_url()) {
+                                (self.hidden(&a.action))
+                                input type="hidden" name="_row" value=(r.id);
+                                button type="submit" class=(tone(a.tone)) title=[a.confirm.as_ref().map(|c| self.l(c))] { (self.l(&a.text)) }
+                            }
+                        } } }
+                    } } }
+                }
+            }
+            @if let Some(p) = &t.paging {
+                nav.pager aria-label="Pagination" {
+                    @if p.page > 1 { a href=(page_link(p.page - 1, &p.param)) rel="prev" { "‹" } }
+                    span { (p.page) }
+                    @if p.has_more || p.total.is_some_and(|t| u64::from(p.page) * u64::from(p.per_page) < t) {
+                        a href=(page_link(p.page + 1, &p.param)) rel="next" { "›" }
+                    }
+                }
+            }
+        }
+    }
+
+    fn form(&self, f: &crate::plugins::abi::v0_1_0::crm::platform::ui::Form) -> Markup {
+        html! {
+            form.plugin-form id=(f.id) method="post" action=(self.post_url()) {
+                @if let Some(t) = &f.title { h3 { (self.l(t)) } }
+                @for e in &f.errors { p.error role="alert" { (self.l(e)) } }
+                (self.hidden(&f.action))
+                @for fl in &f.fields {
+                    @let id = format!("{}-{}", f.id, fl.name);
+                    @let Attrs { min_len, max_len, min, max, pattern } = attrs(&fl.rules);
+                    div.field {
+                        @if !matches!(fl.kind, FieldKind::Hidden) {
+                            label for=(id) { (self.l(&fl.text)) @if fl.required { " *" } }
+                        }
+                        @let value = fl.value.clone().unwrap_or_default();
+                        @match &fl.kind {
+                            FieldKind::Multiline => textarea id=(id) name=(fl.name) required[fl.required] minlength=[min_len] maxlength=[max_len] { (value) },
+                            FieldKind::Select(choices) => select id=(id) name=(fl.name) required[fl.required] {
+                                @for c in choices { option value=(c.value) selected[c.value == value] { (self.l(&c.text)) } }
+                            },
+                            FieldKind::MultiSelect(choices) => select id=(id) name=(fl.name) multiple {
+                                @for c in choices { option value=(c.value) selected[value.split(',').any(|v| v == c.value)] { (self.l(&c.text)) } }
+                            },
+                            FieldKind::Checkbox => {
+                                input type="hidden" name=(fl.name) value="false";
+                                input id=(id) type="checkbox" name=(fl.name) value="true" checked[value == "true"];
+                            },
+                            FieldKind::Hidden => input type="hidden" name=(fl.name) value=(value);,
+                            kind => input id=(id) name=(fl.name) value=(value) required[fl.required]
+                                type=(match kind { FieldKind::Email => "email", FieldKind::Phone => "tel", FieldKind::Integer | FieldKind::Decimal => "number", FieldKind::Date => "date", _ => "text" })
+                                step=[matches!(kind, FieldKind::Decimal).then_some("any")]
+                                minlength=[min_len] maxlength=[max_len] min=[min] max=[max] pattern=[pattern];,
+                        }
+                        @if let Some(h) = &fl.help { div.help { (self.l(h)) } }
+                        @if let Some(e) = &fl.error { div.error role="alert" { (self.l(e)) } }
+                    }
+                }
+                button type="submit" { (self.l(&f.submit)) }
+            }
+        }
+    }
+
+    /// A chart as server-rendered SVG (no script): bars or lines over the x labels, with a table
+    /// of the same figures for screen readers.
+    fn chart(&self, c: &crate::plugins::abi::v0_1_0::crm::platform::ui::Chart) -> Markup {
+        let (w, h, pad) = (640.0, 220.0, 30.0);
+        let n = c.x_labels.len().max(1) as f64;
+        let max = c
+            .series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten())
+            .fold(0.0_f64, |a, b| a.max(*b))
+            .max(1e-9);
+        let y = |v: f64| h - pad - (v / max) * (h - 2.0 * pad);
+        let step = (w - 2.0 * pad) / n;
+        let colours = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed"];
+        html! {
+            figure.chart {
+                figcaption { (self.l(&c.title)) }
+                svg viewBox=(format!("0 0 {w} {h}")) role="img" aria-label=(self.l(&c.title)) {
+                    @for (si, s) in c.series.iter().enumerate() {
+                        @let colour = colours[si % colours.len()];
+                        @if matches!(c.kind, ChartKind::Line | ChartKind::Area) {
+                            @let pts: Vec<String> = s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", pad + step * (i as f64 + 0.5), y(v)))).collect();
+                            polyline points=(pts.join(" ")) fill="none" stroke=(colour) stroke-width="2" {}
+                        } @else {
+                            @let bw = step / (c.series.len() as f64 + 1.0);
+                            @for (i, v) in s.values.iter().enumerate() {
+                                @if let Some(v) = v {
+                                    rect x=(format!("{:.1}", pad + step * i as f64 + bw * (si as f64 + 0.5))) y=(format!("{:.1}", y(*v)))
+                                        width=(format!("{bw:.1}")) height=(format!("{:.1}", (h - pad - y(*v)).max(0.0))) fill=(colour) {}
+                                }
+                            }
+                        }
+                    }
+                    @for (i, x) in c.x_labels.iter().enumerate() {
+                        text x=(format!("{:.1}", pad + step * (i as f64 + 0.5))) y=(format!("{:.1}", h - 8.0)) font-size="10" text-anchor="middle" { (x) }
+                    }
+                }
+                table.sr-only {
+                    thead { tr { th { } @for x in &c.x_labels { th scope="col" { (x) } } } }
+                    tbody { @for s in &c.series { tr { th scope="row" { (self.l(&s.name)) } @for v in &s.values { td { @if let Some(v) = v { (v) } } } } } }
+                }
+            }
+        }
+    }
+}
+
+/// A field's rules as HTML validation attributes (the browser checks them; the plugin re-checks
+/// what it relies on).
+#[derive(Default)]
+struct Attrs {
+    min_len: Option<u32>,
+    max_len: Option<u32>,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<String>,
+}
+
+fn attrs(rules: &[Rule]) -> Attrs {
+    let mut a = Attrs::default();
+    for r in rules {
+        match r {
+            Rule::MinLength(n) => a.min_len = Some(*n),
+            Rule::MaxLength(n) => a.max_len = Some(*n),
+            Rule::Min(n) => a.min = Some(*n),
+            Rule::Max(n) => a.max = Some(*n),
+            Rule::Pattern(p) => a.pattern = Some(p.clone()),
+        }
+    }
+    a
+}
