@@ -9,5 +9,5 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
-pub use crm::platform::types::{Error, FieldError, Label, LimitInfo, Param};
+pub use self::crm::platform::types::{Error, FieldError, Label, LimitInfo, Param};
 pub use exports::crm::platform::guest;
