@@ -21,3 +21,15 @@ decision := {"allow": true, "reasons": [], "obligations": {"mask": [], "redact":
 	input.action in {"customer.read", "customer.list"}
 	"marketing" in input.subject.roles
 }
+
+# Advertiser deals are the sales team's (and admins'): nobody else opens that plugin.
+decision := {
+	"allow": false,
+	"reasons": ["aurora: advertiser deals are for sales and admins"],
+	"obligations": no_obligations,
+} if {
+	input.action in {"plugin.render", "plugin.act"}
+	startswith(input.resource.id, "advertiser-deals/")
+	not "sales" in input.subject.roles
+	not "admin" in input.subject.roles
+}

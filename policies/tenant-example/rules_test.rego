@@ -27,3 +27,17 @@ test_sales_unaffected if {
 	d.allow == true
 	count(d.obligations.redact) == 0
 }
+
+plugin_req(roles, action, id) := object.union(req(roles, action), {"resource": {"type": "plugin", "id": id}})
+
+allowed(i) if {
+	d := data.crm.tenant.decision with input as i
+	d.allow == true
+}
+
+test_advertiser_deals_for_sales_and_admins_only if {
+	not allowed(plugin_req(["support"], "plugin.render", "advertiser-deals/main"))
+	not allowed(plugin_req(["marketing"], "plugin.act", "advertiser-deals/book-spot"))
+	allowed(plugin_req(["sales"], "plugin.render", "advertiser-deals/main"))
+	allowed(plugin_req(["support"], "plugin.render", "subscriptions/main"))
+}

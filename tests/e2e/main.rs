@@ -5,6 +5,7 @@ mod common;
 mod audit_trail;
 mod auth;
 mod bad_input;
+mod browser;
 mod encryption;
 mod plugins;
 mod policies;

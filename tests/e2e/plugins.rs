@@ -990,3 +990,58 @@ async fn plugin_screens_render_as_escaped_html_in_the_staff_ui() {
         .unwrap();
     assert_eq!(resp.status(), 303);
 }
+
+#[tokio::test]
+async fn a_role_the_policy_keeps_out_does_not_see_the_plugin_and_gets_403() {
+    let s = Server::demo(5);
+    // The example tenant set keeps advertiser deals to sales and admins.
+    let files = json!({
+        "files": {
+            "rules.rego": include_str!("../../policies/tenant-example/rules.rego"),
+            "rules_test.rego": include_str!("../../policies/tenant-example/rules_test.rego"),
+        },
+        "note": "advertiser deals for sales"
+    });
+    let compliance = s.token("compliance").await;
+    let (st, v) = s
+        .post_json("/api/v1/policies", Some(&compliance), &files)
+        .await;
+    assert_eq!(st, 201, "{v}");
+
+    let support = s.web_client("support").await;
+    let apps = crate::common::page(&support, &format!("{}/apps", s.url)).await;
+    assert!(
+        !apps.contains("/apps/advertiser-deals/"),
+        "support must not see advertiser deals"
+    );
+    assert!(apps.contains("/apps/subscriptions/main"));
+    let resp = support
+        .get(format!("{}/apps/advertiser-deals/main", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("advertiser deals are for sales and admins")
+    );
+    let token = s.token("support").await;
+    assert_eq!(
+        s.get(
+            "/api/v1/plugins/advertiser-deals/screens/main",
+            Some(&token)
+        )
+        .await
+        .0,
+        403
+    );
+
+    let sales = s.web_client("sales").await;
+    let apps = crate::common::page(&sales, &format!("{}/apps", s.url)).await;
+    assert!(
+        apps.contains("/apps/advertiser-deals/main"),
+        "sales keeps advertiser deals"
+    );
+}

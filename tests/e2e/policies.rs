@@ -252,7 +252,7 @@ async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
         .text()
         .await
         .unwrap();
-    assert!(r.contains("4 tests passed"), "{r}");
+    assert!(r.contains("5 tests passed"), "{r}");
     let r = post("publish", RULES.into())
         .await
         .unwrap()
@@ -387,7 +387,7 @@ async fn bundles_publish_over_http_and_the_cli_and_a_broken_module_is_refused() 
     );
     assert_eq!(
         v["tests"].as_array().unwrap().len(),
-        4,
+        5,
         "its Rego tests ran"
     );
     assert!(

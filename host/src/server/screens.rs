@@ -65,13 +65,33 @@ async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)
         return Vec::new();
     };
     let lang = &who.actor.lang;
+    // Only what the policy lets this member open (a display check, so not audited: opening the
+    // screen is decided and audited on its own route).
+    let may_open = |plugin: &str, screen: &str| {
+        s.app
+            .pdp
+            .decide(&crate::policy::Input {
+                subject: who.actor.subject(),
+                action: "plugin.render".into(),
+                resource: crate::policy::Resource {
+                    kind: "plugin".into(),
+                    tenant: who.actor.tenant_id.clone(),
+                    id: Some(format!("{plugin}/{screen}")),
+                    fields: None,
+                },
+                context: serde_json::json!({"channel": "web"}),
+            })
+            .allow
+    };
     list.into_iter()
         .filter(|p| p.state == "enabled")
         .flat_map(|p| {
             let name = p.name.clone();
             p.screens
                 .into_iter()
-                .filter(|sc| sc.in_menu)
+                .filter(|sc| sc.in_menu && may_open(&name, &sc.name))
+                .collect::<Vec<_>>()
+                .into_iter()
                 .map(move |sc| {
                     let title = match (&sc.title_zh_hans, lang.as_str()) {
                         (Some(zh), "zh") => zh.clone(),
@@ -83,11 +103,12 @@ async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)
         .collect()
 }
 
-fn nav(plugin: &str, items: &[(String, String, String)]) -> Markup {
+fn nav(current: Option<(&str, &str)>, items: &[(String, String, String)]) -> Markup {
     html! {
         nav.apps aria-label="Apps" {
             @for (p, sc, title) in items {
-                a href=(format!("/apps/{p}/{sc}")) aria-current=[(p == plugin).then_some("page")] { (title) }
+                a href=(format!("/apps/{p}/{sc}"))
+                    aria-current=[(current == Some((p.as_str(), sc.as_str()))).then_some("page")] { (title) }
             }
         }
     }
@@ -124,7 +145,7 @@ async fn apps(State(s): State<AppState>, who: Result<Authenticated, AppError>) -
             &lang,
             title,
             Some(&who),
-            html! { h1 { (title) } (nav("", &items)) },
+            html! { h1 { (title) } (nav(None, &items)) },
         ),
     )
 }
@@ -281,7 +302,7 @@ async fn render_page(
     };
     let title = tr(&lang, &sc.title);
     let body = html! {
-        (nav(plugin, &items))
+        (nav(Some((plugin, origin.screen.as_str())), &items))
         h1 { (title) }
         @if let Some((text, t)) = &notice {
             p class=(format!("notice {t}")) role="status" { (text) }
@@ -380,7 +401,7 @@ impl Cx<'_> {
                 div.actions { @for bt in buttons {
                     @match &bt.target {
                         ButtonTarget::Screen(r) => a.button href=(screen_url(self.plugin, r)) { (self.l(&bt.text)) },
-                        ButtonTarget::Action(a) => form.inline method="post" action=(self.post_url()) {
+                        ButtonTarget::Action(a) => form.act method="post" action=(self.post_url()) {
                             (self.hidden(a))
                             @for p in &bt.params { input type="hidden" name=(p.name) value=(p.value); }
                             button type="submit" class=(tone(bt.tone)) title=[bt.confirm.as_ref().map(|c| self.l(c))] { (self.l(&bt.text)) }
@@ -414,7 +435,7 @@ impl Cx<'_> {
                     tbody { @for r in &t.rows { tr {
                         @for c in &r.cells { td { (self.cell(c)) } }
                         @if !t.row_actions.is_empty() { td { @for a in &t.row_actions {
-                            form.inline method="post" action=(self.post_url()) {
+                            form.act method="post" action=(self.post_url()) {
                                 (self.hidden(&a.action))
                                 input type="hidden" name="_row" value=(r.id);
                                 button type="submit" class=(tone(a.tone)) title=[a.confirm.as_ref().map(|c| self.l(c))] { (self.l(&a.text)) }
@@ -508,6 +529,10 @@ impl Cx<'_> {
                                 }
                             }
                         }
+                    }
+                    @for (si, s) in c.series.iter().enumerate() {
+                        rect x=(format!("{:.1}", pad + 140.0 * si as f64)) y="6" width="10" height="10" fill=(colours[si % colours.len()]) {}
+                        text x=(format!("{:.1}", pad + 14.0 + 140.0 * si as f64)) y="15" font-size="11" { (self.l(&s.name)) }
                     }
                     @for (i, x) in c.x_labels.iter().enumerate() {
                         text x=(format!("{:.1}", pad + step * (i as f64 + 0.5))) y=(format!("{:.1}", h - 8.0)) font-size="10" text-anchor="middle" { (x) }

@@ -1,0 +1,127 @@
+// The staff web UI in headless Chromium, as a member would use it:
+//   node web.mjs BASE_URL CREDENTIALS_JSON SCREENSHOT_DIR
+// Signs in with two-factor, opens each plugin's main screen, performs one real action in each,
+// switches the UI to Chinese, and saves a screenshot of every step. Exits non-zero on failure.
+import { createHmac } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, credsPath, shots] = process.argv.slice(2);
+const creds = JSON.parse(readFileSync(credsPath, 'utf8'));
+mkdirSync(shots, { recursive: true });
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `steps` periods from now. */
+function totp(secret, steps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return ((h.readUInt32BE(o) & 0x7fffffff) % 1e6).toString().padStart(6, '0');
+}
+
+function check(ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.on('console', (m) => console.log(`browser console: ${m.text()}`));
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const text = () => page.locator('main').innerText();
+
+try {
+  // Sign in as the admin, with the TOTP code (retrying the next period if this one was used).
+  const admin = creds.users.find((u) => u.role === 'admin');
+  for (let attempt = 0; ; attempt++) {
+    await page.goto(`${base}/login`);
+    await page.fill('#tenant', creds.tenant);
+    await page.fill('#username', admin.username);
+    await page.fill('#password', admin.password);
+    await page.fill('#totp', totp(admin.totp_secret, attempt));
+    await page.locator('main button[type=submit]').click();
+    await page.waitForLoadState('load');
+    if (!page.url().includes('/login') || attempt >= 2) break;
+  }
+  check(!page.url().includes('/login'), 'signed in with password and TOTP');
+
+  // Every plugin's main screen, from the navigation.
+  await page.goto(`${base}/apps`);
+  await shot('01-apps');
+  for (const [plugin, heading] of [
+    ['subscriptions', 'Subscriptions'],
+    ['advertiser-deals', 'Advertiser deals'],
+    ['audience-campaigns', 'Audience campaigns'],
+    ['hello', 'Hello'],
+  ]) {
+    await page.locator(`nav.apps a[href="/apps/${plugin}/main"]`).click();
+    await page.waitForLoadState('load');
+    check((await page.locator('h1').innerText()) === heading, `${plugin}: main screen "${heading}"`);
+    await shot(`02-${plugin}`);
+  }
+
+  // Subscriptions: open a live subscription and pause it.
+  await page.goto(`${base}/apps/subscriptions/subscribers`);
+  const rows = page.locator('table tbody tr');
+  let paused = false;
+  for (let i = 0; i < (await rows.count()) && !paused; i++) {
+    await page.goto(`${base}/apps/subscriptions/subscribers`);
+    await page.locator('table tbody tr').nth(i).getByRole('link', { name: 'Open' }).click();
+    await page.waitForLoadState('load');
+    const pause = page.getByRole('button', { name: 'Pause', exact: true });
+    if (await pause.count()) {
+      await pause.click();
+      await page.waitForLoadState('load');
+      paused = (await text()).includes('Subscription paused.');
+    }
+  }
+  check(paused, 'subscriptions: a live subscription paused from its detail screen');
+  await shot('03-subscription-paused');
+
+  // Advertiser deals: try to sell a spot that deal D-0001 already holds.
+  const now = new Date();
+  const monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7)));
+  const spot = `SPORT-${monday.toISOString().slice(0, 10)}-PRIME-1`;
+  await page.goto(`${base}/apps/advertiser-deals/deal?id=D-0002`);
+  await page.fill('#book-spot-spot', spot);
+  await page.locator('#book-spot button[type=submit]').click();
+  await page.waitForLoadState('load');
+  check((await text()).includes('already booked by deal D-0001'), `advertiser deals: double booking of ${spot} refused`);
+  await shot('04-double-booking-refused');
+
+  // Audience campaigns: build a draft campaign's audience; consent-less customers are excluded.
+  await page.goto(`${base}/apps/audience-campaigns/main`);
+  await page.getByRole('link', { name: 'We miss you' }).click();
+  await page.waitForLoadState('load');
+  for (let i = 0; i < 20; i++) {
+    const more = page.getByRole('button', { name: /Preview audience|Continue counting/ });
+    if (!(await more.count())) break;
+    await more.first().click();
+    await page.waitForLoadState('load');
+    if (!(await text()).includes('Continue counting')) break;
+  }
+  check((await text()).includes('No consent recorded for the purpose'), 'audience campaigns: customers without consent excluded, with the reason');
+  await shot('05-campaign-audience');
+
+  // The UI in Simplified Chinese.
+  await page.goto(`${base}/apps/subscriptions/main`);
+  await page.locator('header form[action="/lang"] button').click();
+  await page.waitForLoadState('load');
+  await page.goto(`${base}/apps/subscriptions/main`);
+  check((await page.locator('h1').innerText()) === '订阅', 'the UI switched to Simplified Chinese');
+  check((await page.locator('header').innerText()).includes('应用'), 'the navigation is in Chinese');
+  await shot('06-zh-subscriptions');
+} catch (e) {
+  await shot('99-failure').catch(() => {});
+  console.error(e.message);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
