@@ -585,10 +585,20 @@ async fn with_caller<R>(
         &Caller<'_>,
     ) -> Result<(R, Vec<super::caps::events::Pending>), CallError>,
 ) -> AppResult<R> {
-    let prepared = app
-        .plugins
-        .prepare(&p.row.sha256, &p.row.component, &p.grants)
-        .map_err(AppError::from)?;
+    // The component's bytes are read only when this host has not prepared it yet.
+    let prepared = match app.plugins.prepared(&p.row.sha256, &p.grants) {
+        Some(prepared) => prepared,
+        None => {
+            let bytes = app
+                .store
+                .plugin_component(&actor.tenant_id, &p.row.name)
+                .await?
+                .ok_or_else(|| AppError::not_found(&format!("plugin {}", clip(&p.row.name))))?;
+            app.plugins
+                .prepare(&p.row.sha256, &bytes, &p.grants)
+                .map_err(AppError::from)?
+        }
+    };
     let scratch = p
         .grants
         .contains(&Capability::Scratch)

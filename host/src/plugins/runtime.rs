@@ -332,6 +332,12 @@ impl Runtime {
         Ok(c)
     }
 
+    /// The plugin already prepared with these grants, if it is.
+    pub fn prepared(&self, sha256: &str, grants: &BTreeSet<Capability>) -> Option<Arc<Prepared>> {
+        let key = prepared_key(sha256, grants);
+        self.prepared.lock().ok().and_then(|m| m.get(&key).cloned())
+    }
+
     /// The plugin linked with its grants, prepared once per (component, grants).
     pub fn prepare(
         &self,
@@ -339,17 +345,10 @@ impl Runtime {
         bytes: &[u8],
         grants: &BTreeSet<Capability>,
     ) -> anyhow::Result<Arc<Prepared>> {
-        let key = format!(
-            "{sha256}:{}",
-            grants
-                .iter()
-                .map(|c| c.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        if let Some(p) = self.prepared.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(p) = self.prepared(sha256, grants) {
             return Ok(p);
         }
+        let key = prepared_key(sha256, grants);
         let component = self.component(sha256, bytes)?;
         let linker = self.linker(grants)?;
         let pre = linker
@@ -568,6 +567,11 @@ impl Runtime {
             table: ResourceTable::new(),
         })
     }
+}
+
+fn prepared_key(sha256: &str, grants: &BTreeSet<Capability>) -> String {
+    let names: Vec<&str> = grants.iter().map(|c| c.name()).collect();
+    format!("{sha256}:{}", names.join(","))
 }
 
 /// A plugin's `result<T, error>` with the output cap applied.

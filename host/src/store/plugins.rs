@@ -43,10 +43,15 @@ pub struct PluginLogRow {
 const PLUGIN_COLUMNS: &str = "tenant_id, name, version, sha256, wit_version, component, manifest_json, \
      grants_json, limits_json, state, signed_by, installed_at, updated_at";
 
+/// The same columns without the component's bytes (hundreds of KiB each), which only a cold
+/// runtime needs: `plugin_component` fetches them.
+const PLUGIN_META: &str = "tenant_id, name, version, sha256, wit_version, CAST(X'' AS BLOB) AS component, \
+     manifest_json, grants_json, limits_json, state, signed_by, installed_at, updated_at";
+
 impl Store {
     pub async fn plugins(&self, tenant_id: &str) -> sqlx::Result<Vec<PluginRow>> {
         sqlx::query_as(&format!(
-            "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE tenant_id = $1 ORDER BY name"
+            "SELECT {PLUGIN_META} FROM plugins WHERE tenant_id = $1 ORDER BY name"
         ))
         .bind(tenant_id)
         .fetch_all(self.pool())
@@ -55,12 +60,25 @@ impl Store {
 
     pub async fn plugin(&self, tenant_id: &str, name: &str) -> sqlx::Result<Option<PluginRow>> {
         sqlx::query_as(&format!(
-            "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE tenant_id = $1 AND name = $2"
+            "SELECT {PLUGIN_META} FROM plugins WHERE tenant_id = $1 AND name = $2"
         ))
         .bind(tenant_id)
         .bind(name)
         .fetch_optional(self.pool())
         .await
+    }
+
+    /// The installed component's bytes.
+    pub async fn plugin_component(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> sqlx::Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT component FROM plugins WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant_id)
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
     }
 
     /// Whether this name/version was ever installed in the tenant.

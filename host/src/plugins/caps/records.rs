@@ -203,11 +203,10 @@ impl Host for CallState {
         data: String,
     ) -> Answer<Document> {
         admit!(self, Capability::Records);
-        let indexed = match self.collection(&collection) {
-            Ok(i) => i,
-            Err(e) => return Ok(Err(e)),
-        };
-        let json = match parse_document(&data) {
+        let (indexed, json) = match self
+            .collection(&collection)
+            .and_then(|i| Ok((i, parse_document(&data)?)))
+        {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
@@ -311,11 +310,10 @@ impl Host for CallState {
         expected_version: Option<u64>,
     ) -> Answer<Document> {
         admit!(self, Capability::Records);
-        let indexed = match self.collection(&collection) {
-            Ok(i) => i,
-            Err(e) => return Ok(Err(e)),
-        };
-        let json = match parse_document(&data) {
+        let (indexed, json) = match self
+            .collection(&collection)
+            .and_then(|i| Ok((i, parse_document(&data)?)))
+        {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
