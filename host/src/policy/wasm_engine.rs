@@ -5,7 +5,10 @@
 //!   SHA-256 and Wasmtime's compatibility hash, so a restart or a second host does not recompile.
 //! - A pool of ready instances serves concurrent decisions; `opa-wasm` resets an instance's heap
 //!   on every evaluation, and an instance that failed (trap, time limit) is thrown away.
-//! - Every decision runs under a wall-clock budget (epoch interruption) and a memory cap.
+//! - Every decision runs under a CPU-time budget and a memory cap. Epoch ticks (every
+//!   millisecond of wall-clock) make Wasmtime ask whether the evaluating thread has used up its
+//!   budget; counting the thread's own CPU time, not wall-clock, means a busy machine that
+//!   preempts the thread slows a decision down but never turns it into a deny.
 //! - Two tiers: Cranelift (optimised code, ~2 s to compile the 2.5 MB module) and Winch, Wasmtime's
 //!   baseline compiler (~0.4 s, slower code). A newly published version that is not in the cache
 //!   yet starts on Winch, so every host follows a publish within a second, and is swapped for the
@@ -24,10 +27,14 @@ use sha2::{Digest, Sha256};
 
 use super::Engine;
 
-/// Wall-clock budget of one decision: a pathological policy is stopped and the request denied.
+/// CPU-time budget of one decision: a pathological policy is stopped and the request denied.
 pub const DECISION_BUDGET: Duration = Duration::from_millis(50);
+/// Wall-clock ceiling of one decision, whatever its CPU time: a safety net, not the budget.
+const DECISION_CEILING: Duration = Duration::from_secs(5);
 /// Memory one policy instance may use (the runtime, its heap, the input and the result).
 pub const MEMORY_CAP: usize = 128 << 20;
+/// CPU-time budget of loading a module (runtime start-up and `data`).
+const LOAD_BUDGET: Duration = Duration::from_secs(2);
 /// Epoch tick: the granularity of the time budget.
 const TICK: Duration = Duration::from_millis(1);
 
@@ -193,9 +200,58 @@ fn compile_or_read(
     Ok(module)
 }
 
-/// The memory cap, remembering whether it refused a growth (to name it in the error).
+/// The memory cap, remembering whether it refused a growth (to name it in the error), and the
+/// CPU clock of the evaluation in progress.
 struct Limits {
     refused: bool,
+    /// This thread's CPU time and the wall-clock when the evaluation started.
+    started: (Duration, std::time::Instant),
+    /// The CPU time an evaluation may use.
+    budget: Duration,
+}
+
+impl Limits {
+    fn new() -> Self {
+        Self {
+            refused: false,
+            started: (thread_cpu_time(), std::time::Instant::now()),
+            budget: DECISION_BUDGET,
+        }
+    }
+
+    /// Starts the clock of an evaluation with `budget` of CPU time.
+    fn start(&mut self, budget: Duration) {
+        self.started = (thread_cpu_time(), std::time::Instant::now());
+        self.budget = budget;
+    }
+
+    /// Whether the evaluation has used up its CPU budget (or the wall-clock ceiling).
+    fn exhausted(&self) -> bool {
+        thread_cpu_time().saturating_sub(self.started.0) > self.budget
+            || self.started.1.elapsed() > DECISION_CEILING.max(self.budget * 2)
+    }
+}
+
+/// The CPU time the calling thread has used. Evaluation runs on the caller's thread (see
+/// [`block_on`]), so the difference of two readings is what a decision cost.
+#[cfg(unix)]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through a valid pointer.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Without a per-thread CPU clock, the wall-clock ceiling alone bounds a decision.
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Duration {
+    Duration::ZERO
 }
 
 impl wasmtime::ResourceLimiter for Limits {
@@ -316,11 +372,19 @@ impl WasmEngine {
     }
 
     fn instantiate(&self) -> anyhow::Result<Slot> {
-        let mut store =
-            wasmtime::Store::new(runtime().engine(self.tier), Limits { refused: false });
+        let mut store = wasmtime::Store::new(runtime().engine(self.tier), Limits::new());
         store.limiter(|l| l);
+        // At each tick past the deadline, go on while the evaluation is within its CPU budget.
+        store.epoch_deadline_callback(|cx| {
+            Ok(if cx.data().exhausted() {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Continue(1)
+            })
+        });
         // Loading (runtime start-up, `data`) gets a generous budget of its own.
-        store.set_epoch_deadline(2_000);
+        store.data_mut().start(LOAD_BUDGET);
+        store.set_epoch_deadline(1);
         let policy = block_on(async {
             let rt = opa_wasm::Runtime::new(&mut store, &self.module).await?;
             rt.with_data(&mut store, &self.data).await
@@ -347,8 +411,8 @@ impl Engine for WasmEngine {
             Some(s) => s,
             None => self.instantiate()?,
         };
-        let ticks = (DECISION_BUDGET.as_millis() / TICK.as_millis()) as u64;
-        slot.store.set_epoch_deadline(ticks);
+        slot.store.data_mut().start(DECISION_BUDGET);
+        slot.store.set_epoch_deadline(1);
         let result: anyhow::Result<serde_json::Value> = block_on(slot.policy.evaluate(
             &mut slot.store,
             &self.entrypoint,
@@ -393,7 +457,7 @@ fn describe(e: anyhow::Error) -> anyhow::Error {
         if let Some(trap) = cause.downcast_ref::<wasmtime::Trap>() {
             return match trap {
                 wasmtime::Trap::Interrupt => anyhow::anyhow!(
-                    "evaluation stopped: time limit of {} ms exceeded",
+                    "evaluation stopped: CPU time limit of {} ms exceeded",
                     DECISION_BUDGET.as_millis()
                 ),
                 wasmtime::Trap::StackOverflow => {
