@@ -21,15 +21,18 @@ pub struct Actor {
     /// The plugin acting for this staff member, if any: the plugin then has at most the
     /// member's rights, and the policy and the audit trail see both.
     pub via_plugin: Option<String>,
+    /// The plugin's job this actor runs, when no staff member is behind it: the subject is then
+    /// the plugin's service identity (`type: service`).
+    pub job: Option<String>,
 }
 
 impl Actor {
     pub fn subject(&self) -> Subject {
         Subject {
-            kind: if self.via_plugin.is_some() {
-                "plugin"
-            } else {
-                "user"
+            kind: match (&self.job, &self.via_plugin) {
+                (Some(_), _) => "service",
+                (None, Some(_)) => "plugin",
+                (None, None) => "user",
             }
             .into(),
             tenant: self.tenant_id.clone(),
@@ -42,9 +45,10 @@ impl Actor {
 
     /// How the actor appears in audit records (ids, not names).
     pub fn audit_name(&self) -> String {
-        match &self.via_plugin {
-            Some(p) => format!("plugin:{p}/user:{}", self.user_id),
-            None => format!("user:{}", self.user_id),
+        match (&self.via_plugin, &self.job) {
+            (Some(p), Some(j)) => format!("plugin:{p}/job:{j}"),
+            (Some(p), None) => format!("plugin:{p}/user:{}", self.user_id),
+            (None, _) => format!("user:{}", self.user_id),
         }
     }
 

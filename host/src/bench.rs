@@ -307,6 +307,7 @@ async fn plugin_bench(
         mfa: false,
         lang: "en".into(),
         via_plugin: None,
+        job: None,
     };
     let limits = Limits::default();
     let collections = Default::default();
@@ -318,6 +319,7 @@ async fn plugin_bench(
         collections: &collections,
         limits: &limits,
         scratch: None,
+        now: crate::store::now_ms(),
     };
     let request = |screen: &str, params: &[(&str, String)]| ScreenRequest {
         screen: screen.into(),
@@ -420,6 +422,7 @@ async fn plugin_bench(
                 collections: &collections,
                 limits: &limits,
                 scratch: None,
+                now: crate::store::now_ms(),
             };
             let mut count = 0u64;
             while Instant::now() < deadline {

@@ -341,6 +341,23 @@ enum PluginCmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// List a plugin's scheduled jobs: schedule (UTC), next due time, last run.
+    Jobs {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Run one of a plugin's jobs now, as the plugin's service identity (its schedule is unchanged).
+    RunJob {
+        name: String,
+        job: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
@@ -879,6 +896,58 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
                     ""
                 }
             );
+        }
+        PluginCmd::Jobs { name, tenant, data } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let time = |ms: Option<i64>| {
+                ms.and_then(chrono::DateTime::from_timestamp_millis)
+                    .map_or("-".to_string(), |d| {
+                        d.format("%Y-%m-%d %H:%M UTC").to_string()
+                    })
+            };
+            match crate::plugins::jobs::list(&app, &t.id, &name).await {
+                Ok(jobs) => {
+                    for j in jobs {
+                        let s = &j.state;
+                        println!(
+                            "{} [{}] next {} (try {}); last run {} {}{}",
+                            j.job,
+                            s.schedule,
+                            time(s.run_at),
+                            s.attempt,
+                            time(s.last_run_at),
+                            s.last_status.as_deref().unwrap_or("-"),
+                            s.last_message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+                Err(e) => return fail(e),
+            }
+        }
+        PluginCmd::RunJob {
+            name,
+            job,
+            tenant,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let t = crate::tenants::tenant(&app, &tenant).await?;
+            match crate::plugins::jobs::run_now(&app, &t.id, BY, &name, &job).await {
+                Ok(run) if run.status == "ok" => println!(
+                    "{name}/{job}: ok, {} processed{}",
+                    run.processed.unwrap_or(0),
+                    run.message.map(|m| format!(": {m}")).unwrap_or_default()
+                ),
+                Ok(run) => {
+                    eprintln!("{name}/{job} failed: {}", run.message.unwrap_or_default());
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return fail(e),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

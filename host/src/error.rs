@@ -10,6 +10,17 @@ pub struct AppError {
     pub message: String,
     /// Seconds a client should wait (sign-in throttling).
     pub retry_after: Option<u64>,
+    /// The refused input fields, each with its message (a plugin's `invalid`, a form's rules).
+    pub fields: Vec<FieldIssue>,
+}
+
+/// One refused input field.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_zh_hans: Option<String>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -21,6 +32,7 @@ impl AppError {
             code,
             message: message.into(),
             retry_after: None,
+            fields: Vec::new(),
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -95,7 +107,10 @@ impl From<anyhow::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        if !self.fields.is_empty() {
+            body["error"]["fields"] = serde_json::json!(self.fields);
+        }
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = s.to_string().parse()

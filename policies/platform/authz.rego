@@ -3,8 +3,8 @@
 # The host evaluates `data.crm.authz.decision` with an input of the form
 #
 #   {
-#     "subject":  {"type": "user"|"plugin", "tenant": "...", "user": "...",
-#                  "roles": ["support"], "mfa": true},
+#     "subject":  {"type": "user"|"plugin"|"service", "tenant": "...", "user": "...",
+#                  "roles": ["support"], "mfa": true, "plugin": "..."},
 #     "action":   "customer.read",
 #     "resource": {"type": "customer", "tenant": "...", "id": "...",
 #                  "fields": ["email"]},        # fields: create/update only
@@ -18,7 +18,9 @@
 #
 # Deny by default: a request is allowed only when at least one role of the
 # subject grants the action and no deny reason fires. A plugin subject is
-# treated exactly like a user with the same roles.
+# treated exactly like a user with the same roles. A service subject is a
+# plugin's job with no staff member behind it: it has the role `service`,
+# which reaches only the plugin's own records and events.
 package crm.authz
 
 # ---------------------------------------------------------------------------
@@ -26,6 +28,9 @@ package crm.authz
 # ---------------------------------------------------------------------------
 
 all_roles := {"admin", "compliance", "sales", "support", "marketing"}
+
+# The role of a plugin's service identity (its jobs): never a staff member's.
+service_roles := {"service"}
 
 # Which roles may perform which action.
 action_roles := {
@@ -53,9 +58,9 @@ action_roles := {
 	"plugin.act": all_roles,
 	"plugin.manage": {"admin"},
 	# What a plugin does through its capabilities (besides the customer actions above).
-	"record.read": all_roles,
-	"record.write": all_roles,
-	"event.emit": all_roles,
+	"record.read": all_roles | service_roles,
+	"record.write": all_roles | service_roles,
+	"event.emit": all_roles | service_roles,
 }
 
 # The only actions a plugin subject may perform: whatever else it asks is denied, whatever
@@ -64,6 +69,10 @@ plugin_actions := {
 	"customer.list", "customer.read", "customer.create", "customer.update",
 	"interaction.create", "record.read", "record.write", "event.emit",
 }
+
+# The only actions a service subject (a plugin's job) may perform: no personal data without a
+# staff member behind the request.
+service_actions := {"record.read", "record.write", "event.emit"}
 
 # Actions a subject may only perform on its own user record.
 self_actions := {"self.mfa.enroll", "self.token.create"}
@@ -104,7 +113,10 @@ role_view := {
 	"marketing": {"mask": {"email", "phone"}, "redact": {"address", "birth_date", "notes"}},
 }
 
-subject_types := {"user", "plugin"}
+subject_types := {"user", "plugin", "service"}
+
+# Subjects that name the plugin acting.
+plugin_subject_types := {"plugin", "service"}
 
 # ---------------------------------------------------------------------------
 # Derived facts about the request
@@ -164,8 +176,26 @@ deny_reasons contains msg if {
 	msg := sprintf("unknown_action: %s is not a recognised action", [action_label])
 }
 
-deny_reasons contains "invalid_subject: subject.type must be user or plugin" if {
+deny_reasons contains "invalid_subject: subject.type must be user, plugin or service" if {
 	not input.subject.type in subject_types
+}
+
+deny_reasons contains "invalid_subject: only a service subject has the service role" if {
+	input.subject.type != "service"
+	some r in subject_roles
+	r in service_roles
+}
+
+deny_reasons contains "invalid_subject: a service subject has only the service role" if {
+	input.subject.type == "service"
+	some r in subject_roles
+	not r in service_roles
+}
+
+deny_reasons contains msg if {
+	input.subject.type == "service"
+	not service_actions[input.action]
+	msg := sprintf("service_denied: a plugin's job may not perform %s", [action_label])
 }
 
 deny_reasons contains msg if {
@@ -175,7 +205,7 @@ deny_reasons contains msg if {
 }
 
 deny_reasons contains "plugin_missing: a plugin subject must name its plugin" if {
-	input.subject.type == "plugin"
+	input.subject.type in plugin_subject_types
 	not is_string(input.subject.plugin)
 }
 

@@ -525,3 +525,47 @@ test_plugin_screens_for_all_staff_manage_for_admins if {
 	not allowed(["compliance"], "plugin.manage")
 	decide(req_no_mfa(["admin"], "plugin.manage")).allow == false
 }
+
+# ---------------------------------------------------------------------------
+# A plugin's service identity (its scheduled jobs)
+# ---------------------------------------------------------------------------
+
+# The request of a plugin's job: no staff member, the `service` role.
+req_service(action) := object.union(req(["service"], action), {"subject": {"type": "service", "user": "", "plugin": "subscriptions", "mfa": false}})
+
+test_service_reaches_only_the_plugins_records_and_events if {
+	every action in ["record.read", "record.write", "event.emit"] {
+		decide(req_service(action)).allow == true
+	}
+}
+
+test_service_never_touches_personal_data_or_staff_actions if {
+	every action in ["customer.read", "customer.list", "customer.update", "customer.create", "interaction.create", "customer.export", "plugin.render", "plugin.manage", "audit.read"] {
+		d := decide(req_service(action))
+		d.allow == false
+		sprintf("service_denied: a plugin's job may not perform %s", [action]) in d.reasons
+	}
+	decide(req_service("customer.read")).obligations == {"mask": [], "redact": ["address", "birth_date", "email", "name", "notes", "phone"]}
+}
+
+test_service_role_is_not_for_people if {
+	d := decide(req(["service"], "record.read"))
+	d.allow == false
+	"invalid_subject: only a service subject has the service role" in d.reasons
+	p := decide(object.union(req_plugin(["support"], "record.read"), {"subject": {"roles": ["support", "service"]}}))
+	p.allow == false
+}
+
+test_service_has_no_staff_role_and_names_its_plugin if {
+	d := decide(object.union(req_service("record.read"), {"subject": {"roles": ["service", "admin"]}}))
+	d.allow == false
+	"invalid_subject: a service subject has only the service role" in d.reasons
+	e := decide(json.remove(req_service("record.read"), ["subject/plugin"]))
+	"plugin_missing: a plugin subject must name its plugin" in e.reasons
+}
+
+test_service_stays_in_its_tenant if {
+	d := decide(object.union(req_service("record.write"), {"resource": {"tenant": "t2"}}))
+	d.allow == false
+	"tenant_mismatch: subject and resource belong to different tenants" in d.reasons
+}

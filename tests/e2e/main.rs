@@ -12,3 +12,4 @@ mod policies;
 mod roles;
 mod tenancy;
 mod transport;
+mod workflows;

@@ -306,6 +306,7 @@ pub async fn install(
     };
     let mut tx = app.store.begin().await?;
     app.store.put_plugin(&mut tx, &row).await?;
+    super::jobs::register(app, &mut tx, tenant_id, &manifest).await?;
     audit::append(
         &mut tx,
         tenant_id,
@@ -575,11 +576,13 @@ async fn usable(
     Ok(p)
 }
 
-/// Runs a call against an installed plugin with its grants, limits and scratch directory.
-async fn with_caller<R>(
+/// Runs a call against an installed plugin with its grants, limits and scratch directory; `now`
+/// is the call's logical time (what `clock.now` answers).
+pub(crate) async fn with_caller<R>(
     app: &Arc<App>,
     actor: &Actor,
     p: &Installed,
+    now: i64,
     call: impl AsyncFnOnce(
         &super::runtime::Prepared,
         &Caller<'_>,
@@ -612,6 +615,7 @@ async fn with_caller<R>(
         collections: &collections,
         limits: &p.limits,
         scratch: scratch.as_deref(),
+        now,
     };
     let (r, events) = call(&prepared, &caller).await.map_err(call_error)?;
     deliver_events(app, actor, &p.row.name, &events).await?;
@@ -683,7 +687,7 @@ pub async fn render(
         locale,
         user,
     };
-    with_caller(app, actor, &p, async |prepared, caller| {
+    with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
         app.plugins.render(prepared, caller, request).await
     })
     .await
@@ -725,7 +729,7 @@ pub async fn act(
         locale,
         user,
     };
-    let outcome = with_caller(app, actor, &p, async |prepared, caller| {
+    let outcome = with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
         app.plugins.act(prepared, caller, request).await
     })
     .await?;
@@ -782,6 +786,18 @@ fn call_error(e: CallError) -> AppError {
         }
         CallError::Plugin { plugin, error } => {
             let text = clip_long(&error_text(&error));
+            let fields = match &error {
+                Error::Invalid(fields) => fields
+                    .iter()
+                    .take(100)
+                    .map(|f| crate::error::FieldIssue {
+                        field: clip(&f.field),
+                        message: clip_long(&f.message.en),
+                        message_zh_hans: f.message.zh_hans.as_deref().map(clip_long),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             let (status, code) = match error {
                 Error::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -790,11 +806,13 @@ fn call_error(e: CallError) -> AppError {
                 Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             };
-            AppError::new(
+            let mut e = AppError::new(
                 status,
                 code,
                 format!("the plugin {plugin} answered: {text}"),
-            )
+            );
+            e.fields = fields;
+            e
         }
         CallError::Host(e) => AppError::from(e),
     }

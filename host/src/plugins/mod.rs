@@ -4,10 +4,12 @@
 //! Request path: `lifecycle` (install, upgrade, enable, …: validate → store → audit) makes a
 //! plugin available; `runtime` calls it (fresh instance per call, limits, WASI with nothing
 //! ambient); each host capability in `caps` checks its grant, asks the policy decision point as
-//! the plugin acting for the staff member, and audits.
+//! the plugin acting for the staff member, and audits. `jobs` runs the plugins' scheduled jobs
+//! as their service identity.
 
 pub mod abi;
 pub mod caps;
+pub mod jobs;
 pub mod lifecycle;
 pub mod package;
 pub mod runtime;

@@ -255,6 +255,10 @@ pub fn check_manifest(m: &PluginManifest) -> Result<(), AppError> {
             }
         }
     }
+    for j in &m.jobs {
+        super::jobs::check_schedule(&j.schedule)
+            .map_err(|e| bad(format!("the job `{}`: {e}", j.name)))?;
+    }
     Ok(())
 }
 

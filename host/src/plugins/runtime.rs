@@ -152,6 +152,8 @@ pub struct CallState {
     pub(crate) stopped: Option<String>,
     pub(crate) log: LogBuffer,
     pub(crate) events: Vec<caps::events::Pending>,
+    /// The call's logical time, in milliseconds: a job's due time, otherwise the call's start.
+    pub(crate) now: i64,
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -232,6 +234,8 @@ pub struct Caller<'a> {
     pub limits: &'a Limits,
     /// The plugin's scratch directory when `scratch` is granted.
     pub scratch: Option<&'a Path>,
+    /// The call's logical time (milliseconds since the epoch).
+    pub now: i64,
 }
 
 /// The plugin runtime: shared by every tenant, one per process.
@@ -245,6 +249,17 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime whose compiled components and scratch directories live under `data_dir`.
     pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        // Reset a slot's linear memory by rewriting only the pages the last call dirtied (found
+        // with Linux's PAGEMAP_SCAN, kernel 6.7+) instead of discarding them: the next instance
+        // then starts without page faults. Where the kernel lacks it, the plain reset is used.
+        let engine = Self::new_engine(true)
+            .or_else(|_| Self::new_engine(false))
+            .map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?;
+        Self::finish(engine, data_dir)
+    }
+
+    /// The plugin engine: component model, epochs, fuel, the pooling allocator.
+    fn new_engine(dirty_pages_only: bool) -> wasmtime::Result<Engine> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(512)
             .total_core_instances(2048)
@@ -261,6 +276,10 @@ impl Runtime {
             // spares a page fault per frame page on every call.
             .async_stack_keep_resident(128 << 10)
             .table_keep_resident(64 << 10);
+        if dirty_pages_only {
+            pool.linear_memory_keep_resident(MAX_MEMORY)
+                .pagemap_scan(wasmtime::Enabled::Yes);
+        }
         let mut cfg = Config::new();
         cfg.wasm_component_model(true)
             .epoch_interruption(true)
@@ -268,7 +287,10 @@ impl Runtime {
             .max_wasm_stack(512 << 10)
             .async_stack_size(2 << 20)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&cfg).map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?;
+        Engine::new(&cfg)
+    }
+
+    fn finish(engine: Engine, data_dir: &Path) -> anyhow::Result<Self> {
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("plugin-epoch".into())
@@ -411,6 +433,7 @@ impl Runtime {
             mfa: false,
             lang: "en".into(),
             via_plugin: None,
+            job: None,
         };
         let limits = Limits::default();
         let caller = Caller {
@@ -421,9 +444,10 @@ impl Runtime {
             collections: &BTreeMap::new(),
             limits: &limits,
             scratch: None,
+            now: crate::store::now_ms(),
         };
         let (m, _) = self
-            .invoke(&pre, &caller, async |p, store| {
+            .invoke(&pre, &caller, limits.deadline_ms, async |p, store| {
                 p.crm_platform_guest().call_manifest(store).await
             })
             .await?;
@@ -438,9 +462,12 @@ impl Runtime {
         request: abi::guest::ScreenRequest,
     ) -> Result<(abi::crm::platform::ui::Screen, Vec<caps::events::Pending>), CallError> {
         let (r, events) = self
-            .invoke(&prepared.pre, caller, async move |p, store| {
-                p.crm_platform_guest().call_render(store, &request).await
-            })
+            .invoke(
+                &prepared.pre,
+                caller,
+                caller.limits.deadline_ms,
+                async move |p, store| p.crm_platform_guest().call_render(store, &request).await,
+            )
             .await?;
         answered(caller.plugin, r, events, caller.limits)
     }
@@ -453,19 +480,40 @@ impl Runtime {
         request: abi::guest::ActionRequest,
     ) -> Result<(abi::guest::ActionOutcome, Vec<caps::events::Pending>), CallError> {
         let (r, events) = self
-            .invoke(&prepared.pre, caller, async move |p, store| {
-                p.crm_platform_guest().call_act(store, &request).await
+            .invoke(
+                &prepared.pre,
+                caller,
+                caller.limits.deadline_ms,
+                async move |p, store| p.crm_platform_guest().call_act(store, &request).await,
+            )
+            .await?;
+        answered(caller.plugin, r, events, caller.limits)
+    }
+
+    /// Runs one of the plugin's jobs, under the job deadline.
+    pub async fn run_job(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        request: abi::guest::JobRequest,
+    ) -> Result<(abi::guest::JobReport, Vec<caps::events::Pending>), CallError> {
+        let deadline = caller.limits.job_deadline_ms;
+        let (r, events) = self
+            .invoke(&prepared.pre, caller, deadline, async move |p, store| {
+                p.crm_platform_guest().call_run_job(store, &request).await
             })
             .await?;
         answered(caller.plugin, r, events, caller.limits)
     }
 
     /// One invocation in a fresh instance: build the store with its limits, instantiate, call
-    /// `f`, and turn whatever stopped the plugin into a `CallError` that says which limit.
+    /// `f` within `deadline_ms`, and turn whatever stopped the plugin into a `CallError` that
+    /// says which limit.
     async fn invoke<R, F>(
         &self,
         pre: &PluginPre<CallState>,
         caller: &Caller<'_>,
+        deadline_ms: u64,
         f: F,
     ) -> Result<(R, Vec<caps::events::Pending>), CallError>
     where
@@ -473,7 +521,6 @@ impl Runtime {
         F: AsyncFnOnce(&abi::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     {
         let limits = caller.limits;
-        let deadline_ms = limits.deadline_ms;
         let mut store = Store::new(&self.engine, self.state(caller)?);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(deadline_ms);
@@ -557,6 +604,7 @@ impl Runtime {
             stopped: None,
             log,
             events: Vec::new(),
+            now: caller.now,
             limiter: Limiter {
                 memory: caller.limits.memory_bytes,
                 table_elements: caller.limits.table_elements,

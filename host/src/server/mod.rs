@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod forms;
 mod openapi;
 mod plugins;
 mod policies;
@@ -151,6 +152,7 @@ pub async fn serve(
     // Load each tenant's active policy before the first request, then follow changes.
     crate::policy::lifecycle::sync(&app).await?;
     crate::policy::lifecycle::watch(app.clone());
+    crate::plugins::jobs::spawn(app.clone());
     let mut r = router(AppState {
         app,
         throttle: Arc::new(auth::SourceThrottle::new()),

@@ -44,6 +44,8 @@ use super::{api, plugins, policies};
         plugins::disable,
         plugins::limits,
         plugins::log,
+        plugins::jobs,
+        plugins::run_job,
         plugins::screen,
         plugins::action,
         plugins::trust_key,

@@ -18,6 +18,7 @@ use crate::plugins::Limits;
 use crate::plugins::abi::v0_1_0::Param;
 use crate::plugins::abi::v0_1_0::crm::platform::ui::ScreenRef;
 use crate::plugins::caps::Capability;
+use crate::plugins::jobs::{JobInfo, JobRun};
 use crate::plugins::lifecycle::{self, PluginInfo, Upload};
 use crate::plugins::package::MAX_COMPONENT_BYTES;
 use crate::policy::Resource;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/plugins/{name}/disable", post(disable))
         .route("/api/v1/plugins/{name}/limits", put(limits))
         .route("/api/v1/plugins/{name}/log", get(log))
+        .route("/api/v1/plugins/{name}/jobs", get(jobs))
+        .route("/api/v1/plugins/{name}/jobs/{job}/run", post(run_job))
         .route("/api/v1/plugins/{name}/screens/{screen}", get(screen))
         .route("/api/v1/plugins/{name}/actions/{action}", post(action))
         .route("/api/v1/plugin-trust/keys", post(trust_key))
@@ -317,6 +320,40 @@ pub async fn log(
             .store
             .plugin_log(&who.actor.tenant_id, &name, 500)
             .await?,
+    ))
+}
+
+/// The plugin's jobs: schedule (UTC), when the next run is due, and how the last one went.
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/jobs", responses((status = 200, body = Vec<JobInfo>), (status = 404)))]
+pub async fn jobs(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(name): Path<String>,
+) -> AppResult<Json<Vec<JobInfo>>> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    Ok(Json(
+        crate::plugins::jobs::list(&s.app, &who.actor.tenant_id, &name).await?,
+    ))
+}
+
+/// Runs one of the plugin's jobs now (as the plugin's service identity) and returns its report;
+/// the schedule is unchanged. 409 while a run of it is in progress.
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/jobs/{job}/run", responses((status = 200, body = JobRun), (status = 404), (status = 409)))]
+pub async fn run_job(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path((name, job)): Path<(String, String)>,
+) -> AppResult<Json<JobRun>> {
+    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    Ok(Json(
+        crate::plugins::jobs::run_now(
+            &s.app,
+            &who.actor.tenant_id,
+            &who.actor.audit_name(),
+            &name,
+            &job,
+        )
+        .await?,
     ))
 }
 

@@ -12,6 +12,7 @@ use maud::{Markup, html};
 
 use super::AppState;
 use super::auth::Authenticated;
+use super::forms;
 use super::web::{error_page, layout, page};
 use crate::error::AppError;
 use crate::plugins::abi::v0_1_0::Param;
@@ -208,6 +209,16 @@ async fn act(
         );
     };
     let row = get("_row").map(str::to_string);
+    let form = match (get("_form"), get("_form_mac")) {
+        (Some(sealed), Some(mac)) => match s.app.tenant_keys(&who.actor.tenant_id).await {
+            Ok(keys) => match forms::open(&keys, &plugin, &action, sealed, mac) {
+                Ok(spec) => Some(spec),
+                Err(e) => return error_page(&lang, Some(&who), &e),
+            },
+            Err(e) => return error_page(&lang, Some(&who), &e),
+        },
+        _ => None,
+    };
     let mut origin = ScreenRef {
         screen: screen.clone(),
         params: Vec::new(),
@@ -226,17 +237,35 @@ async fn act(
             });
         }
     }
-    match lifecycle::act(
-        &s.app,
-        &who.actor,
-        &plugin,
-        &action,
-        origin.clone(),
-        row,
-        inputs,
-    )
-    .await
-    {
+    // The form's declared rules are checked here; the plugin is called only with valid input.
+    let issues = form
+        .map(|spec| forms::check(&spec, &inputs))
+        .unwrap_or_default();
+    let result = if issues.is_empty() {
+        lifecycle::act(
+            &s.app,
+            &who.actor,
+            &plugin,
+            &action,
+            origin.clone(),
+            row,
+            inputs.clone(),
+        )
+        .await
+    } else {
+        let mut e = AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            if lang == "zh" {
+                "请检查标出的字段。"
+            } else {
+                "Please check the marked fields."
+            },
+        );
+        e.fields = issues;
+        Err(e)
+    };
+    match result {
         Ok(out) => {
             let notice = out.notice.map(|n| (tr(&lang, &n.text), tone(n.tone)));
             match out.next {
@@ -267,8 +296,10 @@ async fn act(
         )
         .await
         {
-            // The action was refused: show the screen again with the reason on top.
-            Ok(sc) if e.status.is_client_error() => {
+            // The action was refused: show the screen again with the reason on top, each
+            // field's message next to it, and what was typed kept.
+            Ok(mut sc) if e.status.is_client_error() => {
+                forms::fill(&mut sc, &action, &inputs, &e.fields);
                 render_page(
                     &s,
                     &who,
@@ -294,11 +325,16 @@ async fn render_page(
 ) -> Response {
     let lang = who.actor.lang.clone();
     let items = menu(s, who).await;
+    let keys = match s.app.tenant_keys(&who.actor.tenant_id).await {
+        Ok(k) => k,
+        Err(e) => return error_page(&lang, Some(who), &e),
+    };
     let cx = Cx {
         lang: &lang,
         plugin,
         origin,
         csrf: &who.csrf_token,
+        keys: &keys,
     };
     let title = tr(&lang, &sc.title);
     let body = html! {
@@ -318,6 +354,8 @@ struct Cx<'a> {
     plugin: &'a str,
     origin: &'a ScreenRef,
     csrf: &'a str,
+    /// Signs each form's rules (see [`forms`]).
+    keys: &'a crate::vault::TenantKeys,
 }
 
 impl Cx<'_> {
@@ -457,11 +495,14 @@ impl Cx<'_> {
     }
 
     fn form(&self, f: &crate::plugins::abi::v0_1_0::crm::platform::ui::Form) -> Markup {
+        let (spec, mac) = forms::seal(self.keys, self.plugin, f);
         html! {
             form.plugin-form id=(f.id) method="post" action=(self.post_url()) {
                 @if let Some(t) = &f.title { h3 { (self.l(t)) } }
                 @for e in &f.errors { p.error role="alert" { (self.l(e)) } }
                 (self.hidden(&f.action))
+                input type="hidden" name="_form" value=(spec);
+                input type="hidden" name="_form_mac" value=(mac);
                 @for fl in &f.fields {
                     @let id = format!("{}-{}", f.id, fl.name);
                     @let Attrs { min_len, max_len, min, max, pattern } = attrs(&fl.rules);

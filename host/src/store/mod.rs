@@ -2,11 +2,13 @@
 //! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
 
 mod customers;
+mod jobs;
 mod plugins;
 mod policies;
 mod users;
 
 pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{PluginLogRow, PluginRow, RecordRow};
 pub use policies::{DecisionRow, PolicyVersionRow};
 pub use users::{SessionRow, UserRow};

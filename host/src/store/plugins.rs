@@ -186,6 +186,12 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
+        // Its jobs go with it; a reinstall declares them again.
+        sqlx::query("DELETE FROM plugin_jobs WHERE tenant_id = $1 AND plugin = $2")
+            .bind(tenant_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
         if purge {
             for table in ["plugin_records", "plugin_logs"] {
                 sqlx::query(&format!(

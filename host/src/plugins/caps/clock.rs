@@ -8,7 +8,7 @@ impl Host for CallState {
     async fn now(&mut self) -> wasmtime::Result<i64> {
         // No error channel here: past the host-call cap the plugin is stopped by `admit`.
         let _ = self.admit(Capability::Clock)?;
-        Ok(crate::store::now_ms())
+        Ok(self.now)
     }
 
     async fn time_zone(&mut self) -> wasmtime::Result<String> {

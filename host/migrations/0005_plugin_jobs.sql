@@ -1,0 +1,21 @@
+-- Plugins' scheduled jobs: one row per declared job, kept in step with the manifest at install and
+-- upgrade. `scheduled_at` is the time the pending run was due (what the plugin is told, so a retry
+-- sees the same day); `run_at` is when a host should start it (later than `scheduled_at` while
+-- backing off after a failure); a host that runs it holds `lease_until`, so with several hosts on
+-- one database each run happens once.
+CREATE TABLE plugin_jobs (
+    tenant_id      TEXT NOT NULL,
+    plugin         TEXT NOT NULL,
+    job            TEXT NOT NULL,
+    schedule       TEXT NOT NULL,
+    scheduled_at   BIGINT,
+    run_at         BIGINT,
+    attempt        BIGINT NOT NULL,
+    lease_until    BIGINT,
+    last_run_at    BIGINT,
+    last_status    TEXT,
+    last_processed BIGINT,
+    last_message   TEXT,
+    PRIMARY KEY (tenant_id, plugin, job)
+);
+CREATE INDEX plugin_jobs_due ON plugin_jobs (run_at);

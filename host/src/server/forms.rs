@@ -1,0 +1,385 @@
+//! A plugin form's declared rules, checked by the host before the plugin's `act` is called.
+//!
+//! The rendered form carries its field specification (`_form`) and a MAC of it under the tenant's
+//! index key (`_form_mac`), so the host checks what it rendered without rendering the screen again
+//! (which would call the plugin and audit its reads twice), and a browser cannot loosen a rule.
+//! A refused submission is shown again with each field's message next to it and the values kept.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::customers::validate;
+use crate::error::{AppError, FieldIssue};
+use crate::plugins::abi::v0_1_0::Param;
+use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
+use crate::plugins::abi::v0_1_0::crm::platform::ui::{Block, FieldKind, Form, Rule, Screen};
+use crate::vault::TenantKeys;
+
+/// What the host checks of one field.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FieldSpec {
+    name: String,
+    kind: FieldKind,
+    required: bool,
+    rules: Vec<Rule>,
+}
+
+fn mac(keys: &TenantKeys, plugin: &str, action: &str, spec: &str) -> String {
+    keys.blind_index("form-rules", &format!("{plugin}\n{action}\n{spec}"))
+}
+
+/// The hidden `_form` and `_form_mac` values a rendered form carries.
+pub fn seal(keys: &TenantKeys, plugin: &str, form: &Form) -> (String, String) {
+    let spec: Vec<FieldSpec> = form
+        .fields
+        .iter()
+        .map(|f| FieldSpec {
+            name: f.name.clone(),
+            kind: f.kind.clone(),
+            required: f.required,
+            rules: f.rules.clone(),
+        })
+        .collect();
+    let json = serde_json::to_string(&spec).unwrap_or_default();
+    let mac = mac(keys, plugin, &form.action, &json);
+    (
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
+        mac,
+    )
+}
+
+/// The specification a posted form carried, if its MAC holds.
+pub fn open(
+    keys: &TenantKeys,
+    plugin: &str,
+    action: &str,
+    sealed: &str,
+    given_mac: &str,
+) -> Result<Vec<FieldSpec>, AppError> {
+    let altered = || {
+        AppError::bad_request(
+            "invalid_form",
+            "the form was altered or is from another page; reload the page and try again",
+        )
+    };
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sealed)
+        .map_err(|_| altered())?;
+    let json = String::from_utf8(json).map_err(|_| altered())?;
+    let expected = mac(keys, plugin, action, &json);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        given_mac.as_bytes(),
+    )) {
+        return Err(altered());
+    }
+    serde_json::from_str(&json).map_err(|_| altered())
+}
+
+fn issue(field: &str, en: String, zh: String) -> FieldIssue {
+    FieldIssue {
+        field: field.to_string(),
+        message: en,
+        message_zh_hans: Some(zh),
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+/// Checks submitted inputs against the form's fields: one issue per offending field.
+pub fn check(spec: &[FieldSpec], inputs: &[Param]) -> Vec<FieldIssue> {
+    let mut issues = Vec::new();
+    for f in spec {
+        let values: Vec<&str> = inputs
+            .iter()
+            .filter(|p| p.name == f.name)
+            .map(|p| p.value.as_str())
+            .collect();
+        if let Some(i) = check_field(f, &values) {
+            issues.push(i);
+        }
+    }
+    issues
+}
+
+fn check_field(f: &FieldSpec, values: &[&str]) -> Option<FieldIssue> {
+    let name = f.name.as_str();
+    let fail = |en: String, zh: String| Some(issue(name, en, zh));
+    match &f.kind {
+        FieldKind::Checkbox => {
+            return values
+                .iter()
+                .any(|v| *v != "true" && *v != "false")
+                .then(|| {
+                    issue(
+                        name,
+                        "must be checked or not".into(),
+                        "只能勾选或不勾选".into(),
+                    )
+                });
+        }
+        FieldKind::MultiSelect(choices) => {
+            if f.required && values.iter().all(|v| v.is_empty()) {
+                return fail("is required".into(), "必填".into());
+            }
+            return values
+                .iter()
+                .filter(|v| !v.is_empty())
+                .any(|v| !choices.iter().any(|c| c.value == *v))
+                .then(|| {
+                    issue(
+                        name,
+                        "is not one of the choices".into(),
+                        "不是可选项之一".into(),
+                    )
+                });
+        }
+        _ => {}
+    }
+    if values.len() > 1 {
+        return fail("was given more than once".into(), "提交了多次".into());
+    }
+    let v = values.first().copied().unwrap_or("");
+    if v.trim().is_empty() {
+        return if f.required {
+            fail("is required".into(), "必填".into())
+        } else {
+            None
+        };
+    }
+    let as_number = || v.trim().parse::<f64>().ok().filter(|n| n.is_finite());
+    match &f.kind {
+        FieldKind::Integer if v.trim().parse::<i64>().is_err() => {
+            return fail("must be a whole number".into(), "必须是整数".into());
+        }
+        FieldKind::Decimal if as_number().is_none() => {
+            return fail("must be a number".into(), "必须是数字".into());
+        }
+        FieldKind::Email if validate::email(&Value::String(v.into())).is_err() => {
+            return fail(
+                "must be an email address".into(),
+                "必须是电子邮件地址".into(),
+            );
+        }
+        FieldKind::Phone if validate::phone(&Value::String(v.into())).is_err() => {
+            return fail("must be a phone number".into(), "必须是电话号码".into());
+        }
+        FieldKind::Date if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() => {
+            return fail(
+                "must be a date such as 2026-12-31".into(),
+                "必须是日期，例如 2026-12-31".into(),
+            );
+        }
+        FieldKind::Select(choices) if !choices.iter().any(|c| c.value == v) => {
+            return fail("is not one of the choices".into(), "不是可选项之一".into());
+        }
+        _ => {}
+    }
+    let chars = v.chars().count() as u64;
+    for r in &f.rules {
+        match r {
+            Rule::MinLength(n) if chars < u64::from(*n) => {
+                return fail(
+                    format!("must be at least {n} characters"),
+                    format!("至少需要 {n} 个字符"),
+                );
+            }
+            Rule::MaxLength(n) if chars > u64::from(*n) => {
+                return fail(
+                    format!("must be at most {n} characters"),
+                    format!("最多 {n} 个字符"),
+                );
+            }
+            Rule::Min(m) => match as_number() {
+                Some(x) if x >= *m => {}
+                _ => {
+                    return fail(
+                        format!("must be a number of at least {}", number(*m)),
+                        format!("必须是不小于 {} 的数字", number(*m)),
+                    );
+                }
+            },
+            Rule::Max(m) => match as_number() {
+                Some(x) if x <= *m => {}
+                _ => {
+                    return fail(
+                        format!("must be a number of at most {}", number(*m)),
+                        format!("必须是不大于 {} 的数字", number(*m)),
+                    );
+                }
+            },
+            Rule::Pattern(p) => {
+                // A pattern that does not compile cannot be met: the plugin's form is broken.
+                let whole = regex::Regex::new(&format!("^(?:{p})$"));
+                if !whole.is_ok_and(|re| re.is_match(v)) {
+                    return fail("is not in the expected format".into(), "格式不正确".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Puts a refused submission back into the screen shown again: in each form for `action`, the
+/// submitted values, each field's message, and messages about no field at the top of the form.
+pub fn fill(screen: &mut Screen, action: &str, inputs: &[Param], issues: &[FieldIssue]) {
+    for block in &mut screen.blocks {
+        let Block::Form(form) = block else { continue };
+        if form.action != action {
+            continue;
+        }
+        for field in &mut form.fields {
+            let given: Vec<&str> = inputs
+                .iter()
+                .filter(|p| p.name == field.name)
+                .map(|p| p.value.as_str())
+                .collect();
+            if !given.is_empty() {
+                field.value = Some(match field.kind {
+                    FieldKind::MultiSelect(_) => given.join(","),
+                    _ => given.last().copied().unwrap_or_default().to_string(),
+                });
+            }
+            field.error = issues
+                .iter()
+                .find(|i| i.field == field.name)
+                .map(|i| Label {
+                    en: i.message.clone(),
+                    zh_hans: i.message_zh_hans.clone(),
+                });
+        }
+        for i in issues {
+            if !form.fields.iter().any(|f| f.name == i.field) {
+                form.errors.push(Label {
+                    en: i.message.clone(),
+                    zh_hans: i.message_zh_hans.clone(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::abi::v0_1_0::crm::platform::ui::Choice;
+
+    fn spec(kind: FieldKind, required: bool, rules: Vec<Rule>) -> Vec<FieldSpec> {
+        vec![FieldSpec {
+            name: "f".into(),
+            kind,
+            required,
+            rules,
+        }]
+    }
+
+    fn check1(s: &[FieldSpec], v: &str) -> Option<String> {
+        check(
+            s,
+            &[Param {
+                name: "f".into(),
+                value: v.into(),
+            }],
+        )
+        .pop()
+        .map(|i| i.message)
+    }
+
+    #[test]
+    fn kinds_and_rules_are_checked() {
+        let int = spec(
+            FieldKind::Integer,
+            true,
+            vec![Rule::Min(1.0), Rule::Max(365.0)],
+        );
+        assert_eq!(check1(&int, "").as_deref(), Some("is required"));
+        assert_eq!(check1(&int, "x").as_deref(), Some("must be a whole number"));
+        assert_eq!(
+            check1(&int, "0").as_deref(),
+            Some("must be a number of at least 1")
+        );
+        assert_eq!(
+            check1(&int, "400").as_deref(),
+            Some("must be a number of at most 365")
+        );
+        assert_eq!(check1(&int, "30"), None);
+        let code = spec(
+            FieldKind::Text,
+            false,
+            vec![Rule::MaxLength(8), Rule::Pattern("[A-Z0-9-]+".into())],
+        );
+        assert_eq!(check1(&code, ""), None);
+        assert_eq!(check1(&code, "SPORT-1"), None);
+        assert_eq!(
+            check1(&code, "sport").as_deref(),
+            Some("is not in the expected format")
+        );
+        assert_eq!(
+            check1(&code, "SPORTS-PLUS").as_deref(),
+            Some("must be at most 8 characters")
+        );
+        let email = spec(FieldKind::Email, true, vec![]);
+        assert_eq!(
+            check1(&email, "not-an-email").as_deref(),
+            Some("must be an email address")
+        );
+        assert_eq!(check1(&email, "a@example.com"), None);
+        let date = spec(FieldKind::Date, true, vec![]);
+        assert!(check1(&date, "2026-02-30").is_some());
+        assert_eq!(check1(&date, "2026-02-28"), None);
+        let choices = vec![Choice {
+            value: "monthly".into(),
+            text: Label {
+                en: "Monthly".into(),
+                zh_hans: None,
+            },
+        }];
+        let sel = spec(FieldKind::Select(choices.clone()), true, vec![]);
+        assert_eq!(
+            check1(&sel, "weekly").as_deref(),
+            Some("is not one of the choices")
+        );
+        assert_eq!(check1(&sel, "monthly"), None);
+        let multi = spec(FieldKind::MultiSelect(choices), false, vec![]);
+        assert_eq!(check1(&multi, "monthly"), None);
+        assert!(check1(&multi, "daily").is_some());
+        let cb = spec(FieldKind::Checkbox, false, vec![]);
+        assert_eq!(check1(&cb, "true"), None);
+        assert!(check1(&cb, "yes").is_some());
+    }
+
+    #[test]
+    fn a_loosened_or_foreign_form_is_refused() {
+        let keys = TenantKeys::new(
+            "t1".into(),
+            crate::vault::SealingKey::generate(1),
+            crate::vault::Key::random(),
+        );
+        let form = Form {
+            id: "plan".into(),
+            action: "create-plan".into(),
+            title: None,
+            fields: vec![],
+            submit: Label {
+                en: "Add".into(),
+                zh_hans: None,
+            },
+            errors: vec![],
+        };
+        let (sealed, mac) = seal(&keys, "subscriptions", &form);
+        assert!(open(&keys, "subscriptions", "create-plan", &sealed, &mac).is_ok());
+        // Another action, another plugin, or a changed specification: refused.
+        assert!(open(&keys, "subscriptions", "enroll", &sealed, &mac).is_err());
+        assert!(open(&keys, "deals", "create-plan", &sealed, &mac).is_err());
+        let loosened = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[]x");
+        assert!(open(&keys, "subscriptions", "create-plan", &loosened, &mac).is_err());
+    }
+}
