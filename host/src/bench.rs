@@ -368,14 +368,36 @@ async fn plugin_bench(
         direct.pct(0.99),
     );
     println!(
-        "trivial export, fresh instance per call:    p50 {:>8.1} µs   p99 {:>8.1} µs",
+        "trivial export, fresh instance per call:    p50 {:>8.1} µs   p99 {:>8.1} µs   (memory reset: {})",
         micros(sp50),
-        micros(sp99)
+        micros(sp99),
+        app.plugins.memory_reset()
     );
     println!(
         "baseline: the same Rust function directly:  p50 {:>8.3} µs   p99 {:>8.3} µs",
         micros(dp50),
         micros(dp99)
+    );
+    // The same calls on an engine that resets memory the plain way, for comparison.
+    let scratch = tempfile::tempdir()?;
+    let plain = crate::plugins::Runtime::with_plain_memory_reset(scratch.path())?;
+    let plain_prepared = plain.prepare(&info.sha256, component, &grants)?;
+    let mut plain_calls = Vec::with_capacity(5000);
+    for i in 0..5200 {
+        let t = Instant::now();
+        plain
+            .render(&plain_prepared, &caller, request("noop", &n))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if i >= 200 {
+            plain_calls.push(t.elapsed());
+        }
+    }
+    let mut plain_calls = Latencies(plain_calls);
+    println!(
+        "  the same with memory reset by madvise:    p50 {:>8.1} µs   p99 {:>8.1} µs",
+        micros(plain_calls.pct(0.5)),
+        micros(plain_calls.pct(0.99))
     );
     println!(
         "  the sandbox adds {:.1} µs per call at the median (instantiate, call, lift the result)",

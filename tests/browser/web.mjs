@@ -96,6 +96,20 @@ try {
   check((await text()).includes('already booked by deal D-0001'), `advertiser deals: double booking of ${spot} refused`);
   await shot('04-double-booking-refused');
 
+  // A refused form comes back with the plugin's message next to its field and the input kept.
+  await page.goto(`${base}/apps/subscriptions/plans`);
+  await page.fill('#create-plan-code', 'sports-cn');
+  await page.fill('#create-plan-name_en', 'Sports again');
+  await page.fill('#create-plan-name_zh', '体育');
+  await page.fill('#create-plan-channels', 'sports');
+  await page.fill('#create-plan-price', '19.90');
+  await page.locator('#create-plan button[type=submit]').click();
+  await page.waitForLoadState('load');
+  const codeField = page.locator('#create-plan .field', { has: page.locator('#create-plan-code') });
+  check((await codeField.innerText()).includes('is already used by another plan'), 'subscriptions: the duplicate plan code is named at its field');
+  check((await page.inputValue('#create-plan-name_en')) === 'Sports again', 'subscriptions: the refused form keeps what was typed');
+  await shot('05-field-error-in-place');
+
   // Audience campaigns: build a draft campaign's audience; consent-less customers are excluded.
   await page.goto(`${base}/apps/audience-campaigns/main`);
   await page.getByRole('link', { name: 'We miss you' }).click();
@@ -108,7 +122,7 @@ try {
     if (!(await text()).includes('Continue counting')) break;
   }
   check((await text()).includes('No consent recorded for the purpose'), 'audience campaigns: customers without consent excluded, with the reason');
-  await shot('05-campaign-audience');
+  await shot('06-campaign-audience');
 
   // The UI in Simplified Chinese.
   await page.goto(`${base}/apps/subscriptions/main`);
@@ -117,7 +131,7 @@ try {
   await page.goto(`${base}/apps/subscriptions/main`);
   check((await page.locator('h1').innerText()) === '订阅', 'the UI switched to Simplified Chinese');
   check((await page.locator('header').innerText()).includes('应用'), 'the navigation is in Chinese');
-  await shot('06-zh-subscriptions');
+  await shot('07-zh-subscriptions');
 } catch (e) {
   await shot('99-failure').catch(() => {});
   console.error(e.message);

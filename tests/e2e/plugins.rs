@@ -631,6 +631,20 @@ async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
         .expect("the hostile plugin's scratch directory");
     std::os::unix::fs::symlink("/etc", scratch.join("planted")).unwrap();
 
+    // Every call gets a fresh instance: what a call leaves in memory (statics in the data and
+    // zeroed segments, a marked heap block) is gone for the next one, although a pool slot is
+    // reset by rewriting only the pages the last call dirtied.
+    for _ in 0..3 {
+        let (st, v) = s
+            .get("/api/v1/plugins/hostile/screens/remember", Some(&eve))
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let kv = &v["blocks"][0]["KeyValues"];
+        assert_eq!(kv[0]["value"]["Integer"], 7, "{v}");
+        assert_eq!(kv[1]["value"]["Integer"], 0, "{v}");
+        assert_eq!(kv[2]["value"]["Integer"], 0, "{v}");
+    }
+
     let records_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interactions")
         .fetch_one(&s.db().await)
         .await

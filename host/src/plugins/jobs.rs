@@ -212,6 +212,18 @@ pub async fn run_now(
             "the plugin {plugin} is disabled"
         )));
     }
+    if !app
+        .store
+        .jobs(tenant_id, plugin)
+        .await?
+        .iter()
+        .any(|r| r.job == job)
+    {
+        // Installed before jobs were kept, and no host's worker has registered it yet.
+        let mut tx = app.store.begin().await?;
+        register(app, &mut tx, tenant_id, &p.manifest).await?;
+        tx.commit().await?;
+    }
     let now = now_ms();
     let lease = now + p.limits.job_deadline_ms as i64 + MINUTE;
     if !app
@@ -228,12 +240,8 @@ pub async fn run_now(
         .jobs(tenant_id, plugin)
         .await?
         .into_iter()
-        .find(|r| r.job == job);
-    let Some(row) = row else {
-        return Err(AppError::not_found(&format!(
-            "job {job} of plugin {plugin}"
-        )));
-    };
+        .find(|r| r.job == job)
+        .ok_or_else(|| AppError::not_found(&format!("job {job} of plugin {plugin}")))?;
     let run = execute(app, &p, job, now, 1).await;
     // The pending scheduled run stays as it was; only the last run's outcome changes.
     finish(

@@ -244,6 +244,8 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
     scratch_root: PathBuf,
     prepared: Mutex<HashMap<String, Arc<Prepared>>>,
+    /// Whether slots' memories are reset by rewriting only their dirty pages (PAGEMAP_SCAN).
+    dirty_pages_only: bool,
 }
 
 impl Runtime {
@@ -252,10 +254,14 @@ impl Runtime {
         // Reset a slot's linear memory by rewriting only the pages the last call dirtied (found
         // with Linux's PAGEMAP_SCAN, kernel 6.7+) instead of discarding them: the next instance
         // then starts without page faults. Where the kernel lacks it, the plain reset is used.
-        let engine = Self::new_engine(true)
-            .or_else(|_| Self::new_engine(false))
-            .map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?;
-        Self::finish(engine, data_dir)
+        let (engine, dirty_pages_only) = match Self::new_engine(true) {
+            Ok(e) => (e, true),
+            Err(_) => (
+                Self::new_engine(false).map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?,
+                false,
+            ),
+        };
+        Self::finish(engine, dirty_pages_only, data_dir)
     }
 
     /// The plugin engine: component model, epochs, fuel, the pooling allocator.
@@ -290,7 +296,13 @@ impl Runtime {
         Engine::new(&cfg)
     }
 
-    fn finish(engine: Engine, data_dir: &Path) -> anyhow::Result<Self> {
+    /// A runtime that resets memory the plain way (madvise), as the benchmark's comparison.
+    pub fn with_plain_memory_reset(data_dir: &Path) -> anyhow::Result<Self> {
+        let engine = Self::new_engine(false).map_err(|e| anyhow::anyhow!("plugin engine: {e}"))?;
+        Self::finish(engine, false, data_dir)
+    }
+
+    fn finish(engine: Engine, dirty_pages_only: bool, data_dir: &Path) -> anyhow::Result<Self> {
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("plugin-epoch".into())
@@ -309,11 +321,21 @@ impl Runtime {
             cache_dir: Some(cache_dir),
             scratch_root: data_dir.join("plugins").join("scratch"),
             prepared: Mutex::new(HashMap::new()),
+            dirty_pages_only,
         })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How a finished instance's memory is reset, for the benchmark's report.
+    pub fn memory_reset(&self) -> &'static str {
+        if self.dirty_pages_only {
+            "dirty pages rewritten (PAGEMAP_SCAN)"
+        } else {
+            "pages discarded (madvise)"
+        }
     }
 
     /// The scratch directory of a tenant's plugin (created on first use).

@@ -77,6 +77,15 @@ pub fn open(
     serde_json::from_str(&json).map_err(|_| altered())
 }
 
+/// The notice above a form shown again with its fields' messages.
+pub fn check_the_fields(lang: &str) -> &'static str {
+    if lang == "zh" {
+        "请检查标出的字段。"
+    } else {
+        "Please check the marked fields."
+    }
+}
+
 fn issue(field: &str, en: String, zh: String) -> FieldIssue {
     FieldIssue {
         field: field.to_string(),
@@ -230,12 +239,15 @@ fn check_field(f: &FieldSpec, values: &[&str]) -> Option<FieldIssue> {
 
 /// Puts a refused submission back into the screen shown again: in each form for `action`, the
 /// submitted values, each field's message, and messages about no field at the top of the form.
-pub fn fill(screen: &mut Screen, action: &str, inputs: &[Param], issues: &[FieldIssue]) {
+/// Returns whether every issue found a place in a form (none if the action has no form).
+pub fn fill(screen: &mut Screen, action: &str, inputs: &[Param], issues: &[FieldIssue]) -> bool {
+    let mut placed = false;
     for block in &mut screen.blocks {
         let Block::Form(form) = block else { continue };
         if form.action != action {
             continue;
         }
+        placed = !issues.is_empty();
         for field in &mut form.fields {
             let given: Vec<&str> = inputs
                 .iter()
@@ -265,6 +277,7 @@ pub fn fill(screen: &mut Screen, action: &str, inputs: &[Param], issues: &[Field
             }
         }
     }
+    placed
 }
 
 #[cfg(test)]

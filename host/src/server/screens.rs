@@ -256,11 +256,7 @@ async fn act(
         let mut e = AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
-            if lang == "zh" {
-                "请检查标出的字段。"
-            } else {
-                "Please check the marked fields."
-            },
+            forms::check_the_fields(&lang),
         );
         e.fields = issues;
         Err(e)
@@ -299,16 +295,13 @@ async fn act(
             // The action was refused: show the screen again with the reason on top, each
             // field's message next to it, and what was typed kept.
             Ok(mut sc) if e.status.is_client_error() => {
-                forms::fill(&mut sc, &action, &inputs, &e.fields);
-                render_page(
-                    &s,
-                    &who,
-                    &plugin,
-                    &origin,
-                    &sc,
-                    Some((e.message.clone(), "danger")),
-                )
-                .await
+                // Messages shown next to their fields need only a pointer on top.
+                let notice = if forms::fill(&mut sc, &action, &inputs, &e.fields) {
+                    forms::check_the_fields(&lang).to_string()
+                } else {
+                    e.message.clone()
+                };
+                render_page(&s, &who, &plugin, &origin, &sc, Some((notice, "danger"))).await
             }
             _ => error_page(&lang, Some(&who), &e),
         },

@@ -5,7 +5,7 @@
 //! Screens: `main` (harmless), `loop`, `memory`, `recursion`, `trap`, `panic`, `output`,
 //! `big-output`, `flood`,
 //! `other-tenant`, `escape-dotdot`, `escape-absolute`, `escape-symlink`, `scratch-ok`,
-//! `log-flood`. The `escape-*` screens return one key-value line per attempt, `blocked: <kind>`
+//! `log-flood`, `remember`. The `escape-*` screens return one key-value line per attempt, `blocked: <kind>`
 //! or `LEAKED: <first 40 bytes>`.
 
 use std::hint::black_box;
@@ -17,7 +17,7 @@ use crm_plugin_sdk::{customers, log};
 pub struct Hostile;
 
 /// Every screen, in manifest order; only `main` is in the menu.
-pub const SCREENS: [&str; 15] = [
+pub const SCREENS: [&str; 16] = [
     "main",
     "loop",
     "memory",
@@ -33,6 +33,7 @@ pub const SCREENS: [&str; 15] = [
     "escape-symlink",
     "scratch-ok",
     "log-flood",
+    "remember",
 ];
 
 /// Host calls made by `flood`.
@@ -111,12 +112,48 @@ impl Plugin for Hostile {
                     .build())
             }
             "log-flood" => Ok(log_flood()),
+            "remember" => Ok(remember()),
             _ => Err(Error::NotFound),
         }
     }
 }
 
 crm_plugin_sdk::export_plugin!(Hostile);
+
+/// A static with a value in the data segment, one in the zeroed segment, and a heap block.
+static DATA: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(7);
+static BSS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+const MARK: u8 = 0xAB;
+const BLOCK: usize = 256 << 10;
+
+/// Tries to see what an earlier call left behind: both statics (then bumps them) and how many
+/// bytes of a fresh heap block already hold the marker (then marks the block and leaks it). A
+/// fresh instance answers 7, 0 and 0 every time.
+fn remember() -> Screen {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (data, bss) = (DATA.fetch_add(1, Relaxed), BSS.fetch_add(1, Relaxed));
+    let layout = std::alloc::Layout::from_size_align(BLOCK, 16).expect("layout");
+    // SAFETY: a valid layout; the block is read as bytes (whatever they hold, which is the
+    // point: a host that did not reset memory would show the last call's marker) and leaked.
+    let seen = unsafe {
+        let p = std::alloc::alloc(layout);
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        let seen = (0..BLOCK)
+            .filter(|i| std::ptr::read_volatile(p.add(*i)) == MARK)
+            .count();
+        std::ptr::write_bytes(p, MARK, BLOCK);
+        seen
+    };
+    screen("remember")
+        .key_values([
+            (en("data"), cell::integer(i64::from(data))),
+            (en("bss"), cell::integer(i64::from(bss))),
+            (en("heap"), cell::integer(seen as i64)),
+        ])
+        .build()
+}
 
 fn screen(title: &str) -> ScreenBuilder {
     ScreenBuilder::new(en(title))
