@@ -108,11 +108,36 @@ async fn a_plugins_job_runs_on_its_schedule_as_the_plugins_service_identity() {
         "a job reached personal data: {actions:?}"
     );
 
-    // When it falls due, the host's worker runs it by itself and schedules the next run.
+    // When it falls due, the host's worker runs it by itself and schedules the next run. The
+    // run is told the time it was due: a run due on a day some subscription renews (as the
+    // subscribers screen shows) renews it, writing the plugin's records as the service identity.
+    let (_, subscribers) = s
+        .get(
+            "/api/v1/plugins/subscriptions/screens/subscribers",
+            Some(&admin),
+        )
+        .await;
+    let today = chrono::Utc::now().date_naive();
+    let renewal_day = subscribers["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find_map(|b| b.get("Table")))
+        .and_then(|t| t["rows"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["cells"][4]["Date"].as_str())
+        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .filter(|d| *d > today)
+        .min()
+        .unwrap_or_else(|| panic!("no upcoming renewal in {subscribers}"));
+    let later = renewal_day
+        .and_hms_opt(2, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
     sqlx::query(
         "UPDATE plugin_jobs SET run_at = 0, scheduled_at = $1 WHERE plugin = 'subscriptions'",
     )
-    .bind(now)
+    .bind(later)
     .execute(&db)
     .await
     .unwrap();
@@ -139,8 +164,19 @@ async fn a_plugins_job_runs_on_its_schedule_as_the_plugins_service_identity() {
         .get("/api/v1/plugins/subscriptions/jobs", Some(&admin))
         .await;
     assert_eq!(jobs[0]["last_status"], "ok", "{jobs}");
-    assert_eq!(jobs[0]["run_at"].as_i64(), Some(due), "{jobs}");
+    assert!(jobs[0]["last_processed"].as_i64().unwrap() > 0, "{jobs}");
+    let next = jobs[0]["run_at"].as_i64().unwrap();
+    assert_eq!(next, later + 86_400_000, "{jobs}");
+    assert_eq!(jobs[0]["scheduled_at"].as_i64(), Some(next), "{jobs}");
     assert_eq!(jobs[0]["attempt"], 1, "{jobs}");
+    let writes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'plugin:subscriptions/job:renewals' \
+         AND action = 'record.replace'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(writes > 0, "the job changed no subscription");
 
     // The same from the command line.
     let (ok, out, err) = crate::common::crm(
