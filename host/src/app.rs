@@ -21,15 +21,15 @@ pub struct Actor {
     /// The plugin acting for this staff member, if any: the plugin then has at most the
     /// member's rights, and the policy and the audit trail see both.
     pub via_plugin: Option<String>,
-    /// The plugin's job this actor runs, when no staff member is behind it: the subject is then
-    /// the plugin's service identity (`type: service`).
-    pub job: Option<String>,
+    /// What the plugin runs when no staff member is behind it (`job:<name>`, `event:<topic>`):
+    /// the subject is then the plugin's service identity (`type: service`).
+    pub service: Option<String>,
 }
 
 impl Actor {
     pub fn subject(&self) -> Subject {
         Subject {
-            kind: match (&self.job, &self.via_plugin) {
+            kind: match (&self.service, &self.via_plugin) {
                 (Some(_), _) => "service",
                 (None, Some(_)) => "plugin",
                 (None, None) => "user",
@@ -45,10 +45,25 @@ impl Actor {
 
     /// How the actor appears in audit records (ids, not names).
     pub fn audit_name(&self) -> String {
-        match (&self.via_plugin, &self.job) {
-            (Some(p), Some(j)) => format!("plugin:{p}/job:{j}"),
+        match (&self.via_plugin, &self.service) {
+            (Some(p), Some(s)) => format!("plugin:{p}/{s}"),
             (Some(p), None) => format!("plugin:{p}/user:{}", self.user_id),
             (None, _) => format!("user:{}", self.user_id),
+        }
+    }
+
+    /// A plugin's service identity, running `what` (`job:<name>`, `event:<topic>`) with no staff
+    /// member behind it.
+    pub fn service(tenant_id: &str, plugin: &str, what: String) -> Self {
+        Self {
+            tenant_id: tenant_id.to_string(),
+            user_id: String::new(),
+            username: String::new(),
+            role: "service".into(),
+            mfa: false,
+            lang: "en".into(),
+            via_plugin: Some(plugin.to_string()),
+            service: Some(what),
         }
     }
 

@@ -307,7 +307,7 @@ async fn plugin_bench(
         mfa: false,
         lang: "en".into(),
         via_plugin: None,
-        job: None,
+        service: None,
     };
     let limits = Limits::default();
     let collections = Default::default();

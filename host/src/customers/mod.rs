@@ -347,6 +347,15 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
         ),
     )
     .await?;
+    crate::plugins::delivery::publish(
+        app,
+        &mut tx,
+        &actor.tenant_id,
+        "crm.customer.created",
+        Some(id.as_str()),
+        serde_json::json!({"customer": id}),
+    )
+    .await?;
     tx.commit().await?;
     get(app, actor, &id).await
 }
@@ -483,6 +492,23 @@ pub async fn update(
         ),
     )
     .await?;
+    let payload = serde_json::json!({"customer": id, "fields": changes.fields()});
+    for (topic, changed) in [
+        ("crm.customer.updated", true),
+        ("crm.consent.changed", changes.consents.is_some()),
+    ] {
+        if changed {
+            crate::plugins::delivery::publish(
+                app,
+                &mut tx,
+                &actor.tenant_id,
+                topic,
+                Some(id),
+                payload.clone(),
+            )
+            .await?;
+        }
+    }
     tx.commit().await?;
     get(app, actor, id).await
 }
@@ -509,6 +535,17 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
             &decision,
             serde_json::json!({"erased": true}),
         ),
+    )
+    .await?;
+    // Not "about" the customer (that would drop it as erased): the id is in the payload, so
+    // subscribers can forget what they kept outside the customer's records.
+    crate::plugins::delivery::publish(
+        app,
+        &mut tx,
+        &actor.tenant_id,
+        "crm.customer.erased",
+        None,
+        serde_json::json!({"customer": id}),
     )
     .await?;
     tx.commit().await?;

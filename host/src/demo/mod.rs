@@ -162,7 +162,7 @@ pub async fn ensure_demo(
         mfa: true,
         lang: "en".into(),
         via_plugin: None,
-        job: None,
+        service: None,
     };
     install_first_party(app, &tenant.id, plugin_data.then_some(&admin)).await?;
     let creds = DemoCredentials {

@@ -27,7 +27,7 @@ use crate::store::{DeclaredJob, JobDone, JobRow, Tx, now_ms};
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How often the worker looks for due jobs.
 const POLL: Duration = Duration::from_secs(1);
-const MINUTE: i64 = 60_000;
+pub(crate) const MINUTE: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MINUTE;
 
 /// A schedule, parsed.
@@ -103,7 +103,7 @@ fn parse_hh_mm(t: &str) -> Option<i64> {
 }
 
 /// How long to wait before the next try after `attempt` failed: 1, 2, 4, 8 minutes.
-fn retry_delay(attempt: i64) -> i64 {
+pub(crate) fn retry_delay(attempt: i64) -> i64 {
     MINUTE << (attempt - 1).clamp(0, 6)
 }
 
@@ -179,16 +179,7 @@ pub struct JobRun {
 
 /// The identity a plugin's job acts as: no staff member, only the plugin.
 fn service_actor(tenant_id: &str, plugin: &str, job: &str) -> Actor {
-    Actor {
-        tenant_id: tenant_id.to_string(),
-        user_id: String::new(),
-        username: String::new(),
-        role: "service".into(),
-        mfa: false,
-        lang: "en".into(),
-        via_plugin: Some(plugin.to_string()),
-        job: Some(job.to_string()),
-    }
+    Actor::service(tenant_id, plugin, format!("job:{job}"))
 }
 
 /// Runs a job now, outside its schedule, for an admin (`by`): the schedule is left as it was.
@@ -408,7 +399,8 @@ async fn backfill(app: &App) -> AppResult<()> {
     Ok(())
 }
 
-/// Starts this host's job worker: it looks for due jobs every second and runs them one at a time.
+/// Starts this host's job worker: every second it runs the due jobs, one at a time, then delivers
+/// the due events.
 pub fn spawn(app: Arc<App>) {
     tokio::spawn(async move {
         if let Err(e) = backfill(&app).await {
@@ -431,6 +423,9 @@ pub fn spawn(app: Arc<App>) {
                 if let Err(e) = run_due(&app, row, now).await {
                     tracing::warn!(%plugin, %job, error = %e.message, "a plugin job could not run");
                 }
+            }
+            if let Err(e) = super::delivery::run_due(&app).await {
+                tracing::warn!(error = %e.message, "plugin events could not be delivered");
             }
         }
     });

@@ -75,7 +75,7 @@ pub struct Installed {
 }
 
 impl Installed {
-    fn decode(row: PluginRow) -> AppResult<Self> {
+    pub(crate) fn decode(row: PluginRow) -> AppResult<Self> {
         let manifest =
             serde_json::from_str(&row.manifest_json).map_err(|_| AppError::integrity())?;
         let grants = serde_json::from_str(&row.grants_json).map_err(|_| AppError::integrity())?;
@@ -622,7 +622,7 @@ pub(crate) async fn with_caller<R>(
     Ok(r)
 }
 
-/// Writes the events of a successful call to the tenant's outbox.
+/// Writes the events of a successful call to the tenant's outbox, queued for their subscribers.
 async fn deliver_events(
     app: &App,
     actor: &Actor,
@@ -645,6 +645,8 @@ async fn deliver_events(
                 &e.payload,
             )
             .await?;
+        let subscribers =
+            super::delivery::fan_out(app, &mut tx, &actor.tenant_id, &id, &e.topic).await?;
         audit::append(
             &mut tx,
             &actor.tenant_id,
@@ -653,7 +655,11 @@ async fn deliver_events(
                 actor.through_plugin(plugin).audit_name(),
                 "event.emit",
                 format!("event/{id}"),
-                serde_json::json!({"topic": e.topic, "customer": e.customer}),
+                serde_json::json!({
+                    "topic": e.topic,
+                    "customer": e.customer,
+                    "subscribers": subscribers,
+                }),
             ),
         )
         .await?;

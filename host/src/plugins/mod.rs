@@ -5,10 +5,11 @@
 //! plugin available; `runtime` calls it (fresh instance per call, limits, WASI with nothing
 //! ambient); each host capability in `caps` checks its grant, asks the policy decision point as
 //! the plugin acting for the staff member, and audits. `jobs` runs the plugins' scheduled jobs
-//! as their service identity.
+//! and `delivery` hands them their subscribed events, both as the plugin's service identity.
 
 pub mod abi;
 pub mod caps;
+pub mod delivery;
 pub mod jobs;
 pub mod lifecycle;
 pub mod package;

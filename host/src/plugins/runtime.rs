@@ -455,7 +455,7 @@ impl Runtime {
             mfa: false,
             lang: "en".into(),
             via_plugin: None,
-            job: None,
+            service: None,
         };
         let limits = Limits::default();
         let caller = Caller {
@@ -507,6 +507,24 @@ impl Runtime {
                 caller,
                 caller.limits.deadline_ms,
                 async move |p, store| p.crm_platform_guest().call_act(store, &request).await,
+            )
+            .await?;
+        answered(caller.plugin, r, events, caller.limits)
+    }
+
+    /// Hands the plugin an event it subscribed to.
+    pub async fn on_event(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        event: abi::guest::IncomingEvent,
+    ) -> Result<((), Vec<caps::events::Pending>), CallError> {
+        let (r, events) = self
+            .invoke(
+                &prepared.pre,
+                caller,
+                caller.limits.deadline_ms,
+                async move |p, store| p.crm_platform_guest().call_on_event(store, &event).await,
             )
             .await?;
         answered(caller.plugin, r, events, caller.limits)

@@ -78,7 +78,7 @@ pub async fn session_actor(app: &App, token: &str) -> AppResult<(Actor, String, 
         mfa: s.mfa != 0,
         lang: s.lang,
         via_plugin: None,
-        job: None,
+        service: None,
     };
     Ok((actor, hash, s.csrf_token))
 }
@@ -344,7 +344,7 @@ pub async fn sign_in(
             mfa,
             lang: user.lang,
             via_plugin: None,
-            job: None,
+            service: None,
         },
     })
 }

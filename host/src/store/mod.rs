@@ -2,12 +2,14 @@
 //! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
 
 mod customers;
+mod deliveries;
 mod jobs;
 mod plugins;
 mod policies;
 mod users;
 
 pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{PluginLogRow, PluginRow, RecordRow};
 pub use policies::{DecisionRow, PolicyVersionRow};

@@ -186,12 +186,16 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
-        // Its jobs go with it; a reinstall declares them again.
-        sqlx::query("DELETE FROM plugin_jobs WHERE tenant_id = $1 AND plugin = $2")
+        // Its jobs and undelivered events go with it; a reinstall declares its jobs again.
+        for table in ["plugin_jobs", "plugin_event_deliveries"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND plugin = $2"
+            ))
             .bind(tenant_id)
             .bind(name)
             .execute(&mut **tx)
             .await?;
+        }
         if purge {
             for table in ["plugin_records", "plugin_logs"] {
                 sqlx::query(&format!(

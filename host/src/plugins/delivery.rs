@@ -1,0 +1,207 @@
+//! Delivery of the tenant's outbox events to the plugins subscribed to them (`on-event`).
+//!
+//! An event is fanned out when its emitting call's transaction writes it: one delivery per
+//! enabled plugin of the tenant whose manifest subscribes to the topic (an exact topic, or a
+//! prefix ending in `.*`). The job worker then delivers each at least once, as the subscriber's
+//! service identity (`plugin:<name>/event:<topic>`, no staff member behind it), retrying a
+//! failure after 1, 2, 4 and 8 minutes before giving up. An event about a customer who was
+//! erased meanwhile is dropped, never delivered. The host publishes its own events the same way
+//! (`crm.customer.created`, `crm.customer.updated`, `crm.consent.changed`, `crm.customer.erased`),
+//! only when some plugin subscribes to them.
+
+use std::sync::Arc;
+
+use super::abi::v0_1_0::guest::{EventSource, IncomingEvent};
+use super::jobs::{MAX_ATTEMPTS, MINUTE, retry_delay};
+use super::lifecycle;
+use crate::app::{Actor, App};
+use crate::audit;
+use crate::error::AppResult;
+use crate::store::{DeliveryRow, Tx, now_ms};
+
+/// Whether a subscription (`crm.customer.created`, `subscriptions.*`) covers `topic`.
+pub fn covers(subscription: &str, topic: &str) -> bool {
+    match subscription.strip_suffix(".*") {
+        Some(prefix) => topic
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.')),
+        None => subscription == topic,
+    }
+}
+
+/// The source the host's own events are published under (topics `crm.…`).
+pub const PLATFORM: &str = "crm";
+
+/// The enabled plugins of the tenant subscribed to `topic`.
+async fn subscribers(app: &App, tenant_id: &str, topic: &str) -> AppResult<Vec<String>> {
+    let mut subscribers = Vec::new();
+    for row in app.store.plugins(tenant_id).await? {
+        if row.state != "enabled" {
+            continue;
+        }
+        let p = lifecycle::Installed::decode(row)?;
+        if p.manifest.subscriptions.iter().any(|s| covers(s, topic)) {
+            subscribers.push(p.row.name);
+        }
+    }
+    Ok(subscribers)
+}
+
+/// Queues the event for every enabled plugin of the tenant subscribed to its topic, inside the
+/// transaction that writes the event. Returns the subscribers.
+pub async fn fan_out(
+    app: &App,
+    tx: &mut Tx,
+    tenant_id: &str,
+    event_id: &str,
+    topic: &str,
+) -> AppResult<Vec<String>> {
+    let subscribers = subscribers(app, tenant_id, topic).await?;
+    for name in &subscribers {
+        app.store
+            .queue_delivery(tx, tenant_id, event_id, name, now_ms())
+            .await?;
+    }
+    Ok(subscribers)
+}
+
+/// Publishes a platform event (`crm.customer.created`, …) inside the change's transaction, if
+/// any plugin subscribes to it. `payload` holds ids, never personal data.
+pub async fn publish(
+    app: &App,
+    tx: &mut Tx,
+    tenant_id: &str,
+    topic: &str,
+    customer: Option<&str>,
+    payload: serde_json::Value,
+) -> AppResult<()> {
+    if subscribers(app, tenant_id, topic).await?.is_empty() {
+        return Ok(());
+    }
+    let id = app
+        .store
+        .insert_plugin_event(
+            tx,
+            tenant_id,
+            PLATFORM,
+            topic,
+            customer,
+            &payload.to_string(),
+        )
+        .await?;
+    fan_out(app, tx, tenant_id, &id, topic).await?;
+    Ok(())
+}
+
+/// Delivers the deliveries that are due (called by the job worker).
+pub async fn run_due(app: &Arc<App>) -> AppResult<()> {
+    let now = now_ms();
+    for row in app.store.due_deliveries(now, 32).await? {
+        deliver(app, row, now).await?;
+    }
+    Ok(())
+}
+
+async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
+    let p = lifecycle::get(app, &row.tenant_id, &row.plugin).await?;
+    let lease = now + p.limits.deadline_ms as i64 + MINUTE;
+    if !app
+        .store
+        .claim_delivery(&row.event_id, &row.plugin, now, lease)
+        .await?
+    {
+        return Ok(());
+    }
+    let actor = Actor::service(&row.tenant_id, &row.plugin, format!("event:{}", row.topic));
+    // The customer it is about may have been erased since: then it is not delivered at all.
+    let erased = match &row.customer_id {
+        Some(c) => app.store.subject_key(&row.tenant_id, c).await?.is_none(),
+        None => false,
+    };
+    let outcome = if erased {
+        Err(None)
+    } else {
+        let event = IncomingEvent {
+            id: row.event_id.clone(),
+            topic: row.topic.clone(),
+            source: if row.source == PLATFORM {
+                EventSource::Platform
+            } else {
+                EventSource::Plugin(row.source.clone())
+            },
+            customer: row.customer_id.clone(),
+            payload: row.payload.clone(),
+            occurred_at: row.occurred_at,
+        };
+        lifecycle::with_caller(app, &actor, &p, now, async |prepared, caller| {
+            app.plugins.on_event(prepared, caller, event).await
+        })
+        .await
+        .map_err(|e| Some(e.message.chars().take(500).collect::<String>()))
+    };
+    let ended = now_ms();
+    let (status, retry_at, error) = match &outcome {
+        Ok(()) => ("delivered", None, None),
+        Err(None) => ("dropped", None, Some("the customer it names was erased")),
+        Err(Some(e)) if row.attempt >= MAX_ATTEMPTS => ("failed", None, Some(e.as_str())),
+        Err(Some(e)) => (
+            "pending",
+            Some(ended + retry_delay(row.attempt)),
+            Some(e.as_str()),
+        ),
+    };
+    let attempt = if retry_at.is_some() {
+        row.attempt + 1
+    } else {
+        row.attempt
+    };
+    let mut tx = app.store.begin().await?;
+    app.store
+        .finish_delivery(
+            &mut tx,
+            &row.event_id,
+            &row.plugin,
+            status,
+            attempt,
+            retry_at,
+            error,
+            ended,
+        )
+        .await?;
+    audit::append(
+        &mut tx,
+        &row.tenant_id,
+        &audit::Event {
+            actor: actor.audit_name(),
+            action: "plugin.event".into(),
+            resource: format!("event/{}", row.event_id),
+            decision: "allow".into(),
+            policy_version: app.pdp.version().to_string(),
+            detail: serde_json::json!({
+                "topic": row.topic,
+                "source": row.source,
+                "attempt": row.attempt,
+                "status": status,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn subscriptions_cover_exact_topics_and_prefixes() {
+        assert!(covers("relay.ping", "relay.ping"));
+        assert!(!covers("relay.ping", "relay.pingback"));
+        assert!(covers("relay.*", "relay.ping"));
+        assert!(covers("relay.*", "relay.ping.again"));
+        assert!(!covers("relay.*", "relay"));
+        assert!(!covers("relay.*", "relayx.ping"));
+        assert!(covers("crm.customer.*", "crm.customer.erased"));
+    }
+}
