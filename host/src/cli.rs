@@ -912,7 +912,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
                         let s = &j.state;
                         println!(
                             "{} [{}] next {} (try {}); last run {} {}{}",
-                            j.job,
+                            s.job,
                             s.schedule,
                             time(s.run_at),
                             s.attempt,

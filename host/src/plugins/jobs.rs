@@ -140,7 +140,6 @@ pub async fn register(
 /// A job as the admin's list shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobInfo {
-    pub job: String,
     pub title: String,
     pub title_zh_hans: Option<String>,
     #[serde(flatten)]
@@ -156,7 +155,6 @@ pub async fn list(app: &App, tenant_id: &str, plugin: &str) -> AppResult<Vec<Job
         .map(|row| {
             let decl = p.manifest.jobs.iter().find(|j| j.name == row.job);
             JobInfo {
-                job: row.job.clone(),
                 title: decl.map(|d| d.title.en.clone()).unwrap_or_default(),
                 title_zh_hans: decl.and_then(|d| d.title.zh_hans.clone()),
                 state: row,
