@@ -186,8 +186,13 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
-        // Its jobs and undelivered events go with it; a reinstall declares its jobs again.
-        for table in ["plugin_jobs", "plugin_event_deliveries"] {
+        // Its jobs and event deliveries go with it (a reinstall declares its jobs again); its
+        // records and log only with `purge`.
+        let mut tables = vec!["plugin_jobs", "plugin_event_deliveries"];
+        if purge {
+            tables.extend(["plugin_records", "plugin_logs"]);
+        }
+        for table in tables {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE tenant_id = $1 AND plugin = $2"
             ))
@@ -195,17 +200,6 @@ impl Store {
             .bind(name)
             .execute(&mut **tx)
             .await?;
-        }
-        if purge {
-            for table in ["plugin_records", "plugin_logs"] {
-                sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE tenant_id = $1 AND plugin = $2"
-                ))
-                .bind(tenant_id)
-                .bind(name)
-                .execute(&mut **tx)
-                .await?;
-            }
         }
         Ok(r.rows_affected() > 0)
     }
