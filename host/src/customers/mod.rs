@@ -351,7 +351,7 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
         app,
         &mut tx,
         &actor.tenant_id,
-        "crm.customer.created",
+        &["crm.customer.created"],
         Some(id.as_str()),
         serde_json::json!({"customer": id}),
     )
@@ -492,23 +492,20 @@ pub async fn update(
         ),
     )
     .await?;
-    let payload = serde_json::json!({"customer": id, "fields": changes.fields()});
-    for (topic, changed) in [
-        ("crm.customer.updated", true),
-        ("crm.consent.changed", changes.consents.is_some()),
-    ] {
-        if changed {
-            crate::plugins::delivery::publish(
-                app,
-                &mut tx,
-                &actor.tenant_id,
-                topic,
-                Some(id),
-                payload.clone(),
-            )
-            .await?;
-        }
-    }
+    let topics: &[&str] = if changes.consents.is_some() {
+        &["crm.customer.updated", "crm.consent.changed"]
+    } else {
+        &["crm.customer.updated"]
+    };
+    crate::plugins::delivery::publish(
+        app,
+        &mut tx,
+        &actor.tenant_id,
+        topics,
+        Some(id),
+        serde_json::json!({"customer": id, "fields": changes.fields()}),
+    )
+    .await?;
     tx.commit().await?;
     get(app, actor, id).await
 }
@@ -543,7 +540,7 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
         app,
         &mut tx,
         &actor.tenant_id,
-        "crm.customer.erased",
+        &["crm.customer.erased"],
         None,
         serde_json::json!({"customer": id}),
     )

@@ -32,64 +32,80 @@ pub fn covers(subscription: &str, topic: &str) -> bool {
 /// The source the host's own events are published under (topics `crm.…`).
 pub const PLATFORM: &str = "crm";
 
-/// The enabled plugins of the tenant subscribed to `topic`.
-async fn subscribers(app: &App, tenant_id: &str, topic: &str) -> AppResult<Vec<String>> {
-    let mut subscribers = Vec::new();
-    for row in app.store.plugins(tenant_id).await? {
-        if row.state != "enabled" {
-            continue;
+/// The tenant's enabled plugins and the topics each subscribes to: read once for all the
+/// events one call writes.
+pub struct Subscriptions(Vec<(String, Vec<String>)>);
+
+impl Subscriptions {
+    pub async fn of(app: &App, tenant_id: &str) -> AppResult<Self> {
+        let mut subs = Vec::new();
+        for row in app.store.plugins(tenant_id).await? {
+            if row.state == "enabled" {
+                let p = lifecycle::Installed::decode(row)?;
+                subs.push((p.row.name, p.manifest.subscriptions));
+            }
         }
-        let p = lifecycle::Installed::decode(row)?;
-        if p.manifest.subscriptions.iter().any(|s| covers(s, topic)) {
-            subscribers.push(p.row.name);
-        }
+        Ok(Self(subs))
     }
-    Ok(subscribers)
+
+    /// The plugins subscribed to `topic`.
+    fn to<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(_, subs)| subs.iter().any(|s| covers(s, topic)))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Queues the event for every plugin subscribed to its topic, inside the transaction that
+    /// writes the event. Returns the subscribers.
+    pub async fn fan_out(
+        &self,
+        app: &App,
+        tx: &mut Tx,
+        tenant_id: &str,
+        event_id: &str,
+        topic: &str,
+    ) -> AppResult<Vec<String>> {
+        let mut queued = Vec::new();
+        for name in self.to(topic) {
+            app.store
+                .queue_delivery(tx, tenant_id, event_id, name, now_ms())
+                .await?;
+            queued.push(name.to_string());
+        }
+        Ok(queued)
+    }
 }
 
-/// Queues the event for every enabled plugin of the tenant subscribed to its topic, inside the
-/// transaction that writes the event. Returns the subscribers.
-pub async fn fan_out(
-    app: &App,
-    tx: &mut Tx,
-    tenant_id: &str,
-    event_id: &str,
-    topic: &str,
-) -> AppResult<Vec<String>> {
-    let subscribers = subscribers(app, tenant_id, topic).await?;
-    for name in &subscribers {
-        app.store
-            .queue_delivery(tx, tenant_id, event_id, name, now_ms())
-            .await?;
-    }
-    Ok(subscribers)
-}
-
-/// Publishes a platform event (`crm.customer.created`, …) inside the change's transaction, if
-/// any plugin subscribes to it. `payload` holds ids, never personal data.
+/// Publishes platform events (`crm.customer.created`, …), one per topic, inside the change's
+/// transaction; a topic no plugin subscribes to is not written. `payload` holds ids, never
+/// personal data.
 pub async fn publish(
     app: &App,
     tx: &mut Tx,
     tenant_id: &str,
-    topic: &str,
+    topics: &[&str],
     customer: Option<&str>,
     payload: serde_json::Value,
 ) -> AppResult<()> {
-    if subscribers(app, tenant_id, topic).await?.is_empty() {
-        return Ok(());
+    let subs = Subscriptions::of(app, tenant_id).await?;
+    for topic in topics {
+        if subs.to(topic).next().is_none() {
+            continue;
+        }
+        let id = app
+            .store
+            .insert_plugin_event(
+                tx,
+                tenant_id,
+                PLATFORM,
+                topic,
+                customer,
+                &payload.to_string(),
+            )
+            .await?;
+        subs.fan_out(app, tx, tenant_id, &id, topic).await?;
     }
-    let id = app
-        .store
-        .insert_plugin_event(
-            tx,
-            tenant_id,
-            PLATFORM,
-            topic,
-            customer,
-            &payload.to_string(),
-        )
-        .await?;
-    fan_out(app, tx, tenant_id, &id, topic).await?;
     Ok(())
 }
 
@@ -97,7 +113,11 @@ pub async fn publish(
 pub async fn run_due(app: &Arc<App>) -> AppResult<()> {
     let now = now_ms();
     for row in app.store.due_deliveries(now, 32).await? {
-        deliver(app, row, now).await?;
+        // One delivery that cannot be made (its plugin just uninstalled, say) holds up no other.
+        let (event, plugin) = (row.event_id.clone(), row.plugin.clone());
+        if let Err(e) = deliver(app, row, now).await {
+            tracing::warn!(%event, %plugin, error = %e.message, "an event could not be delivered");
+        }
     }
     Ok(())
 }
@@ -171,19 +191,18 @@ async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
     audit::append(
         &mut tx,
         &row.tenant_id,
-        &audit::Event {
-            actor: actor.audit_name(),
-            action: "plugin.event".into(),
-            resource: format!("event/{}", row.event_id),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
-            detail: serde_json::json!({
+        &lifecycle::allowed(
+            app,
+            actor.audit_name(),
+            "plugin.event",
+            format!("event/{}", row.event_id),
+            serde_json::json!({
                 "topic": row.topic,
                 "source": row.source,
                 "attempt": row.attempt,
                 "status": status,
             }),
-        },
+        ),
     )
     .await?;
     tx.commit().await?;

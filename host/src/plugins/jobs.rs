@@ -201,18 +201,26 @@ pub async fn run_now(
             "the plugin {plugin} is disabled"
         )));
     }
-    if !app
-        .store
-        .jobs(tenant_id, plugin)
-        .await?
-        .iter()
-        .any(|r| r.job == job)
-    {
-        // Installed before jobs were kept, and no host's worker has registered it yet.
-        let mut tx = app.store.begin().await?;
-        register(app, &mut tx, tenant_id, &p.manifest).await?;
-        tx.commit().await?;
-    }
+    let find = async || -> AppResult<Option<JobRow>> {
+        Ok(app
+            .store
+            .jobs(tenant_id, plugin)
+            .await?
+            .into_iter()
+            .find(|r| r.job == job))
+    };
+    let row = match find().await? {
+        Some(row) => row,
+        None => {
+            // Installed before jobs were kept, and no host's worker has registered it yet.
+            let mut tx = app.store.begin().await?;
+            register(app, &mut tx, tenant_id, &p.manifest).await?;
+            tx.commit().await?;
+            find()
+                .await?
+                .ok_or_else(|| AppError::not_found(&format!("job {job} of plugin {plugin}")))?
+        }
+    };
     let now = now_ms();
     let lease = now + p.limits.job_deadline_ms as i64 + MINUTE;
     if !app
@@ -224,13 +232,6 @@ pub async fn run_now(
             "the job {job} of {plugin} is running; try again when it has finished"
         )));
     }
-    let row = app
-        .store
-        .jobs(tenant_id, plugin)
-        .await?
-        .into_iter()
-        .find(|r| r.job == job)
-        .ok_or_else(|| AppError::not_found(&format!("job {job} of plugin {plugin}")))?;
     let run = execute(app, &p, job, now, 1).await;
     // The pending scheduled run stays as it was; only the last run's outcome changes.
     finish(
@@ -310,14 +311,13 @@ async fn finish(
     audit::append(
         &mut tx,
         &row.tenant_id,
-        &audit::Event {
-            actor: actor.audit_name(),
-            action: "plugin.job".into(),
-            resource: format!("plugin/{}/{}", row.plugin, row.job),
-            decision: "allow".into(),
-            policy_version: app.pdp.version().to_string(),
+        &lifecycle::allowed(
+            app,
+            actor.audit_name(),
+            "plugin.job",
+            format!("plugin/{}/{}", row.plugin, row.job),
             detail,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -138,7 +138,7 @@ impl Installed {
 }
 
 /// An audit record of an allowed plugin-management step or plugin call.
-fn allowed(
+pub(crate) fn allowed(
     app: &App,
     actor: impl Into<String>,
     action: &str,
@@ -632,6 +632,7 @@ async fn deliver_events(
     if events.is_empty() {
         return Ok(());
     }
+    let subs = super::delivery::Subscriptions::of(app, &actor.tenant_id).await?;
     let mut tx = app.store.begin().await?;
     for e in events {
         let id = app
@@ -645,8 +646,9 @@ async fn deliver_events(
                 &e.payload,
             )
             .await?;
-        let subscribers =
-            super::delivery::fan_out(app, &mut tx, &actor.tenant_id, &id, &e.topic).await?;
+        let subscribers = subs
+            .fan_out(app, &mut tx, &actor.tenant_id, &id, &e.topic)
+            .await?;
         audit::append(
             &mut tx,
             &actor.tenant_id,

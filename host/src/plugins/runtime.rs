@@ -483,15 +483,13 @@ impl Runtime {
         caller: &Caller<'_>,
         request: abi::guest::ScreenRequest,
     ) -> Result<(abi::crm::platform::ui::Screen, Vec<caps::events::Pending>), CallError> {
-        let (r, events) = self
-            .invoke(
-                &prepared.pre,
-                caller,
-                caller.limits.deadline_ms,
-                async move |p, store| p.crm_platform_guest().call_render(store, &request).await,
-            )
-            .await?;
-        answered(caller.plugin, r, events, caller.limits)
+        self.handle(
+            prepared,
+            caller,
+            caller.limits.deadline_ms,
+            async move |p, store| p.crm_platform_guest().call_render(store, &request).await,
+        )
+        .await
     }
 
     /// Runs an action.
@@ -501,15 +499,13 @@ impl Runtime {
         caller: &Caller<'_>,
         request: abi::guest::ActionRequest,
     ) -> Result<(abi::guest::ActionOutcome, Vec<caps::events::Pending>), CallError> {
-        let (r, events) = self
-            .invoke(
-                &prepared.pre,
-                caller,
-                caller.limits.deadline_ms,
-                async move |p, store| p.crm_platform_guest().call_act(store, &request).await,
-            )
-            .await?;
-        answered(caller.plugin, r, events, caller.limits)
+        self.handle(
+            prepared,
+            caller,
+            caller.limits.deadline_ms,
+            async move |p, store| p.crm_platform_guest().call_act(store, &request).await,
+        )
+        .await
     }
 
     /// Hands the plugin an event it subscribed to.
@@ -519,15 +515,13 @@ impl Runtime {
         caller: &Caller<'_>,
         event: abi::guest::IncomingEvent,
     ) -> Result<((), Vec<caps::events::Pending>), CallError> {
-        let (r, events) = self
-            .invoke(
-                &prepared.pre,
-                caller,
-                caller.limits.deadline_ms,
-                async move |p, store| p.crm_platform_guest().call_on_event(store, &event).await,
-            )
-            .await?;
-        answered(caller.plugin, r, events, caller.limits)
+        self.handle(
+            prepared,
+            caller,
+            caller.limits.deadline_ms,
+            async move |p, store| p.crm_platform_guest().call_on_event(store, &event).await,
+        )
+        .await
     }
 
     /// Runs one of the plugin's jobs, under the job deadline.
@@ -537,12 +531,32 @@ impl Runtime {
         caller: &Caller<'_>,
         request: abi::guest::JobRequest,
     ) -> Result<(abi::guest::JobReport, Vec<caps::events::Pending>), CallError> {
-        let deadline = caller.limits.job_deadline_ms;
-        let (r, events) = self
-            .invoke(&prepared.pre, caller, deadline, async move |p, store| {
-                p.crm_platform_guest().call_run_job(store, &request).await
-            })
-            .await?;
+        self.handle(
+            prepared,
+            caller,
+            caller.limits.job_deadline_ms,
+            async move |p, store| p.crm_platform_guest().call_run_job(store, &request).await,
+        )
+        .await
+    }
+
+    /// A guest handler answering `result<T, error>`, in a fresh instance, with the output cap
+    /// applied to its answer.
+    async fn handle<T, F>(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        deadline_ms: u64,
+        f: F,
+    ) -> Result<(T, Vec<caps::events::Pending>), CallError>
+    where
+        T: Serialize + Send,
+        F: AsyncFnOnce(
+            &abi::Plugin,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<T, abi::Error>>,
+    {
+        let (r, events) = self.invoke(&prepared.pre, caller, deadline_ms, f).await?;
         answered(caller.plugin, r, events, caller.limits)
     }
 

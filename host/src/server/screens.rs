@@ -210,13 +210,17 @@ async fn act(
     };
     let row = get("_row").map(str::to_string);
     let form = match (get("_form"), get("_form_mac")) {
-        (Some(sealed), Some(mac)) => match s.app.tenant_keys(&who.actor.tenant_id).await {
-            Ok(keys) => match forms::open(&keys, &plugin, &action, sealed, mac) {
+        (Some(sealed), Some(mac)) => {
+            let opened = s
+                .app
+                .tenant_keys(&who.actor.tenant_id)
+                .await
+                .and_then(|keys| forms::open(&keys, &plugin, &action, sealed, mac));
+            match opened {
                 Ok(spec) => Some(spec),
                 Err(e) => return error_page(&lang, Some(&who), &e),
-            },
-            Err(e) => return error_page(&lang, Some(&who), &e),
-        },
+            }
+        }
         _ => None,
     };
     let mut origin = ScreenRef {

@@ -66,19 +66,17 @@ impl Store {
         now: i64,
         until: i64,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE plugin_event_deliveries SET lease_until = $3 WHERE event_id = $1 AND plugin = $2 \
-             AND status = 'pending' AND (lease_until IS NULL OR lease_until < $4)",
+        self.update_one(
+            sqlx::query(
+                "UPDATE plugin_event_deliveries SET lease_until = $3 WHERE event_id = $1 \
+                 AND plugin = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $4)",
+            )
+            .bind(event_id)
+            .bind(plugin)
+            .bind(until)
+            .bind(now),
         )
-        .bind(event_id)
-        .bind(plugin)
-        .bind(until)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        .await
     }
 
     /// Records a delivery's outcome: finished (`delivered`, `failed`, `dropped`) or, with

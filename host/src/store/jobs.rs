@@ -143,20 +143,18 @@ impl Store {
         now: i64,
         until: i64,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE plugin_jobs SET lease_until = $4 WHERE tenant_id = $1 AND plugin = $2 AND job = $3 \
-             AND (lease_until IS NULL OR lease_until < $5)",
+        self.update_one(
+            sqlx::query(
+                "UPDATE plugin_jobs SET lease_until = $4 WHERE tenant_id = $1 AND plugin = $2 \
+                 AND job = $3 AND (lease_until IS NULL OR lease_until < $5)",
+            )
+            .bind(tenant_id)
+            .bind(plugin)
+            .bind(job)
+            .bind(until)
+            .bind(now),
         )
-        .bind(tenant_id)
-        .bind(plugin)
-        .bind(job)
-        .bind(until)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        .await
     }
 
     /// Records a run's outcome and the next pending run, and lets go of the lease.
@@ -186,19 +184,5 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Lets go of a job's lease without changing anything else (a run that could not start).
-    pub async fn release_job(&self, tenant_id: &str, plugin: &str, job: &str) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE plugin_jobs SET lease_until = NULL WHERE tenant_id = $1 AND plugin = $2 AND job = $3",
-        )
-        .bind(tenant_id)
-        .bind(plugin)
-        .bind(job)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
     }
 }

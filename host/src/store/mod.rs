@@ -117,6 +117,18 @@ impl Store {
     }
 
     /// Starts a write transaction (reads need none: WAL readers never wait for the writer).
+    /// Runs one conditional update in a write transaction of its own and tells whether it
+    /// changed exactly one row (a lease taken, for example).
+    pub async fn update_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
+        let r = query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn begin(&self) -> sqlx::Result<Tx> {
         let gate = self.write_gate.clone().lock_owned().await;
         Ok(Tx {
