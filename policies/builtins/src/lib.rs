@@ -3,6 +3,10 @@
 //! `RegorusEngine` and `crm policy test`) and inside compiled modules
 //! (`policies/runtime`), so both sides give the same answers.
 //!
+//! It also replaces the builtins where regorus answers differently from OPA:
+//! `json.is_valid` and `yaml.is_valid` are `false` for a non-string, where
+//! regorus raises a type error.
+//!
 //! Extensions exist only in the regorus interpreter: a policy that calls one
 //! is rejected by the RVM compiler and compiled for the in-module interpreter.
 
@@ -10,7 +14,13 @@ use anyhow::{Result, bail};
 use regorus::Value;
 
 /// `(name, arity)` of every builtin added by [`register`].
-pub const EXTENSIONS: &[(&str, u8)] = &[("array.flatten", 1), ("strings.split_n", 3)];
+pub const EXTENSIONS: &[(&str, u8)] = &[
+    ("array.flatten", 1),
+    ("strings.split_n", 3),
+    ("json.is_valid", 1),
+    #[cfg(feature = "yaml")]
+    ("yaml.is_valid", 1),
+];
 
 /// Adds every builtin of this crate to `engine`.
 pub fn register(engine: &mut regorus::Engine) -> Result<()> {
@@ -24,7 +34,33 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         3,
         Box::new(|a: Vec<Value>| strings_split_n(&a)),
     )?;
+    engine.add_extension(
+        "json.is_valid".into(),
+        1,
+        Box::new(|a: Vec<Value>| Ok(is_valid(&a, |s| Value::from_json_str(s).is_ok()))),
+    )?;
+    #[cfg(feature = "yaml")]
+    engine.add_extension(
+        "yaml.is_valid".into(),
+        1,
+        Box::new(|a: Vec<Value>| Ok(is_valid(&a, yaml_parses))),
+    )?;
     Ok(())
+}
+
+/// A YAML stream is valid when every document in it is (OPA's answer; regorus's own parser
+/// refuses a stream of several documents).
+#[cfg(feature = "yaml")]
+fn yaml_parses(s: &str) -> bool {
+    use serde::Deserialize;
+    Value::from_yaml_str(s).is_ok()
+        || yaml_serde::Deserializer::from_str(s).all(|doc| Value::deserialize(doc).is_ok())
+}
+
+/// `json.is_valid` / `yaml.is_valid`: whether a string parses; `false` for anything that is
+/// not a string (OPA's answer, in strict mode too).
+fn is_valid(args: &[Value], parses: impl Fn(&str) -> bool) -> Value {
+    Value::Bool(matches!(args, [Value::String(s)] if parses(s)))
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -151,6 +187,39 @@ mod tests {
         let want = Value::from_json_str(r#"[1,2,"s",3,{"a":"b"},4.5,6,[7,8]]"#).unwrap();
         assert_eq!(array_flatten(&[v]).unwrap(), want);
         assert!(array_flatten(&[Value::from(42i64)]).is_err());
+    }
+
+    #[test]
+    fn is_valid_is_false_for_non_strings() {
+        let json = |s: &str| Value::from_json_str(s).is_ok();
+        assert_eq!(
+            is_valid(&[Value::from("{\"a\": 1}")], json),
+            Value::Bool(true)
+        );
+        assert_eq!(is_valid(&[Value::from("{a: 1}")], json), Value::Bool(false));
+        assert_eq!(is_valid(&[Value::from(1i64)], json), Value::Bool(false));
+        assert_eq!(is_valid(&[Value::Null], json), Value::Bool(false));
+        let mut e = regorus::Engine::new();
+        register(&mut e).unwrap();
+        e.add_policy(
+            "t.rego".into(),
+            "package t\np := [json.is_valid(input.x), json.is_valid(\"[1]\")]\n".into(),
+        )
+        .unwrap();
+        e.set_input(Value::from_json_str(r#"{"x": 7}"#).unwrap());
+        assert_eq!(
+            e.eval_rule("data.t.p".into()).unwrap(),
+            Value::from(vec![Value::Bool(false), Value::Bool(true)])
+        );
+    }
+
+    #[cfg(feature = "yaml")]
+    #[test]
+    fn a_yaml_stream_is_valid_when_every_document_is() {
+        assert!(yaml_parses("a: 1\n"));
+        assert!(yaml_parses("a: 1\n---\nb: 2\n"));
+        assert!(!yaml_parses("a: 1\n---\n\tb: 2\n"));
+        assert!(!yaml_parses("  test:\ntest1: hello\n"));
     }
 
     #[test]

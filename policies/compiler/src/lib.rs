@@ -106,6 +106,11 @@ pub struct Options {
     /// one-call `opa_eval` fast path from 2 on; 1 makes `opa-wasm` use the
     /// context path (`opa_eval_ctx_*` + `eval`), which the module also implements.
     pub abi_minor_version: i32,
+    /// Whether a builtin's error (a type error, an invalid regex, …) fails the evaluation,
+    /// as in `opa eval --strict-builtin-errors`, or makes the expression undefined, OPA's
+    /// default. The default here is strict: a policy that denies when a deny rule's builtin
+    /// fails, instead of silently skipping that rule, fails closed.
+    pub strict_builtin_errors: bool,
 }
 
 impl Default for Options {
@@ -113,6 +118,7 @@ impl Default for Options {
         Self {
             mode: ModeChoice::default(),
             abi_minor_version: 2,
+            strict_builtin_errors: true,
         }
     }
 }
@@ -177,6 +183,7 @@ pub fn compile_with(
     let header = serde_json::json!({
         "mode": match mode { Mode::Rvm => "rvm", Mode::Interpreter => "interp" },
         "entrypoints": eps.iter().map(|(n, p)| vec![n.clone(), p.clone()]).collect::<Vec<_>>(),
+        "strict": options.strict_builtin_errors,
     });
     let header = serde_json::to_vec(&header)?;
     let mut blob = Vec::with_capacity(4 + header.len() + payload.len());

@@ -315,6 +315,7 @@ async fn check(
             Options {
                 mode: choice,
                 abi_minor_version: minor,
+                ..Options::default()
             },
         )
         .unwrap();
@@ -1208,6 +1209,7 @@ async fn falsy_inputs_on_the_sdk_fast_path() {
             Options {
                 mode: ModeChoice::Auto,
                 abi_minor_version: minor,
+                ..Options::default()
             },
         )
         .unwrap();

@@ -54,6 +54,7 @@ fn both_paths(
             Options {
                 mode,
                 abi_minor_version: minor,
+                ..Options::default()
             },
         )
         .unwrap();
@@ -222,6 +223,41 @@ async fn errors_trap_and_the_instance_recovers() {
                 "{label}"
             );
         }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn builtin_errors_fail_the_evaluation_unless_compiled_with_opas_default() {
+    let src =
+        "package b\nm if regex.match(input.re, \"x\")\nn if not regex.match(input.re, \"x\")\n";
+    let files = [("b.rego", src)];
+    let bad = json!({"re": "$^[[["});
+    for strict in [true, false] {
+        let options = Options {
+            strict_builtin_errors: strict,
+            ..Options::default()
+        };
+        let m = compile_with(&files, &["b/m", "b/n"], options).unwrap();
+        let mut l = load(&m.wasm, &json!({})).await;
+        let (got_m, got_n) = (l.eval("b/m", &bad).await, l.eval("b/n", &bad).await);
+        if strict {
+            // Fails closed: the host denies on an evaluation error.
+            let e = got_m.unwrap_err();
+            assert!(format!("{e:#}").contains("invalid regex"), "{e:#}");
+            assert!(
+                got_n.is_err(),
+                "`not` of a failing builtin must not be true"
+            );
+        } else {
+            // OPA's default: the failing expression is undefined, so `not` of it holds.
+            assert_eq!(got_m.unwrap(), json!([]));
+            assert_eq!(got_n.unwrap(), json!([{"result": true}]));
+        }
+        assert_eq!(
+            l.eval("b/m", &json!({"re": "^x$"})).await.unwrap(),
+            json!([{"result": true}]),
+            "strict = {strict}"
+        );
     }
 }
 

@@ -184,7 +184,8 @@ fn runtime() -> &'static Runtime {
 
 /// Blob layout: `"CRMPOLICY1\0"`-less on purpose, just
 /// `u32 header_len | header JSON | payload`; header:
-/// `{"mode":"rvm"|"interp","entrypoints":[["crm/authz/decision","data.crm.authz.decision"],...]}`;
+/// `{"mode":"rvm"|"interp","entrypoints":[["crm/authz/decision","data.crm.authz.decision"],...],
+/// "strict":bool}` (strict builtin errors; absent = true);
 /// payload: RVM binary (`Program::serialize_binary`) or a JSON array of `[file, source]`.
 fn load() -> Result<Runtime, String> {
     let (ptr, len, _) = desc();
@@ -233,6 +234,8 @@ fn load() -> Result<Runtime, String> {
                 serde_json::from_slice(payload).map_err(|e| format!("bad sources: {e}"))?;
             let mut engine = regorus::Engine::new();
             crm_policy_builtins::register(&mut engine).map_err(|e| e.to_string())?;
+            let strict = header.get("strict").and_then(|v| v.as_bool());
+            engine.set_strict_builtin_errors(strict.unwrap_or(true));
             for (name, src) in files {
                 engine.add_policy(name, src).map_err(|e| e.to_string())?;
             }
