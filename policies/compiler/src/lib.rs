@@ -155,16 +155,32 @@ pub fn compile_with(
             if missing.len() == 1 { "it" } else { "them" },
         );
     }
+    // An entrypoint names a rule or, as with `opa build -e`, a package: its whole document.
+    let packages = engine.get_packages()?;
+    let mut package_eps = Vec::new();
     for (_, path) in &eps {
         // compile_with_entrypoint validates that the rule exists.
-        engine
+        let rule = engine
             .clone()
-            .compile_with_entrypoint(&regorus::Rc::from(path.as_str()))
-            .with_context(|| format!("entrypoint {path}"))?;
+            .compile_with_entrypoint(&regorus::Rc::from(path.as_str()));
+        let package = packages.iter().any(|p| {
+            p == path
+                || p.strip_prefix(path.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        });
+        match rule {
+            Ok(_) => package_eps.push(false),
+            Err(_) if package => package_eps.push(true),
+            Err(e) => return Err(e.context(format!("entrypoint {path}"))),
+        }
     }
 
     let rvm = if choice == ModeChoice::InterpreterOnly {
         Err(anyhow!("interpreter requested"))
+    } else if package_eps.contains(&true) {
+        Err(anyhow!(
+            "the RVM evaluates rules, and an entrypoint names a package"
+        ))
     } else {
         rvm_program(&mut engine, &eps)
     };
@@ -182,7 +198,13 @@ pub fn compile_with(
     };
     let header = serde_json::json!({
         "mode": match mode { Mode::Rvm => "rvm", Mode::Interpreter => "interp" },
-        "entrypoints": eps.iter().map(|(n, p)| vec![n.clone(), p.clone()]).collect::<Vec<_>>(),
+        "entrypoints": eps.iter().zip(&package_eps).map(|((n, p), &package)| {
+            let mut e = vec![n.clone(), p.clone()];
+            if package {
+                e.push("package".into());
+            }
+            e
+        }).collect::<Vec<_>>(),
         "strict": options.strict_builtin_errors,
     });
     let header = serde_json::to_vec(&header)?;

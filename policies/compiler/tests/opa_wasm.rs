@@ -262,6 +262,43 @@ async fn builtin_errors_fail_the_evaluation_unless_compiled_with_opas_default() 
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_package_entrypoint_gives_the_packages_document() {
+    let top = "package pkg\nx := 1\ny contains v if { some v in input.vs }\nf(a) := a\n";
+    let sub = "package pkg.sub\nz := input.z\n";
+    let files = [("a.rego", top), ("b.rego", sub)];
+    let m = compile_with(
+        &files,
+        &["pkg", "pkg/x", "data.pkg.sub"],
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(m.mode, Mode::Interpreter);
+    let mut l = load(&m.wasm, &json!({})).await;
+    let input = json!({"vs": [2, 1], "z": "q"});
+    // Its rules and sub-packages, not its functions (as OPA gives it).
+    assert_eq!(
+        l.eval("pkg", &input).await.unwrap(),
+        json!([{"result": {"x": 1, "y": [1, 2], "sub": {"z": "q"}}}])
+    );
+    assert_eq!(
+        l.eval("pkg/x", &input).await.unwrap(),
+        json!([{"result": 1}])
+    );
+    assert_eq!(
+        l.eval("pkg/sub", &json!({})).await.unwrap(),
+        json!([{"result": {}}])
+    );
+    // A prefix of a package's name is neither a package nor a rule.
+    let e = compile(&files, &["pk"]).unwrap_err();
+    assert!(format!("{e:#}").contains("entrypoint data.pk"), "{e:#}");
+    let auto = Options {
+        mode: ModeChoice::RvmOnly,
+        ..Options::default()
+    };
+    assert!(compile_with(&files, &["pkg"], auto).is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn large_inputs_grow_memory() {
     let files = [("baseline.rego", BASELINE)];
     let wasm = compile(&files, &["crm/authz/allow"]).unwrap();
