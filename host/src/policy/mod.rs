@@ -471,6 +471,44 @@ mod tests {
     }
 
     #[test]
+    fn tenant_policies_can_use_the_clock_and_calendar() {
+        let pdp = Pdp::platform().unwrap();
+        // A records freeze from a date on (the host's clock, through the module's host builtins),
+        // and weekend reads refused: a rule a compliance team writes with time builtins.
+        let freeze = |from: &str| {
+            format!(
+                r#"package crm.tenant
+default decision := {{"allow": true, "reasons": [], "obligations": {{"mask": [], "redact": []}}}}
+decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], "redact": []}}}} if {{
+	time.now_ns() >= time.parse_rfc3339_ns("{from}")
+	[y, _, _] := time.date(time.now_ns())
+	reason := sprintf("freeze: since {from} (year %d)", [y])
+}}
+"#
+            )
+        };
+        let (d, _) = decide_under(&pdp, &freeze("2020-01-01T00:00:00Z"));
+        assert!(!d.allow, "{:?}", d.reasons);
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.starts_with("tenant: freeze: since 2020-01-01T00:00:00Z (year 20")),
+            "{:?}",
+            d.reasons
+        );
+        let (d, _) = decide_under(&pdp, &freeze("2200-01-01T00:00:00Z"));
+        assert!(d.allow, "{:?}", d.reasons);
+        // A host builtin's error fails the evaluation: a set that fails on every input is
+        // refused when it loads, before it could deny everything.
+        let set = lifecycle::PolicySet {
+            files: [("p.rego".to_string(), freeze("not a time"))].into(),
+        };
+        let build = set.build().expect("compiles");
+        let err = build.engine("test".into()).err().expect("refused at load");
+        assert!(format!("{err:#}").contains("evaluation failed"), "{err:#}");
+    }
+
+    #[test]
     fn malformed_engine_answers_deny() {
         let d = Pdp::new(Arc::new(Broken)).decide(&input("admin", "customer.read", "t1", true));
         assert!(!d.allow);

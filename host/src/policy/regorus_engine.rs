@@ -34,7 +34,10 @@ fn new_engine(
     });
     for (path, source) in files {
         engine
-            .add_policy(path.to_string(), source.to_string())
+            .add_policy(
+                path.to_string(),
+                crm_policy_builtins::prepare_source(source),
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("policy {path} does not compile"))?;
     }

@@ -10,6 +10,8 @@
 //! Extensions exist only in the regorus interpreter: a policy that calls one
 //! is rejected by the RVM compiler and compiled for the in-module interpreter.
 
+pub mod source;
+
 use anyhow::{Result, bail};
 use regorus::Value;
 
@@ -18,9 +20,33 @@ pub const EXTENSIONS: &[(&str, u8)] = &[
     ("array.flatten", 1),
     ("strings.split_n", 3),
     ("json.is_valid", 1),
+    ("time.parse_duration_ns", 1),
     #[cfg(feature = "yaml")]
     ("yaml.is_valid", 1),
 ];
+
+/// `(name, arity)` of the builtins a compiled module asks its host for, through OPA's
+/// `opa_builtin<N>` imports, as modules built by `opa build -t wasm` do: `opa-wasm` implements
+/// them (its `time-builtins` feature), and the clock stays the host's. Natively, regorus's own
+/// `time` builtins answer. (`time.diff` and `time.parse_ns` are not here: `opa-wasm` does not
+/// implement them, so the compiler still refuses them; `time.parse_duration_ns` is an extension
+/// of this crate, since `opa-wasm`'s refuses negative durations.)
+pub const HOST_BUILTINS: &[(&str, u8)] = &[
+    ("time.add_date", 4),
+    ("time.clock", 1),
+    ("time.date", 1),
+    ("time.now_ns", 0),
+    ("time.parse_rfc3339_ns", 1),
+    ("time.weekday", 1),
+];
+
+/// A policy source as both engines load it: calls of this crate's builtins in OPA's output
+/// form (`json.is_valid(doc, ok)`) rewritten to assignments (`ok = json.is_valid(doc)`), which
+/// regorus supports for extensions.
+pub fn prepare_source(src: &str) -> String {
+    let builtins: Vec<(&str, u8)> = EXTENSIONS.iter().chain(HOST_BUILTINS).copied().collect();
+    source::rewrite_output_calls(src, &builtins)
+}
 
 /// Adds every builtin of this crate to `engine`.
 pub fn register(engine: &mut regorus::Engine) -> Result<()> {
@@ -33,6 +59,18 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
         "strings.split_n".into(),
         3,
         Box::new(|a: Vec<Value>| strings_split_n(&a)),
+    )?;
+    engine.add_extension(
+        "time.parse_duration_ns".into(),
+        1,
+        Box::new(|a: Vec<Value>| match a.as_slice() {
+            [Value::String(s)] => Ok(Value::from(parse_duration_ns(s)?)),
+            [other] => bail!(
+                "time.parse_duration_ns: operand 1 must be string but got {}",
+                type_name(other)
+            ),
+            _ => bail!("time.parse_duration_ns: expects 1 argument"),
+        }),
     )?;
     engine.add_extension(
         "json.is_valid".into(),
@@ -55,6 +93,84 @@ fn yaml_parses(s: &str) -> bool {
     use serde::Deserialize;
     Value::from_yaml_str(s).is_ok()
         || yaml_serde::Deserializer::from_str(s).all(|doc| Value::deserialize(doc).is_ok())
+}
+
+/// `time.parse_duration_ns(s)`: Go's `time.ParseDuration`, in nanoseconds: a sign, then one or
+/// more decimal numbers with a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), e.g. `-1h30.5m`.
+pub fn parse_duration_ns(text: &str) -> Result<i64> {
+    let invalid = || anyhow::anyhow!("time: invalid duration {text:?}");
+    let (neg, mut s) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let mut total: u64 = 0;
+    while !s.is_empty() {
+        let (int, rest) = s.split_at(digits(s));
+        let (frac, rest) = match rest.strip_prefix('.') {
+            Some(r) => r.split_at(digits(r)),
+            None => ("", rest),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(invalid());
+        }
+        let (unit, rest) = rest.split_at(
+            rest.find(|c: char| c == '.' || c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        let scale: u64 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => bail!("time: missing unit in duration {text:?}"),
+            other => bail!("time: unknown unit {other:?} in duration {text:?}"),
+        };
+        let whole: u64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| invalid())?
+        };
+        let mut v = whole.checked_mul(scale).ok_or_else(invalid)?;
+        if !frac.is_empty() {
+            // As Go does: the leading digits that fit, scaled in floating point.
+            let (mut f, mut div) = (0u64, 1f64);
+            for d in frac.bytes() {
+                match f
+                    .checked_mul(10)
+                    .and_then(|x| x.checked_add(u64::from(d - b'0')))
+                {
+                    Some(x) if x < 1 << 63 => {
+                        f = x;
+                        div *= 10.0;
+                    }
+                    _ => break,
+                }
+            }
+            v = v
+                .checked_add((f as f64 * (scale as f64 / div)) as u64)
+                .ok_or_else(invalid)?;
+        }
+        total = total.checked_add(v).ok_or_else(invalid)?;
+        if total > 1 << 63 {
+            return Err(invalid());
+        }
+        s = rest;
+    }
+    if neg {
+        Ok((total as i64).wrapping_neg())
+    } else {
+        i64::try_from(total).map_err(|_| invalid())
+    }
 }
 
 /// `json.is_valid` / `yaml.is_valid`: whether a string parses; `false` for anything that is
@@ -187,6 +303,36 @@ mod tests {
         let want = Value::from_json_str(r#"[1,2,"s",3,{"a":"b"},4.5,6,[7,8]]"#).unwrap();
         assert_eq!(array_flatten(&[v]).unwrap(), want);
         assert!(array_flatten(&[Value::from(42i64)]).is_err());
+    }
+
+    #[test]
+    fn durations_parse_as_in_go() {
+        let ok = |s: &str| parse_duration_ns(s).unwrap();
+        assert_eq!(ok("0"), 0);
+        assert_eq!(ok("-0"), 0);
+        assert_eq!(ok("1h30m"), 5_400_000_000_000);
+        assert_eq!(ok("-5m"), -300_000_000_000);
+        assert_eq!(ok("+90s"), 90_000_000_000);
+        assert_eq!(ok("1.5h"), 5_400_000_000_000);
+        assert_eq!(ok(".5s"), 500_000_000);
+        assert_eq!(ok("1.s"), 1_000_000_000);
+        assert_eq!(ok("3µs2ns"), 3_002);
+        assert_eq!(ok("1us"), 1_000);
+        assert_eq!(ok("2562047h47m16.854775807s"), i64::MAX);
+        assert_eq!(ok("-2562047h47m16.854775808s"), i64::MIN);
+        for bad in [
+            "",
+            "-",
+            "s",
+            ".s",
+            "1",
+            "1d",
+            "bogus",
+            "1h 2m",
+            "2562047h47m16.854775808s",
+        ] {
+            assert!(parse_duration_ns(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

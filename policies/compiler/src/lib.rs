@@ -17,8 +17,9 @@
 //! 5. exports, for every ABI function, a wrapper that resets the shadow stack
 //!    pointer (`__stack_pointer`) to its initial value and calls the original:
 //!    a trap (opa_abort) skips Rust's epilogues and would otherwise leak stack on
-//!    every failed evaluation. (Safe because the module never calls back into the
-//!    host while it runs, so exports are never re-entered.)
+//!    every failed evaluation. The evaluation entries (`opa_eval`, `eval`) always
+//!    reset it; the others only when no host builtin is running (the runtime's
+//!    `CRM_CALLOUT` flag), since the host calls them back from inside a builtin.
 //! 6. drops every other export (`__heap_base`, `__data_end`, the descriptor,
 //!    `__getrandom_v03_custom`) and all custom sections.
 
@@ -53,6 +54,9 @@ pub const ABI_FUNCTIONS: &[&str] = &[
 ];
 
 const DESC_EXPORT: &str = "CRM_POLICY_DESC";
+const CALLOUT_EXPORT: &str = "CRM_CALLOUT";
+/// The exports that start an evaluation: never called while a host builtin runs.
+const EVAL_ENTRIES: &[&str] = &["opa_eval", "eval"];
 const DESC_MAGIC: u32 = 0x4352_4d50;
 
 /// How a compiled module evaluates its policy.
@@ -137,6 +141,12 @@ pub fn compile_with(
         .iter()
         .map(|e| entrypoint_names(e))
         .collect::<Result<_>>()?;
+    let prepared: Vec<(&str, String)> = files
+        .iter()
+        .map(|(name, src)| (*name, crm_policy_builtins::prepare_source(src)))
+        .collect();
+    let files: Vec<(&str, &str)> = prepared.iter().map(|(n, s)| (*n, s.as_str())).collect();
+    let files = files.as_slice();
     // Parse (and type-check) once with the interpreter: syntax errors are
     // reported here whatever the mode.
     let mut engine = regorus::Engine::new();
@@ -145,7 +155,27 @@ pub fn compile_with(
             .add_policy((*name).to_string(), (*src).to_string())
             .with_context(|| format!("parsing {name}"))?;
     }
-    let missing = unsupported_builtins(files);
+    let calls = builtin_calls(files);
+    let host_builtins: Vec<&str> = crm_policy_builtins::HOST_BUILTINS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| calls.contains_key(*n))
+        .collect();
+    let missing: Vec<&str> = calls
+        .keys()
+        .map(String::as_str)
+        .filter(|c| !runtime_has(c) && !host_builtins.contains(c))
+        .collect();
+    // The builtins the runtime adds to regorus are extensions, which regorus cannot mock with
+    // `with`: refused here, not failing later. (Their output form `f(x, out)` is rewritten.)
+    for (name, _) in crm_policy_builtins::EXTENSIONS
+        .iter()
+        .chain(crm_policy_builtins::HOST_BUILTINS)
+    {
+        if calls.get(*name) == Some(&true) {
+            bail!("mocking {name} with `with` is not supported by this compiler");
+        }
+    }
     if !missing.is_empty() {
         bail!(
             "builtin{} {} {} not supported by this compiler (the policy runtime does not have {})",
@@ -181,6 +211,11 @@ pub fn compile_with(
         Err(anyhow!(
             "the RVM evaluates rules, and an entrypoint names a package"
         ))
+    } else if !host_builtins.is_empty() {
+        Err(anyhow!(
+            "the RVM cannot call the host's builtins ({})",
+            host_builtins.join(", ")
+        ))
     } else {
         rvm_program(&mut engine, &eps)
     };
@@ -206,6 +241,7 @@ pub fn compile_with(
             e
         }).collect::<Vec<_>>(),
         "strict": options.strict_builtin_errors,
+        "host_builtins": host_builtins,
     });
     let header = serde_json::to_vec(&header)?;
     let mut blob = Vec::with_capacity(4 + header.len() + payload.len());
@@ -269,48 +305,16 @@ fn runtime_has(name: &str) -> bool {
             .any(|(n, _)| *n == name)
 }
 
-/// Rego source with comments and string literals blanked out (same length).
-fn code_only(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    let mut chars = src.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '#' => {
-                out.push(' ');
-                while let Some(&n) = chars.peek() {
-                    if n == '\n' {
-                        break;
-                    }
-                    chars.next();
-                    out.push(' ');
-                }
-            }
-            '"' | '`' => {
-                out.push(' ');
-                while let Some(n) = chars.next() {
-                    if c == '"' && n == '\\' {
-                        chars.next();
-                        out.push_str("  ");
-                        continue;
-                    }
-                    out.push(if n == '\n' { '\n' } else { ' ' });
-                    if n == c || (c == '"' && n == '\n') {
-                        break;
-                    }
-                }
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// OPA builtins that the policy calls (or mocks with `with`) and the runtime
-/// does not have, sorted. A dotted name counts only when it is followed by `(`
-/// or follows `with`, its first part is an OPA builtin namespace not shadowed by
-/// an import, and no rule of the policy is defined under that name.
-fn unsupported_builtins(files: &[(&str, &str)]) -> Vec<String> {
-    let code: Vec<String> = files.iter().map(|(_, s)| code_only(s)).collect();
+/// OPA builtins that the policy calls (or mocks with `with`). A dotted name counts
+/// only when it is followed by `(` or follows `with`, its first part is an OPA
+/// builtin namespace not shadowed by an import, and no rule of the policy is
+/// defined under that name.
+/// Each maps to whether it is mocked.
+fn builtin_calls(files: &[(&str, &str)]) -> std::collections::BTreeMap<String, bool> {
+    let code: Vec<String> = files
+        .iter()
+        .map(|(_, s)| crm_policy_builtins::source::code_only(s))
+        .collect();
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
     let mut imported = std::collections::BTreeSet::new();
     let mut defined = std::collections::BTreeSet::new();
@@ -330,7 +334,7 @@ fn unsupported_builtins(files: &[(&str, &str)]) -> Vec<String> {
             }
         }
     }
-    let mut missing = std::collections::BTreeSet::new();
+    let mut calls = std::collections::BTreeMap::<String, bool>::new();
     for src in &code {
         let bytes: Vec<char> = src.chars().collect();
         let mut i = 0;
@@ -357,14 +361,13 @@ fn unsupported_builtins(files: &[(&str, &str)]) -> Vec<String> {
                 && OPA_NAMESPACES.contains(&ns)
                 && !imported.contains(ns)
                 && !defined.contains(&word)
-                && !runtime_has(&word)
             {
-                missing.insert(word.clone());
+                *calls.entry(word.clone()).or_default() |= mocked;
             }
             prev_word = word;
         }
     }
-    missing.into_iter().collect()
+    calls
 }
 
 /// `crm/authz/decision` | `data.crm.authz.decision` → (OPA name, Rego path).
@@ -507,6 +510,9 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
     let desc_addr = export_global(DESC_EXPORT)
         .and_then(global_value)
         .context("runtime lacks the CRM_POLICY_DESC export")? as u32;
+    let callout_addr = export_global(CALLOUT_EXPORT)
+        .and_then(global_value)
+        .context("runtime lacks the CRM_CALLOUT export")?;
     let heap_base = export_global("__heap_base")
         .and_then(global_value)
         .context("no __heap_base")? as u32;
@@ -682,14 +688,30 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 let body = body?;
                 s.raw(&runtime[body.range()]);
             }
-            for (_, orig, ty) in &wrappers {
+            for (name, orig, ty) in &wrappers {
                 let params = types
                     .get(*ty as usize)
                     .context("bad type index")?
                     .params()
                     .len() as u32;
                 let mut f = wasm_encoder::Function::new([]);
-                f.instructions().i32_const(sp_init).global_set(sp);
+                if EVAL_ENTRIES.contains(&name.as_str()) {
+                    f.instructions().i32_const(sp_init).global_set(sp);
+                } else {
+                    // if (*CRM_CALLOUT == 0) sp = init
+                    f.instructions()
+                        .i32_const(callout_addr)
+                        .i32_load(wasm_encoder::MemArg {
+                            offset: 0,
+                            align: 2,
+                            memory_index: 0,
+                        })
+                        .i32_eqz()
+                        .if_(wasm_encoder::BlockType::Empty)
+                        .i32_const(sp_init)
+                        .global_set(sp)
+                        .end();
+                }
                 for p in 0..params {
                     f.instructions().local_get(p);
                 }
@@ -719,15 +741,61 @@ mod tests {
                    a := time.now_ns()\nb := count([1]) with time.weekday as f\nc := regex.globs_match(\"a\", \"b\")\n\
                    d := io.jwt.decode(x)\ne := strings.split_n(\"a.b\", \".\", 1)\nf(x) := x\n\
                    array.mine(x) := x\ng := array.mine(1)\n";
+        let calls = builtin_calls(&[("t.rego", src)]);
         assert_eq!(
-            unsupported_builtins(&[("t.rego", src)]),
+            calls.keys().collect::<Vec<_>>(),
+            [
+                "regex.globs_match",
+                "strings.split_n",
+                "time.now_ns",
+                "time.weekday"
+            ]
+        );
+        assert!(calls["time.weekday"] && !calls["time.now_ns"]);
+        let lacking: Vec<_> = calls.keys().filter(|c| !runtime_has(c)).collect();
+        assert_eq!(
+            lacking,
             ["regex.globs_match", "time.now_ns", "time.weekday"]
         );
-        let err = compile(&[("t.rego", "package t\np := time.now_ns()\n")], &["t/p"]).unwrap_err();
+        let err = compile(
+            &[(
+                "t.rego",
+                "package t\np := regex.globs_match(\"a\", \"b\")\n",
+            )],
+            &["t/p"],
+        )
+        .unwrap_err();
         assert!(
-            format!("{err:#}").contains("builtin time.now_ns is not supported by this compiler"),
+            format!("{err:#}")
+                .contains("builtin regex.globs_match is not supported by this compiler"),
             "{err:#}"
         );
+        // The host provides time builtins.
+        let m = compile_with(
+            &[("t.rego", "package t\np := time.now_ns()\n")],
+            &["t/p"],
+            Options {
+                mode: ModeChoice::Auto,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(m.mode, Mode::Interpreter);
+        assert!(m.rvm_error.unwrap_or_default().contains("time.now_ns"));
+        for (src, says) in [
+            (
+                "p if { time.now_ns() with time.now_ns as 1 }",
+                "mocking time.now_ns",
+            ),
+            (
+                "p if { q with json.is_valid as true }\nq := 1",
+                "mocking json.is_valid",
+            ),
+        ] {
+            let err = compile(&[("t.rego", &format!("package t\n{src}\n"))], &["t/p"]);
+            let err = format!("{:#}", err.unwrap_err());
+            assert!(err.contains(says), "{src}: {err}");
+        }
     }
 
     #[test]

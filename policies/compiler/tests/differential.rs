@@ -899,7 +899,7 @@ fn native_engine(files: &[(&str, &str)], data: &regorus::Value) -> regorus::Engi
     // The builtins the runtime adds to regorus, as the host's native engine has them.
     crm_policy_builtins::register(&mut e).expect("register the runtime's builtins");
     for (name, src) in files {
-        e.add_policy(name.to_string(), src.to_string())
+        e.add_policy(name.to_string(), crm_policy_builtins::prepare_source(src))
             .unwrap_or_else(|err| panic!("regorus cannot parse {name}: {err:#}"));
     }
     e.add_data(data.clone()).unwrap();

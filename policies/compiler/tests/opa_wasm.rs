@@ -299,6 +299,63 @@ async fn a_package_entrypoint_gives_the_packages_document() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn time_builtins_are_the_hosts_and_agree_with_native() {
+    // Deep enough that the evaluation's shadow stack is in use while the host calls back.
+    let src = r#"package t
+ns := time.parse_rfc3339_ns(input.at)
+date := time.date(ns)
+clock := time.clock([ns, "Asia/Shanghai"])
+weekday := time.weekday(ns)
+later := time.add_date(ns, 0, 1, 30)
+dur := time.parse_duration_ns("1h30m")
+stamps := [time.date(time.add_date(ns, 0, 0, d)) | some d in numbers.range(0, 20)]
+same_now if time.now_ns() == time.now_ns()
+recent if time.now_ns() - ns < 100 * 365 * 24 * 60 * 60 * 1000000000
+output_form if { time.parse_rfc3339_ns(input.at, n); n == ns; json.is_valid("[1]", true) }
+"#;
+    let files = [("t.rego", src)];
+    // The first entrypoint is evaluated once at load, before the host has read `builtins()`.
+    let eps = [
+        "t/same_now",
+        "t/date",
+        "t/clock",
+        "t/weekday",
+        "t/later",
+        "t/dur",
+        "t/stamps",
+        "t/recent",
+        "t/output_form",
+    ];
+    for (label, minor) in [("fast path", 2), ("context path", 1)] {
+        let options = Options {
+            abi_minor_version: minor,
+            ..Options::default()
+        };
+        let m = compile_with(&files, &eps, options).unwrap();
+        let mut l = load(&m.wasm, &json!({})).await;
+        for at in ["2024-02-29T23:30:00Z", "1999-12-31T08:00:00+08:00"] {
+            let input = json!({"at": at});
+            for ep in eps {
+                let got = l.eval(ep, &input).await.unwrap();
+                let path = format!("data.{}", ep.replace('/', "."));
+                let want = native(&files, &json!({}), &path, &input);
+                assert_eq!(got, want, "{label}: {ep} at {at}");
+            }
+        }
+        // A host builtin's error fails the evaluation (and the instance goes on).
+        assert!(
+            l.eval("t/date", &json!({"at": "not a time"}))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            l.eval("t/dur", &json!({})).await.unwrap(),
+            json!([{"result": 5_400_000_000_000i64}])
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn large_inputs_grow_memory() {
     let files = [("baseline.rego", BASELINE)];
     let wasm = compile(&files, &["crm/authz/allow"]).unwrap();

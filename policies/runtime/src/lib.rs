@@ -31,6 +31,49 @@ static ALLOC: heap::Heap = heap::Heap;
 unsafe extern "C" {
     #[link_name = "opa_abort"]
     fn host_opa_abort(msg: *const u8);
+    // Builtins the host implements: `(builtin id, context, value addresses…) -> value address`.
+    fn opa_builtin0(id: i32, ctx: i32) -> i32;
+    fn opa_builtin1(id: i32, ctx: i32, a: i32) -> i32;
+    fn opa_builtin2(id: i32, ctx: i32, a: i32, b: i32) -> i32;
+    fn opa_builtin3(id: i32, ctx: i32, a: i32, b: i32, c: i32) -> i32;
+    fn opa_builtin4(id: i32, ctx: i32, a: i32, b: i32, c: i32, d: i32) -> i32;
+}
+
+/// Non-zero while a host builtin runs. The host then calls back into the module
+/// (`opa_json_dump`, `opa_malloc`, `opa_json_parse`, `opa_free`), and the export
+/// wrappers the compiler adds must not reset the shadow stack under the suspended
+/// evaluation. The compiler finds it through its export, like the descriptor.
+#[unsafe(no_mangle)]
+#[used]
+pub static mut CRM_CALLOUT: u32 = 0;
+
+static mut WARMING_UP: bool = false;
+
+/// Calls host builtin `id` with `args`: what a module built by `opa build -t wasm` does
+/// for the builtins its host provides.
+fn host_builtin(id: i32, args: &[Value]) -> anyhow::Result<Value> {
+    // The warm-up evaluation at load runs before the host has read `builtins()`.
+    if unsafe { core::ptr::read_volatile(core::ptr::addr_of!(WARMING_UP)) } {
+        anyhow::bail!("host builtins are not available while the policy loads");
+    }
+    let a: Vec<i32> = args.iter().map(|v| new_handle(v.clone())).collect();
+    let at = |i: usize| a.get(i).copied().unwrap_or(0);
+    unsafe {
+        core::ptr::write_volatile(core::ptr::addr_of_mut!(CRM_CALLOUT), 1);
+        let r = match a.len() {
+            0 => opa_builtin0(id, 0),
+            1 => opa_builtin1(id, 0, at(0)),
+            2 => opa_builtin2(id, 0, at(0), at(1)),
+            3 => opa_builtin3(id, 0, at(0), at(1), at(2)),
+            4 => opa_builtin4(id, 0, at(0), at(1), at(2), at(3)),
+            n => anyhow::bail!("host builtins take at most 4 arguments, not {n}"),
+        };
+        core::ptr::write_volatile(core::ptr::addr_of_mut!(CRM_CALLOUT), 0);
+        match handle(r) {
+            Some(v) => Ok(v.clone()),
+            None => anyhow::bail!("the host's builtin returned no value"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -221,6 +264,11 @@ fn load() -> Result<Runtime, String> {
             });
         }
     }
+    // The host builtins the policy calls, in id order (`builtins()` tells the host the ids).
+    let host_builtins: Vec<String> = match header.get("host_builtins") {
+        None => Vec::new(),
+        Some(list) => serde_json::from_value(list.clone()).map_err(|e| format!("bad host builtins: {e}"))?,
+    };
     let mode = match header.get("mode").and_then(|v| v.as_str()) {
         Some("rvm") => {
             let program = match Program::deserialize_binary(payload)? {
@@ -238,6 +286,21 @@ fn load() -> Result<Runtime, String> {
                 serde_json::from_slice(payload).map_err(|e| format!("bad sources: {e}"))?;
             let mut engine = regorus::Engine::new();
             crm_policy_builtins::register(&mut engine).map_err(|e| e.to_string())?;
+            for (id, name) in host_builtins.iter().enumerate() {
+                let arity = crm_policy_builtins::HOST_BUILTINS
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, a)| *a)
+                    .ok_or_else(|| format!("{name} is not a host builtin"))?;
+                let id = id as i32;
+                engine
+                    .add_extension(
+                        name.clone(),
+                        arity,
+                        Box::new(move |args: Vec<Value>| host_builtin(id, &args)),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
             let strict = header.get("strict").and_then(|v| v.as_bool());
             engine.set_strict_builtin_errors(strict.unwrap_or(true));
             for (name, src) in files {
@@ -246,8 +309,10 @@ fn load() -> Result<Runtime, String> {
             // Prepare once now (pre-snapshot), so that per-evaluation clones
             // start from a fully compiled engine.
             if let Some(e) = entries.first() {
+                unsafe { WARMING_UP = true };
                 let _ = eval_entry(&mut engine.clone(), e);
                 let _ = eval_entry(&mut engine, e);
+                unsafe { WARMING_UP = false };
             }
             Mode::Interp(Box::new(engine))
         }
@@ -262,7 +327,13 @@ fn load() -> Result<Runtime, String> {
         entries,
         mode,
         entrypoints_value: Box::into_raw(Box::new(Value::from(eps))),
-        builtins_value: Box::into_raw(Box::new(Value::new_object())),
+        builtins_value: Box::into_raw(Box::new(Value::from(
+            host_builtins
+                .iter()
+                .enumerate()
+                .map(|(id, name)| (Value::from(name.as_str()), Value::from(id as u64)))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ))),
         empty_object: Value::new_object(),
     })
 }
@@ -358,6 +429,11 @@ fn to_json(v: &Value) -> Vec<u8> {
         Value::Undefined => b"null".to_vec(),
         _ => serde_json::to_vec(v).unwrap_or_else(|e| abort(&format!("json dump: {e}"))),
     }
+}
+
+/// An evaluation starts with no host builtin running (one that failed left the flag set).
+fn end_callout() {
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!(CRM_CALLOUT), 0) }
 }
 
 fn new_handle(v: Value) -> i32 {
@@ -570,6 +646,7 @@ pub extern "C" fn opa_eval_ctx_get_result(c: i32) -> i32 {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn eval(c: i32) -> i32 {
+    end_callout();
     let rt = runtime();
     let c = unsafe { ctx(c) };
     let data = unsafe { handle(c.data) }
@@ -604,6 +681,7 @@ pub extern "C" fn opa_eval(
     heap_ptr: i32,
     _format: i32,
 ) -> i32 {
+    end_callout();
     let rt = runtime();
     heap::heap_ptr_set(heap_ptr as u32 as usize);
     let input = if input_len <= 0 {

@@ -27,9 +27,11 @@ pub fn native(
     rule: &str,
     input: &serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
+    // As the host's native engine is set up (`RegorusEngine`).
     let mut engine = regorus::Engine::new();
+    crm_policy_builtins::register(&mut engine)?;
     for (n, s) in files {
-        engine.add_policy(n.to_string(), s.to_string())?;
+        engine.add_policy(n.to_string(), crm_policy_builtins::prepare_source(s))?;
     }
     engine.add_data(regorus::Value::from_json_str(&data.to_string())?)?;
     engine.set_input(regorus::Value::from_json_str(&input.to_string())?);

@@ -1,6 +1,5 @@
 # time.parse_rfc3339_ns: token expiry checks against a reference time in the input.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
 # entrypoints: expired, ttl_seconds
 # input: {"now": "time:2024..2025", "expires": {"$oneof": ["time:2024..2025", ["not a time", 5]]}}
 package corpus.p087

@@ -1,6 +1,5 @@
 # time.date / time.clock / time.weekday on a timestamp.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
 # entrypoints: date, clock, weekday, business_hours
 # input: {"at": "time:2020..2026"}
 package corpus.p088

@@ -1,6 +1,5 @@
 # time.add_date: contract renewal one year and one month later.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
 # entrypoints: renewal, renewal_date
 # input: {"start": "time:2019..2025", "years": "int:0..2", "months": "int:-1..13"}
 package corpus.p089

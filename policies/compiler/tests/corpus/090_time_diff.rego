@@ -1,6 +1,6 @@
 # time.diff: customer age and account tenure.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
+# expect: refused  (time.diff, time.parse_ns and time.format: neither the runtime nor opa-wasm, its host, has them: a listed gap)
 # entrypoints: age, adult, tenure
 # input: {"birth": "time:1950..2015", "now": "time:2024..2025", "since": "time:2015..2024"}
 package corpus.p090

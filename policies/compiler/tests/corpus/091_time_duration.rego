@@ -1,6 +1,5 @@
 # time.parse_duration_ns: session limits per role.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
 # entrypoints: limit_ns, too_long
 # input: {"role": ["admin", "support", "guest"], "session": ["15m", "1h30m", "8h", "13h", "90s", "bogus", "-5m"]}
 # case: {"role": "guest", "session": "8h"}

@@ -1,6 +1,6 @@
 # time.format and arrays [ns, tz] / [ns, tz, layout] arguments.
 # group: time
-# expect: refused  (the runtime has no time.* builtins yet: a listed gap)
+# expect: refused  (time.diff, time.parse_ns and time.format: neither the runtime nor opa-wasm, its host, has them: a listed gap)
 # entrypoints: utc, berlin, custom
 # input: {"at": "time:2023..2025"}
 package corpus.p093
