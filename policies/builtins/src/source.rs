@@ -79,7 +79,9 @@ pub fn call_args(code: &[char], open: usize) -> Vec<std::ops::Range<usize>> {
 
 /// Rewrites every call of one of `builtins` (`(name, arity)`) made in OPA's output form,
 /// `f(x, out)`, into the assignment form `out = f(x)`, which is what OPA means by it:
-/// regorus supports the output form for its own builtins only, not for extensions.
+/// regorus supports the output form for its own builtins only, not for extensions. A name at
+/// the start of a line is a rule head (a policy's own function of that name), left alone;
+/// the line breaks of a call spread over several lines are kept, so later line numbers hold.
 pub fn rewrite_output_calls(src: &str, builtins: &[(&str, u8)]) -> String {
     let code: Vec<char> = code_only(src).chars().collect();
     let text: Vec<char> = src.chars().collect();
@@ -102,7 +104,8 @@ pub fn rewrite_output_calls(src: &str, builtins: &[(&str, u8)]) -> String {
                 .iter()
                 .find(|(n, _)| *n == word)
                 .map(|(_, a)| usize::from(*a));
-            if let (Some(arity), Some('(')) = (arity, code.get(k)) {
+            let head = i == 0 || code[i - 1] == '\n';
+            if let (Some(arity), Some('('), false) = (arity, code.get(k), head) {
                 let args = call_args(&code, k);
                 let close = (k..code.len())
                     .scan(0usize, |d, p| {
@@ -115,7 +118,8 @@ pub fn rewrite_output_calls(src: &str, builtins: &[(&str, u8)]) -> String {
                     })
                     .find(|&(_, d)| d == 0)
                     .map(|(p, _)| p);
-                if let (Some(close), true) = (close, args.len() == arity + 1) {
+                let well_formed = args.len() == arity + 1 && args.iter().all(|a| !a.is_empty());
+                if let (Some(close), true) = (close, well_formed) {
                     let piece =
                         |r: &std::ops::Range<usize>| text[r.clone()].iter().collect::<String>();
                     let inputs: Vec<String> = args[..arity].iter().map(piece).collect();
@@ -124,6 +128,7 @@ pub fn rewrite_output_calls(src: &str, builtins: &[(&str, u8)]) -> String {
                         piece(&args[arity]),
                         inputs.join(", ")
                     ));
+                    out.extend(text[i..=close].iter().filter(|c| **c == '\n'));
                     i = close + 1;
                     continue;
                 }
@@ -149,13 +154,15 @@ mod tests {
         let src = "package t\np := [x | d = input[_]; json.is_valid(d, x)]\nv if json.is_valid(\"[1]\", true)\n\
                    q if { time.now_ns(n); n > 0 } # json.is_valid(a, b)\n\
                    r := json.is_valid(\"a, b\")\ns if json.is_valid( {\"k\": [1, 2]} , true )\n\
-                   u := my.json.is_valid(1, 2)\n";
+                   u := my.json.is_valid(1, 2)\njson.is_valid(x, y) := true\n\
+                   w if { json.is_valid(\n\"{}\",\n ok); ok }\nz if json.is_valid(1,)\n";
         assert_eq!(
             rewrite_output_calls(src, B),
             "package t\np := [x | d = input[_]; x = json.is_valid(d)]\nv if true = json.is_valid(\"[1]\")\n\
              q if { n = time.now_ns(); n > 0 } # json.is_valid(a, b)\n\
              r := json.is_valid(\"a, b\")\ns if true = json.is_valid({\"k\": [1, 2]})\n\
-             u := my.json.is_valid(1, 2)\n"
+             u := my.json.is_valid(1, 2)\njson.is_valid(x, y) := true\n\
+             w if { ok = json.is_valid(\"{}\")\n\n; ok }\nz if json.is_valid(1,)\n"
         );
     }
 

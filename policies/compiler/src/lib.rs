@@ -17,9 +17,10 @@
 //! 5. exports, for every ABI function, a wrapper that resets the shadow stack
 //!    pointer (`__stack_pointer`) to its initial value and calls the original:
 //!    a trap (opa_abort) skips Rust's epilogues and would otherwise leak stack on
-//!    every failed evaluation. The evaluation entries (`opa_eval`, `eval`) always
-//!    reset it; the others only when no host builtin is running (the runtime's
-//!    `CRM_CALLOUT` flag), since the host calls them back from inside a builtin.
+//!    every failed evaluation. The exports a host calls back from inside a host
+//!    builtin (`opa_malloc`, `opa_free`, `opa_json_dump`/`parse`, `opa_value_dump`/
+//!    `parse`) reset it only when no host builtin is running (the runtime's
+//!    `CRM_CALLOUT` flag), so as not to clobber the suspended evaluation's frames.
 //! 6. drops every other export (`__heap_base`, `__data_end`, the descriptor,
 //!    `__getrandom_v03_custom`) and all custom sections.
 
@@ -55,8 +56,15 @@ pub const ABI_FUNCTIONS: &[&str] = &[
 
 const DESC_EXPORT: &str = "CRM_POLICY_DESC";
 const CALLOUT_EXPORT: &str = "CRM_CALLOUT";
-/// The exports that start an evaluation: never called while a host builtin runs.
-const EVAL_ENTRIES: &[&str] = &["opa_eval", "eval"];
+/// The exports a host calls while one of its builtins runs (to read arguments, return a value).
+const CALLBACKS: &[&str] = &[
+    "opa_malloc",
+    "opa_free",
+    "opa_json_dump",
+    "opa_json_parse",
+    "opa_value_dump",
+    "opa_value_parse",
+];
 const DESC_MAGIC: u32 = 0x4352_4d50;
 
 /// How a compiled module evaluates its policy.
@@ -113,7 +121,8 @@ pub struct Options {
     /// Whether a builtin's error (a type error, an invalid regex, …) fails the evaluation,
     /// as in `opa eval --strict-builtin-errors`, or makes the expression undefined, OPA's
     /// default. The default here is strict: a policy that denies when a deny rule's builtin
-    /// fails, instead of silently skipping that rule, fails closed.
+    /// fails, instead of silently skipping that rule, fails closed. (The RVM, which is not the
+    /// default, does not honour it for every builtin.)
     pub strict_builtin_errors: bool,
 }
 
@@ -216,6 +225,12 @@ pub fn compile_with(
             "the RVM cannot call the host's builtins ({})",
             host_builtins.join(", ")
         ))
+    } else if let Some((name, _)) = crm_policy_builtins::EXTENSIONS
+        .iter()
+        .find(|(n, _)| calls.contains_key(*n))
+    {
+        // The RVM would run regorus's own builtin (or none), not the runtime's.
+        Err(anyhow!("the RVM does not have the runtime's {name}"))
     } else {
         rvm_program(&mut engine, &eps)
     };
@@ -695,7 +710,7 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                     .params()
                     .len() as u32;
                 let mut f = wasm_encoder::Function::new([]);
-                if EVAL_ENTRIES.contains(&name.as_str()) {
+                if !CALLBACKS.contains(&name.as_str()) {
                     f.instructions().i32_const(sp_init).global_set(sp);
                 } else {
                     // if (*CRM_CALLOUT == 0) sp = init

@@ -1034,7 +1034,8 @@ async fn string_regex_json_builtins() {
         "strings-regex-json",
         &[("strs.rego", STRINGS)],
         ModeChoice::Auto,
-        Mode::Rvm,
+        // json.is_valid is the runtime's own (OPA's answers), which only its interpreter has.
+        Mode::Interpreter,
         Native::Exact,
         runs,
     )

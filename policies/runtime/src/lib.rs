@@ -5,7 +5,8 @@
 //! bytecode, or Rego sources for the interpreter fallback) as a data segment
 //! past the runtime's heap base, patches [`CRM_POLICY_DESC`] to point at it,
 //! adds the `opa_wasm_abi_version` / `opa_wasm_abi_minor_version` globals and
-//! wraps every export so that it resets the shadow stack pointer on entry.
+//! wraps every export so that it resets the shadow stack pointer on entry
+//! (except while a host builtin calls back in: see [`CRM_CALLOUT`]).
 //!
 //! Memory discipline (see `heap.rs`): the host may reset the heap pointer to
 //! the value it read after loading `data`, so nothing created during an
@@ -56,6 +57,9 @@ fn host_builtin(id: i32, args: &[Value]) -> anyhow::Result<Value> {
     if unsafe { core::ptr::read_volatile(core::ptr::addr_of!(WARMING_UP)) } {
         anyhow::bail!("host builtins are not available while the policy loads");
     }
+    if args.len() > 4 {
+        anyhow::bail!("host builtins take at most 4 arguments, not {}", args.len());
+    }
     let a: Vec<i32> = args.iter().map(|v| new_handle(v.clone())).collect();
     let at = |i: usize| a.get(i).copied().unwrap_or(0);
     unsafe {
@@ -65,8 +69,7 @@ fn host_builtin(id: i32, args: &[Value]) -> anyhow::Result<Value> {
             1 => opa_builtin1(id, 0, at(0)),
             2 => opa_builtin2(id, 0, at(0), at(1)),
             3 => opa_builtin3(id, 0, at(0), at(1), at(2)),
-            4 => opa_builtin4(id, 0, at(0), at(1), at(2), at(3)),
-            n => anyhow::bail!("host builtins take at most 4 arguments, not {n}"),
+            _ => opa_builtin4(id, 0, at(0), at(1), at(2), at(3)),
         };
         core::ptr::write_volatile(core::ptr::addr_of_mut!(CRM_CALLOUT), 0);
         match handle(r) {
@@ -173,6 +176,8 @@ struct Runtime {
     entrypoints_value: *mut Value,
     builtins_value: *mut Value,
     empty_object: Value,
+    /// Builtin errors fail the evaluation (else they make the expression undefined).
+    strict: bool,
 }
 
 static mut INIT_DONE: bool = false;
@@ -269,6 +274,10 @@ fn load() -> Result<Runtime, String> {
         None => Vec::new(),
         Some(list) => serde_json::from_value(list.clone()).map_err(|e| format!("bad host builtins: {e}"))?,
     };
+    let strict = header
+        .get("strict")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
     let mode = match header.get("mode").and_then(|v| v.as_str()) {
         Some("rvm") => {
             let program = match Program::deserialize_binary(payload)? {
@@ -293,16 +302,21 @@ fn load() -> Result<Runtime, String> {
                     .map(|(_, a)| *a)
                     .ok_or_else(|| format!("{name} is not a host builtin"))?;
                 let id = id as i32;
+                let add_date = name == "time.add_date";
                 engine
                     .add_extension(
                         name.clone(),
                         arity,
-                        Box::new(move |args: Vec<Value>| host_builtin(id, &args)),
+                        Box::new(move |args: Vec<Value>| {
+                            if add_date && !add_date_in_range(&args) {
+                                anyhow::bail!("time.add_date: the result is out of range");
+                            }
+                            host_builtin(id, &args)
+                        }),
                     )
                     .map_err(|e| e.to_string())?;
             }
-            let strict = header.get("strict").and_then(|v| v.as_bool());
-            engine.set_strict_builtin_errors(strict.unwrap_or(true));
+            engine.set_strict_builtin_errors(strict);
             for (name, src) in files {
                 engine.add_policy(name, src).map_err(|e| e.to_string())?;
             }
@@ -335,6 +349,7 @@ fn load() -> Result<Runtime, String> {
                 .collect::<std::collections::BTreeMap<_, _>>(),
         ))),
         empty_object: Value::new_object(),
+        strict,
     })
 }
 
@@ -348,6 +363,7 @@ fn evaluate(rt: &Runtime, entrypoint: i32, data: &Value, input: Value) -> Result
             let mut vm = RegoVM::new();
             vm.load_program(program.clone());
             vm.set_max_instructions(50_000_000);
+            vm.set_strict_builtin_errors(rt.strict);
             vm.set_data(data.clone()).map_err(|e| e.to_string())?;
             vm.set_input(input);
             vm.execute_entry_point_by_name(&entry.path)
@@ -428,6 +444,21 @@ fn to_json(v: &Value) -> Vec<u8> {
     match v {
         Value::Undefined => b"null".to_vec(),
         _ => serde_json::to_vec(v).unwrap_or_else(|e| abort(&format!("json dump: {e}"))),
+    }
+}
+
+/// Whether `time.add_date(ns, years, months, days)` can fit in an int64 of nanoseconds
+/// (±292 years). Offsets far past that are refused here, as regorus refuses them natively,
+/// because the host's date arithmetic panics on them instead of failing.
+fn add_date_in_range(args: &[Value]) -> bool {
+    let int = |i: usize| match args.get(i) {
+        Some(Value::Number(n)) => n.as_i64(),
+        _ => None,
+    };
+    match (int(1), int(2), int(3)) {
+        (Some(y), Some(m), Some(d)) => y.abs() <= 600 && m.abs() <= 7_200 && d.abs() <= 220_000,
+        // Not integers: the host refuses them with a type error.
+        _ => true,
     }
 }
 
@@ -588,7 +619,8 @@ pub extern "C" fn entrypoints() -> i32 {
     runtime().entrypoints_value as i32
 }
 
-/// Every builtin runs inside the module (regorus); none is delegated to the host.
+/// The builtins the host implements for this policy (`name → id`, see `HOST_BUILTINS`); every
+/// other builtin runs inside the module.
 #[unsafe(no_mangle)]
 pub extern "C" fn builtins() -> i32 {
     runtime().builtins_value as i32
