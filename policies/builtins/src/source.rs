@@ -38,9 +38,48 @@ pub fn code_only(src: &str) -> String {
     out
 }
 
-/// The arguments of the call whose `(` is at `open` in `code` (from [`code_only`]), as char
-/// ranges, each without its surrounding whitespace.
-pub fn call_args(code: &[char], open: usize) -> Vec<std::ops::Range<usize>> {
+/// One identifier (dotted names included) in `code` (from [`code_only`]).
+pub struct Word {
+    pub range: std::ops::Range<usize>,
+    /// Where the next non-whitespace char is (`code.len()` at the end).
+    pub next: usize,
+}
+
+/// The identifiers of `code` (from [`code_only`]), in order.
+pub fn words(code: &[char]) -> Vec<Word> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < code.len() {
+        if !is_ident(code[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < code.len() && is_ident(code[i]) {
+            i += 1;
+        }
+        let mut next = i;
+        while next < code.len() && code[next].is_whitespace() {
+            next += 1;
+        }
+        out.push(Word {
+            range: start..i,
+            next,
+        });
+    }
+    out
+}
+
+/// A call's arguments, as char ranges without their surrounding whitespace, and where its
+/// closing `)` is.
+pub struct Call {
+    pub args: Vec<std::ops::Range<usize>>,
+    pub close: usize,
+}
+
+/// The call whose `(` is at `open` in `code` (from [`code_only`]); `None` if it is not closed.
+pub fn call_args(code: &[char], open: usize) -> Option<Call> {
     let mut args = Vec::new();
     let mut depth = 0usize;
     let mut start = open + 1;
@@ -64,7 +103,7 @@ pub fn call_args(code: &[char], open: usize) -> Vec<std::ops::Range<usize>> {
                     if !last.is_empty() || !args.is_empty() {
                         args.push(last);
                     }
-                    return args;
+                    return Some(Call { args, close: i });
                 }
             }
             ',' if depth == 1 => {
@@ -74,7 +113,7 @@ pub fn call_args(code: &[char], open: usize) -> Vec<std::ops::Range<usize>> {
             _ => {}
         }
     }
-    args
+    None
 }
 
 /// Rewrites every call of one of `builtins` (`(name, arity)`) made in OPA's output form,
@@ -85,61 +124,42 @@ pub fn call_args(code: &[char], open: usize) -> Vec<std::ops::Range<usize>> {
 pub fn rewrite_output_calls(src: &str, builtins: &[(&str, u8)]) -> String {
     let code: Vec<char> = code_only(src).chars().collect();
     let text: Vec<char> = src.chars().collect();
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let piece = |r: &std::ops::Range<usize>| text[r.clone()].iter().collect::<String>();
     let mut out = String::with_capacity(src.len() + 16);
-    let mut i = 0;
-    while i < text.len() {
-        let word_start = i > 0 && is_ident(code[i - 1]);
-        if !word_start && is_ident(code[i]) {
-            let mut j = i;
-            while j < code.len() && is_ident(code[j]) {
-                j += 1;
-            }
-            let word: String = code[i..j].iter().collect();
-            let mut k = j;
-            while k < code.len() && code[k].is_whitespace() {
-                k += 1;
-            }
-            let arity = builtins
-                .iter()
-                .find(|(n, _)| *n == word)
-                .map(|(_, a)| usize::from(*a));
-            let head = i == 0 || code[i - 1] == '\n';
-            if let (Some(arity), Some('('), false) = (arity, code.get(k), head) {
-                let args = call_args(&code, k);
-                let close = (k..code.len())
-                    .scan(0usize, |d, p| {
-                        match code[p] {
-                            '(' | '[' | '{' => *d += 1,
-                            ')' | ']' | '}' => *d -= 1,
-                            _ => {}
-                        }
-                        Some((p, *d))
-                    })
-                    .find(|&(_, d)| d == 0)
-                    .map(|(p, _)| p);
-                let well_formed = args.len() == arity + 1 && args.iter().all(|a| !a.is_empty());
-                if let (Some(close), true) = (close, well_formed) {
-                    let piece =
-                        |r: &std::ops::Range<usize>| text[r.clone()].iter().collect::<String>();
-                    let inputs: Vec<String> = args[..arity].iter().map(piece).collect();
-                    out.push_str(&format!(
-                        "{} = {word}({})",
-                        piece(&args[arity]),
-                        inputs.join(", ")
-                    ));
-                    out.extend(text[i..=close].iter().filter(|c| **c == '\n'));
-                    i = close + 1;
-                    continue;
-                }
-            }
-            out.extend(&text[i..j]);
-            i = j;
+    let mut copied = 0;
+    for w in words(&code) {
+        let start = w.range.start;
+        if start < copied
+            || (start > 0 && code[start - 1] == '\n')
+            || code.get(w.next) != Some(&'(')
+        {
             continue;
         }
-        out.push(text[i]);
-        i += 1;
+        let word = piece(&w.range);
+        let Some(arity) = builtins
+            .iter()
+            .find(|(n, _)| *n == word)
+            .map(|(_, a)| usize::from(*a))
+        else {
+            continue;
+        };
+        let Some(call) = call_args(&code, w.next) else {
+            continue;
+        };
+        if call.args.len() != arity + 1 || call.args.iter().any(|a| a.is_empty()) {
+            continue;
+        }
+        let inputs: Vec<String> = call.args[..arity].iter().map(piece).collect();
+        out.extend(&text[copied..start]);
+        out.push_str(&format!(
+            "{} = {word}({})",
+            piece(&call.args[arity]),
+            inputs.join(", ")
+        ));
+        out.extend(text[start..=call.close].iter().filter(|c| **c == '\n'));
+        copied = call.close + 1;
     }
+    out.extend(&text[copied..]);
     out
 }
 
@@ -169,8 +189,11 @@ mod tests {
     #[test]
     fn arguments_are_counted_at_the_top_level() {
         let code: Vec<char> = "f(a, [b, c], {\"d\": (e, f)})".chars().collect();
-        assert_eq!(call_args(&code, 1).len(), 3);
+        assert_eq!(
+            call_args(&code, 1).map(|c| (c.args.len(), c.close)),
+            Some((3, 26))
+        );
         let code: Vec<char> = "f( )".chars().collect();
-        assert_eq!(call_args(&code, 1).len(), 0);
+        assert_eq!(call_args(&code, 1).map(|c| c.args.len()), Some(0));
     }
 }

@@ -351,24 +351,11 @@ fn builtin_calls(files: &[(&str, &str)]) -> std::collections::BTreeMap<String, b
     }
     let mut calls = std::collections::BTreeMap::<String, bool>::new();
     for src in &code {
-        let bytes: Vec<char> = src.chars().collect();
-        let mut i = 0;
+        let chars: Vec<char> = src.chars().collect();
         let mut prev_word = String::new();
-        while i < bytes.len() {
-            if !is_ident(bytes[i]) || (i > 0 && is_ident(bytes[i - 1])) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && is_ident(bytes[i]) {
-                i += 1;
-            }
-            let word: String = bytes[start..i].iter().collect();
-            let mut j = i;
-            while j < bytes.len() && bytes[j].is_whitespace() {
-                j += 1;
-            }
-            let called = bytes.get(j) == Some(&'(');
+        for w in crm_policy_builtins::source::words(&chars) {
+            let word: String = chars[w.range].iter().collect();
+            let called = chars.get(w.next) == Some(&'(');
             let mocked = prev_word == "with";
             let ns = word.split('.').next().unwrap_or("");
             if (called || mocked)
