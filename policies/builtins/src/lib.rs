@@ -21,6 +21,7 @@ pub const EXTENSIONS: &[(&str, u8)] = &[
     ("strings.split_n", 3),
     ("json.is_valid", 1),
     ("time.parse_duration_ns", 1),
+    ("time.add_date", 4),
     #[cfg(feature = "yaml")]
     ("yaml.is_valid", 1),
 ];
@@ -29,10 +30,10 @@ pub const EXTENSIONS: &[(&str, u8)] = &[
 /// `opa_builtin<N>` imports, as modules built by `opa build -t wasm` do: `opa-wasm` implements
 /// them (its `time-builtins` feature), and the clock stays the host's. Natively, regorus's own
 /// `time` builtins answer. (`time.diff` and `time.parse_ns` are not here: `opa-wasm` does not
-/// implement them, so the compiler still refuses them; `time.parse_duration_ns` is an extension
-/// of this crate, since `opa-wasm`'s refuses negative durations.)
+/// implement them, so the compiler still refuses them. `time.parse_duration_ns` and
+/// `time.add_date` are extensions of this crate: `opa-wasm`'s refuses negative durations, and
+/// neither its nor regorus's date arithmetic normalises month ends as OPA does.)
 pub const HOST_BUILTINS: &[(&str, u8)] = &[
-    ("time.add_date", 4),
     ("time.clock", 1),
     ("time.date", 1),
     ("time.now_ns", 0),
@@ -71,6 +72,11 @@ pub fn register(engine: &mut regorus::Engine) -> Result<()> {
             ),
             _ => bail!("time.parse_duration_ns: expects 1 argument"),
         }),
+    )?;
+    engine.add_extension(
+        "time.add_date".into(),
+        4,
+        Box::new(|a: Vec<Value>| time_add_date(&a)),
     )?;
     engine.add_extension(
         "json.is_valid".into(),
@@ -218,6 +224,66 @@ pub fn array_flatten(args: &[Value]) -> Result<Value> {
     Ok(Value::from(out))
 }
 
+const NS_PER_DAY: i128 = 86_400_000_000_000;
+
+/// `time.add_date(ns, years, months, days)`: Go's `Time.AddDate` in UTC, as OPA computes it.
+/// Out-of-range months and days are normalised, not clamped: 31 January plus one month is
+/// 3 March (2 March in a leap year), 29 February plus one year is 1 March. (regorus clamps to
+/// the month's last day, or is undefined for 29 February; `opa-wasm` clamps.) A result outside
+/// the int64 range of nanoseconds is an error.
+pub fn time_add_date(args: &[Value]) -> Result<Value> {
+    let name = "time.add_date";
+    let int = |i: usize| -> Result<i128> {
+        match arg(name, args, i, 4)? {
+            Value::Number(n) if n.is_integer() => n
+                .as_i64()
+                .map(i128::from)
+                .ok_or_else(|| anyhow::anyhow!("{name}: operand {} is out of range", i + 1)),
+            Value::Number(_) => bail!(
+                "{name}: operand {} must be integer number but got floating-point number",
+                i + 1
+            ),
+            other => bail!(
+                "{name}: operand {} must be number but got {}",
+                i + 1,
+                type_name(other)
+            ),
+        }
+    };
+    let (ns, years, months, days) = (int(0)?, int(1)?, int(2)?, int(3)?);
+    let (day, time_of_day) = (ns.div_euclid(NS_PER_DAY), ns.rem_euclid(NS_PER_DAY));
+    let (y, m, d) = civil_from_days(day);
+    // Go's time.Date: the month first (overflowing into the year), then the day from the 1st.
+    let m = m + months - 1;
+    let (y, m) = (y + years + m.div_euclid(12), m.rem_euclid(12) + 1);
+    let day = days_from_civil(y, m) + d - 1 + days;
+    i64::try_from(day * NS_PER_DAY + time_of_day)
+        .map(Value::from)
+        .map_err(|_| anyhow::anyhow!("{name}: time outside of valid range"))
+}
+
+/// Days since 1970-01-01 of the 1st of month `m` (1–12) of year `y`, proleptic Gregorian.
+fn days_from_civil(y: i128, m: i128) -> i128 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let (era, yoe) = (y.div_euclid(400), y.rem_euclid(400));
+    let doy = (153 * ((m + 9) % 12) + 2) / 5;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// `(year, month, day)` of a count of days since 1970-01-01, proleptic Gregorian.
+fn civil_from_days(z: i128) -> (i128, i128, i128) {
+    let z = z + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let (d, m) = (
+        doy - (153 * mp + 2) / 5 + 1,
+        if mp < 10 { mp + 3 } else { mp - 9 },
+    );
+    (yoe + era * 400 + i128::from(m <= 2), m, d)
+}
+
 /// `strings.split_n(s, delimiter, n)`: `s` split at every `delimiter` (at every
 /// character when it is empty); the first `n` parts when `n > 0`, the last `-n`
 /// when `n < 0`, none when `n == 0`.
@@ -332,6 +398,55 @@ mod tests {
             "2562047h47m16.854775808s",
         ] {
             assert!(parse_duration_ns(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn add_date_normalises_as_go_does() {
+        // Nanoseconds of a UTC time, and back to "YYYY-MM-DDThh:mm:ss.nnnnnnnnn".
+        let ns = |y: i128, m: i128, d: i128, secs: i128| {
+            ((days_from_civil(y, m) + d - 1) * NS_PER_DAY + secs * 1_000_000_000) as i64
+        };
+        let add = |t: i64, y: i64, m: i64, d: i64| {
+            let v = time_add_date(&[t.into(), y.into(), m.into(), d.into()]).unwrap();
+            let t = i128::from(v.as_i64().unwrap());
+            let (day, rest) = (t.div_euclid(NS_PER_DAY), t.rem_euclid(NS_PER_DAY));
+            let (y, m, d) = civil_from_days(day);
+            format!("{y:04}-{m:02}-{d:02}+{rest}")
+        };
+        let noon = 12 * 3_600;
+        assert_eq!(
+            add(ns(2023, 1, 31, noon), 0, 1, 0),
+            "2023-03-03+43200000000000"
+        );
+        assert_eq!(
+            add(ns(2024, 1, 31, noon), 0, 1, 0),
+            "2024-03-02+43200000000000"
+        );
+        assert_eq!(add(ns(2024, 2, 29, 0), 1, 0, 0), "2025-03-01+0");
+        assert_eq!(add(ns(2024, 2, 29, 0), 4, 0, 0), "2028-02-29+0");
+        assert_eq!(add(ns(2024, 10, 1, 0), 0, 0, 31), "2024-11-01+0");
+        assert_eq!(add(ns(2024, 3, 31, 0), 0, -1, 0), "2024-03-02+0");
+        assert_eq!(add(ns(2024, 1, 15, 0), 0, -13, 0), "2022-12-15+0");
+        assert_eq!(add(ns(2024, 1, 15, 0), -1, 25, -15), "2025-01-31+0");
+        assert_eq!(add(ns(1900, 2, 28, 0), 0, 0, 1), "1900-03-01+0");
+        assert_eq!(add(ns(2000, 2, 28, 0), 0, 0, 1), "2000-02-29+0");
+        // Before 1970, half a second before midnight.
+        assert_eq!(add(-500_000_000, 0, 0, 1), "1970-01-01+86399500000000");
+        assert_eq!(add(0, 0, 0, 0), "1970-01-01+0");
+        // 1677-09-21 and 2262-04-11 bound the int64 nanoseconds.
+        let err = |args: [Value; 4]| time_add_date(&args).unwrap_err().to_string();
+        assert!(err([0i64.into(), 300i64.into(), 0i64.into(), 0i64.into()]).contains("outside"));
+        assert!(
+            err([0i64.into(), i64::MAX.into(), i64::MAX.into(), 0i64.into()]).contains("outside")
+        );
+        assert!(err([0i64.into(), 1.5f64.into(), 0i64.into(), 0i64.into()]).contains("integer"));
+        assert!(err(["x".into(), 0i64.into(), 0i64.into(), 0i64.into()]).contains("string"));
+        assert!(time_add_date(&[0i64.into()]).is_err());
+        // Every day of four centuries round-trips through the calendar arithmetic.
+        for day in -73_000..73_000 {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m) + d - 1, day);
         }
     }
 

@@ -321,6 +321,7 @@ stamps := [time.date(time.add_date(ns, 0, 0, d)) | some d in numbers.range(0, 20
 same_now if time.now_ns() == time.now_ns()
 recent if time.now_ns() - ns < 100 * 365 * 24 * 60 * 60 * 1000000000
 far := time.add_date(ns, 0, 300000, 0)
+next_year := time.date(time.add_date(ns, 1, 0, 0))
 output_form if { time.parse_rfc3339_ns(input.at, n); n == ns; json.is_valid("[1]", true) }
 "#;
     let files = [("t.rego", src)];
@@ -335,6 +336,7 @@ output_form if { time.parse_rfc3339_ns(input.at, n); n == ns; json.is_valid("[1]
         "t/stamps",
         "t/recent",
         "t/output_form",
+        "t/next_year",
     ];
     for (label, minor) in [("fast path", 2), ("context path", 1)] {
         let options = Options {
@@ -352,7 +354,14 @@ output_form if { time.parse_rfc3339_ns(input.at, n); n == ns; json.is_valid("[1]
                 assert_eq!(got, want, "{label}: {ep} at {at}");
             }
         }
-        // Far out of range: refused in the module, as natively (the host would panic).
+        // time.add_date is the module's own, OPA's (Go's) arithmetic: month ends normalise.
+        assert_eq!(
+            l.eval("t/next_year", &json!({"at": "2024-02-29T23:30:00Z"}))
+                .await
+                .unwrap(),
+            json!([{"result": [2025, 3, 1]}])
+        );
+        // Out of the int64 range of nanoseconds: an error, as natively.
         assert!(
             l.eval("t/far", &json!({"at": "2024-02-29T23:30:00Z"}))
                 .await
