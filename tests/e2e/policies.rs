@@ -200,10 +200,91 @@ async fn publish_diff_rollback_and_every_host_follows() {
             .all(|r| r["input_digest"].as_str().unwrap().len() == 64)
     );
     assert!(
-        rows.iter().any(|r| r["allow"] == 0),
+        rows.iter().any(|r| r["allow"] == false),
         "denials are logged too"
     );
+    assert!(rows.iter().all(|r| r["reasons"].is_array()));
+    // The log's filters: each narrows to what it names, and together they all hold.
+    for (query, holds) in [
+        (
+            "allow=false",
+            &(|r: &Value| r["allow"] == false) as &dyn Fn(&Value) -> bool,
+        ),
+        ("action=customer.read", &|r: &Value| {
+            r["action"] == "customer.read"
+        }),
+        ("tenant_version=1", &|r: &Value| {
+            r["policy_version"]
+                .as_str()
+                .unwrap()
+                .ends_with("+tenant@v1")
+        }),
+        ("action=customer.read&allow=true", &|r: &Value| {
+            r["action"] == "customer.read" && r["allow"] == true
+        }),
+    ] {
+        let (st, got) = s
+            .get(
+                &format!("/api/v1/decisions?limit=1000&{query}"),
+                Some(&compliance),
+            )
+            .await;
+        assert_eq!(st, 200, "{query}: {got}");
+        let got = got.as_array().unwrap();
+        assert!(!got.is_empty() && got.iter().all(holds), "{query}: {got:?}");
+        // Reading the log is a decision too (logged while the test reads): leave those out.
+        let earlier = |r: &&Value| r["action"] != "decision.read";
+        assert_eq!(
+            got.iter().filter(earlier).count(),
+            rows.iter().filter(earlier).filter(|r| holds(r)).count(),
+            "{query}"
+        );
+    }
+    let first = &rows[0];
+    let (_, same) = s
+        .get(
+            &format!(
+                "/api/v1/decisions?digest={}",
+                first["input_digest"].as_str().unwrap()
+            ),
+            Some(&compliance),
+        )
+        .await;
+    assert!(
+        same.as_array().unwrap().iter().any(|r| r == first),
+        "{same}"
+    );
+    let at = first["at"].as_i64().unwrap();
+    let (_, window) = s
+        .get(
+            &format!("/api/v1/decisions?since={at}&until={}&limit=1000", at + 1),
+            Some(&compliance),
+        )
+        .await;
+    let window = window.as_array().unwrap();
+    assert!(!window.is_empty() && window.iter().all(|r| r["at"] == at));
+    for bad in [
+        "bogus=1",
+        "allow=maybe",
+        "limit=0",
+        "digest=abc",
+        "since=-1",
+        "limit=5&limit=6",
+    ] {
+        let (st, body) = s
+            .get(&format!("/api/v1/decisions?{bad}"), Some(&compliance))
+            .await;
+        assert_eq!(
+            (st, body["error"]["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}: {body}"
+        );
+    }
     assert_eq!(s.get("/api/v1/decisions", Some(&marketing)).await.0, 403);
+    assert_eq!(
+        s.get("/api/v1/decisions?bogus=1", Some(&marketing)).await.0,
+        403
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use super::auth::Authenticated;
 use crate::error::{AppError, AppResult};
 use crate::policy::lifecycle::{self, PolicySet, Refusal};
 use crate::policy::{Decision, Resource};
-use crate::store::{DecisionRow, PolicyVersionRow};
+use crate::store::{DecisionQuery, DecisionRow, PolicyVersionRow};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -308,27 +308,98 @@ pub async fn rollback(
     }
 }
 
-/// The decision log, newest first (`?limit=` ≤ 1000): input digests, versions, results, latency.
-#[utoipa::path(get, path = "/api/v1/decisions", params(("limit" = Option<i64>, Query)), responses((status = 200, body = [DecisionRow])))]
+/// One entry of the decision log: what was asked (by its input's digest, never the input),
+/// which policy versions decided it, the result and how long it took.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DecisionEntry {
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub action: String,
+    /// SHA-256 (hex) of the decision's input.
+    pub input_digest: String,
+    /// The baseline's version, then `+tenant@vN` when the tenant's set N took part.
+    pub policy_version: String,
+    pub allow: bool,
+    pub reasons: Vec<String>,
+    pub micros: i64,
+}
+
+impl From<DecisionRow> for DecisionEntry {
+    fn from(r: DecisionRow) -> Self {
+        Self {
+            at: r.at,
+            action: r.action,
+            input_digest: r.input_digest,
+            policy_version: r.policy_version,
+            allow: r.allow != 0,
+            reasons: serde_json::from_str(&r.reasons).unwrap_or_else(|_| vec![r.reasons]),
+            micros: r.micros,
+        }
+    }
+}
+
+const DECISION_QUERY_HELP: &str = "filters: limit (1 to 1000), action, allow (true or false), \
+     since and until (milliseconds since the epoch), tenant_version (1 or more), digest (64 hex \
+     digits)";
+
+/// Reads the decision log's filters from a query string, refusing anything else.
+fn decision_query(query: &str) -> AppResult<DecisionQuery> {
+    let bad = |what: &str| {
+        AppError::bad_request("invalid_query", format!("{what}; {DECISION_QUERY_HELP}"))
+    };
+    let int = |k: &str, v: &str, min: i64, max: i64| match v.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(&format!(
+            "`{k}` must be an integer from {min} to {max}"
+        ))),
+    };
+    let mut q = DecisionQuery::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !seen.insert(k.to_string()) {
+            return Err(bad(&format!("`{k}` is given twice")));
+        }
+        match k.as_ref() {
+            "limit" => q.limit = int(&k, &v, 1, 1000)?,
+            "action" if !v.is_empty() && v.len() <= 100 => q.action = Some(v.to_string()),
+            "action" => return Err(bad("`action` must be 1 to 100 characters")),
+            "allow" => {
+                q.allow = Some(match v.as_ref() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("`allow` must be true or false")),
+                })
+            }
+            "since" => q.since = Some(int(&k, &v, 0, i64::MAX)?),
+            "until" => q.until = Some(int(&k, &v, 0, i64::MAX)?),
+            "tenant_version" => q.tenant_version = Some(int(&k, &v, 1, i64::MAX)?),
+            "digest" if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                q.digest = Some(v.to_ascii_lowercase())
+            }
+            "digest" => return Err(bad("`digest` must be 64 hex digits")),
+            other => return Err(bad(&format!("unknown filter `{other}`"))),
+        }
+    }
+    Ok(q)
+}
+
+/// The decision log, newest first, narrowed by the query's filters (see `DecisionQuery`).
+#[utoipa::path(get, path = "/api/v1/decisions", params(
+    ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"),
+    ("action" = Option<String>, Query),
+    ("allow" = Option<bool>, Query),
+    ("since" = Option<i64>, Query, description = "milliseconds since the epoch, inclusive"),
+    ("until" = Option<i64>, Query, description = "milliseconds since the epoch, exclusive"),
+    ("tenant_version" = Option<i64>, Query, description = "decisions the tenant's version took part in"),
+    ("digest" = Option<String>, Query, description = "SHA-256 of one input"),
+), responses((status = 200, body = [DecisionEntry]), (status = 400, description = "invalid filter")))]
 pub async fn decisions(
     State(s): State<AppState>,
     who: Authenticated,
     uri: axum::http::Uri,
-) -> AppResult<Json<Vec<DecisionRow>>> {
-    let mut limit = 100;
-    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        match (k.as_ref(), v.parse::<i64>()) {
-            ("limit", Ok(n)) if (1..=1000).contains(&n) => limit = n,
-            _ => {
-                return Err(AppError::bad_request(
-                    "invalid_query",
-                    "use `limit` (1 to 1000)",
-                ));
-            }
-        }
-    }
+) -> AppResult<Json<Vec<DecisionEntry>>> {
     authorize(&s, &who, "decision.read").await?;
-    Ok(Json(
-        s.app.store.decisions(&who.actor.tenant_id, limit).await?,
-    ))
+    let q = decision_query(uri.query().unwrap_or(""))?;
+    let rows = s.app.store.decisions(&who.actor.tenant_id, &q).await?;
+    Ok(Json(rows.into_iter().map(DecisionEntry::from).collect()))
 }

@@ -12,7 +12,7 @@ pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
 pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{PluginLogRow, PluginRow, RecordRow};
-pub use policies::{DecisionRow, PolicyVersionRow};
+pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
 pub use users::{SessionRow, UserRow};
 
 use std::path::Path;

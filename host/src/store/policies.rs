@@ -157,14 +157,60 @@ impl Store {
         Ok(())
     }
 
-    pub async fn decisions(&self, tenant_id: &str, limit: i64) -> sqlx::Result<Vec<DecisionRow>> {
+    /// A tenant's decision log, newest first, narrowed by `q`.
+    pub async fn decisions(
+        &self,
+        tenant_id: &str,
+        q: &DecisionQuery,
+    ) -> sqlx::Result<Vec<DecisionRow>> {
+        // `+tenant@vN` ends the version of a decision the tenant's set N took part in.
+        let tenant_version = q.tenant_version.map(|v| format!("%+tenant@v{v}"));
         sqlx::query_as(
             "SELECT at, action, input_digest, policy_version, allow, reasons, micros FROM decision_log \
-             WHERE tenant_id = $1 ORDER BY at DESC LIMIT $2",
+             WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR allow = $3) \
+             AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+             AND ($6 IS NULL OR policy_version LIKE $6) AND ($7 IS NULL OR input_digest = $7) \
+             ORDER BY at DESC LIMIT $8",
         )
         .bind(tenant_id)
-        .bind(limit)
+        .bind(&q.action)
+        .bind(q.allow.map(i64::from))
+        .bind(q.since)
+        .bind(q.until)
+        .bind(tenant_version)
+        .bind(&q.digest)
+        .bind(q.limit)
         .fetch_all(self.pool())
         .await
+    }
+}
+
+/// Which decisions [`Store::decisions`] returns: every filter that is set must match.
+#[derive(Debug, Clone)]
+pub struct DecisionQuery {
+    pub action: Option<String>,
+    pub allow: Option<bool>,
+    /// Milliseconds since the epoch, inclusive.
+    pub since: Option<i64>,
+    /// Milliseconds since the epoch, exclusive.
+    pub until: Option<i64>,
+    /// Decisions the tenant's policy version N took part in.
+    pub tenant_version: Option<i64>,
+    /// The SHA-256 of one input (hex), to find every decision on it.
+    pub digest: Option<String>,
+    pub limit: i64,
+}
+
+impl Default for DecisionQuery {
+    fn default() -> Self {
+        Self {
+            action: None,
+            allow: None,
+            since: None,
+            until: None,
+            tenant_version: None,
+            digest: None,
+            limit: 100,
+        }
     }
 }
