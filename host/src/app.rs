@@ -176,7 +176,7 @@ impl App {
                     },
                 )
                 .await?;
-            return Err(AppError::forbidden(&decision.reasons));
+            return Err(AppError::forbidden(&decision.deny_reasons));
         }
         Ok(decision)
     }

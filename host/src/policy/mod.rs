@@ -99,23 +99,29 @@ pub struct Decision {
     /// SHA-256 of the input, for the decision log (the input itself is never logged).
     #[serde(skip)]
     pub input_digest: String,
+    /// The reasons of the policies that denied (empty when allowed): what a refused caller is
+    /// told, without the allowing side's "allowed: …" reasons.
+    #[serde(skip)]
+    pub deny_reasons: Vec<String>,
 }
 
 impl Decision {
     fn deny(reason: String, policy_version: &str) -> Self {
         Self {
             allow: false,
-            reasons: vec![reason],
+            reasons: vec![reason.clone()],
             obligations: Obligations::default(),
             policy_version: policy_version.to_string(),
             micros: 0,
             input_digest: String::new(),
+            deny_reasons: vec![reason],
         }
     }
 
     /// This decision AND `other`: allowed only if both allow; reasons and obligations merged.
     fn and(mut self, other: Decision) -> Decision {
         self.allow = self.allow && other.allow;
+        self.deny_reasons.extend(other.deny_reasons);
         for r in other.reasons {
             if !self.reasons.contains(&r) {
                 self.reasons.push(r);
@@ -272,18 +278,22 @@ fn evaluate(
     match engine.evaluate(input) {
         Err(e) => Decision::deny(format!("{prefix}policy_error: {e}"), version),
         Ok(out) => match serde_json::from_value::<RawDecision>(out) {
-            Ok(raw) => Decision {
-                allow: raw.allow,
-                reasons: raw
+            Ok(raw) => {
+                let reasons: Vec<String> = raw
                     .reasons
                     .into_iter()
                     .map(|r| format!("{prefix}{r}"))
-                    .collect(),
-                obligations: raw.obligations,
-                policy_version: version.to_string(),
-                micros: 0,
-                input_digest: String::new(),
-            },
+                    .collect();
+                Decision {
+                    allow: raw.allow,
+                    deny_reasons: if raw.allow { vec![] } else { reasons.clone() },
+                    reasons,
+                    obligations: raw.obligations,
+                    policy_version: version.to_string(),
+                    micros: 0,
+                    input_digest: String::new(),
+                }
+            }
             Err(e) => Decision::deny(
                 format!("{prefix}policy_error: the decision is undefined or malformed ({e})"),
                 version,
@@ -496,8 +506,15 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
             "{:?}",
             d.reasons
         );
+        // The log keeps both sides' reasons; the refused caller is told only the tenant's.
+        assert!(d.reasons.iter().any(|r| r.starts_with("allowed: ")));
+        assert!(
+            d.deny_reasons.len() == 1 && d.deny_reasons[0].starts_with("tenant: freeze: "),
+            "{:?}",
+            d.deny_reasons
+        );
         let (d, _) = decide_under(&pdp, &freeze("2200-01-01T00:00:00Z"));
-        assert!(d.allow, "{:?}", d.reasons);
+        assert!(d.allow && d.deny_reasons.is_empty(), "{:?}", d.reasons);
         // A host builtin's error fails the evaluation: a set that fails on every input is
         // refused when it loads, before it could deny everything.
         let set = lifecycle::PolicySet {
