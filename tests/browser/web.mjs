@@ -124,6 +124,22 @@ try {
   check((await text()).includes('No consent recorded for the purpose'), 'audience campaigns: customers without consent excluded, with the reason');
   await shot('06-campaign-audience');
 
+  // The decision log: the screens just used were decided and logged; filter to them.
+  await page.locator('header nav a[href="/decisions"]').click();
+  await page.waitForLoadState('load');
+  await page.fill('#action', 'plugin.render');
+  await page.selectOption('#allow', 'true');
+  await page.locator('form.filters button[type=submit]').click();
+  await page.waitForLoadState('load');
+  const logRows = page.locator('table.decisions tbody tr');
+  check(
+    page.url().includes('allow=true') && (await logRows.count()) > 0 &&
+      (await page.locator('table.decisions tbody tr.deny').count()) === 0 &&
+      (await logRows.first().innerText()).includes('plugin.render'),
+    'decision log: filtered to allowed plugin.render decisions',
+  );
+  await shot('06b-decision-log');
+
   // The UI in Simplified Chinese.
   await page.goto(`${base}/apps/subscriptions/main`);
   await page.locator('header form[action="/lang"] button').click();
@@ -132,6 +148,9 @@ try {
   check((await page.locator('h1').innerText()) === '订阅', 'the UI switched to Simplified Chinese');
   check((await page.locator('header').innerText()).includes('应用'), 'the navigation is in Chinese');
   await shot('07-zh-subscriptions');
+  await page.goto(`${base}/decisions?allow=true`);
+  check((await page.locator('h1').innerText()) === '决策日志', 'the decision log is in Chinese');
+  await shot('08-zh-decision-log');
 } catch (e) {
   await shot('99-failure').catch(() => {});
   console.error(e.message);

@@ -65,7 +65,9 @@ async fn staff_use_the_plugins_in_a_real_browser() {
         "subscriptions: a live subscription paused",
         "advertiser deals: double booking",
         "audience campaigns: customers without consent excluded",
+        "decision log: filtered to allowed plugin.render decisions",
         "the UI switched to Simplified Chinese",
+        "the decision log is in Chinese",
     ] {
         assert!(
             log.contains(&format!("ok: {step}")),

@@ -288,6 +288,75 @@ async fn publish_diff_rollback_and_every_host_follows() {
 }
 
 #[tokio::test]
+async fn compliance_reads_and_filters_the_decision_log_screen() {
+    let s = Server::demo(1);
+    // A denial to find: marketing may not read the policies.
+    let marketing = s.web_client("marketing").await;
+    let refused = marketing
+        .get(format!("{}/policies", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let denied_screen = marketing
+        .get(format!("{}/decisions", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        denied_screen.status(),
+        403,
+        "marketing may not read the log"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let client = s.web_client("compliance").await;
+    let all = crate::common::page(&client, &format!("{}/decisions", s.url)).await;
+    assert!(
+        all.contains("href=\"/decisions\"") && all.contains("<table class=\"decisions\""),
+        "{all}"
+    );
+    // The form's empty fields are no filter; `allow=false` keeps only denials.
+    let url = format!(
+        "{}/decisions?action=&allow=false&tenant_version=&digest=",
+        s.url
+    );
+    let denials = crate::common::page(&client, &url).await;
+    let body = denials.split("<tbody>").nth(1).unwrap_or_default();
+    assert!(
+        body.contains("<code>policy.read</code>") && body.contains("role_denied"),
+        "{denials}"
+    );
+    assert!(
+        !body.contains("class=\"allow\"") && body.contains("class=\"deny\""),
+        "{denials}"
+    );
+    // A digest link finds the same input's decisions.
+    let digest = body
+        .split("/decisions?digest=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let same = crate::common::page(&client, &format!("{}/decisions?digest={digest}", s.url)).await;
+    assert!(same.contains("role_denied"), "{same}");
+    // A bad filter is explained in place, in the right language.
+    let bad = client
+        .get(format!("{}/decisions?allow=maybe&lang=zh", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = bad.text().await.unwrap();
+    assert!(
+        bad.contains("role=\"alert\"")
+            && bad.contains("`allow` must be true or false")
+            && bad.contains("决策日志"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
 async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
     let s = Server::demo(1);
     let client = s.web_client("compliance").await;

@@ -343,7 +343,7 @@ const DECISION_QUERY_HELP: &str = "filters: limit (1 to 1000), action, allow (tr
      digits)";
 
 /// Reads the decision log's filters from a query string, refusing anything else.
-fn decision_query(query: &str) -> AppResult<DecisionQuery> {
+pub(super) fn decision_query(query: &str) -> AppResult<DecisionQuery> {
     let bad = |what: &str| {
         AppError::bad_request("invalid_query", format!("{what}; {DECISION_QUERY_HELP}"))
     };

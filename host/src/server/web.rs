@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}", get(customer_detail))
         .route("/customers/{id}/interactions", post(interaction_submit))
         .route("/policies", get(policies_page).post(policies_submit))
+        .route("/decisions", get(decisions_page))
         .route("/account", get(account_page))
         .route("/account/mfa", post(account_mfa_start))
         .route("/account/mfa/confirm", post(account_mfa_confirm))
@@ -152,6 +153,32 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("confirm", true) => "确认",
         ("none", false) => "None yet",
         ("none", true) => "暂无",
+        ("decisions", false) => "Decision log",
+        ("decisions", true) => "决策日志",
+        ("decisions_help", false) => {
+            "Every access decision, newest first: the input is kept only as its SHA-256 digest."
+        }
+        ("decisions_help", true) => "所有访问决策，最新的在前；请求内容只以 SHA-256 摘要保存。",
+        ("time", false) => "Time",
+        ("time", true) => "时间",
+        ("action", false) => "Action",
+        ("action", true) => "操作",
+        ("result", false) => "Result",
+        ("result", true) => "结果",
+        ("allowed", false) => "Allowed",
+        ("allowed", true) => "允许",
+        ("denied", false) => "Denied",
+        ("denied", true) => "拒绝",
+        ("reasons", false) => "Reasons",
+        ("reasons", true) => "原因",
+        ("policy_version", false) => "Policy version",
+        ("policy_version", true) => "策略版本",
+        ("tenant_version", false) => "Tenant version",
+        ("tenant_version", true) => "机构策略版本",
+        ("input_digest", false) => "Input digest",
+        ("input_digest", true) => "请求摘要",
+        ("latency", false) => "µs",
+        ("latency", true) => "微秒",
         (_, _) => key,
     }
 }
@@ -176,6 +203,7 @@ pub(super) fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body:
                             a href="/apps" { (if lang == "zh" { "应用" } else { "Apps" }) }
                             @if w.actor.role == "admin" || w.actor.role == "compliance" {
                                 a href="/policies" { (t(lang, "policies")) }
+                                a href="/decisions" { (t(lang, "decisions")) }
                             }
                             a.who href="/account" { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
                             form.inline method="post" action="/lang" {
@@ -804,6 +832,95 @@ async fn render_policies(
     page(
         StatusCode::OK,
         layout(lang, t(lang, "policies"), Some(who), body),
+    )
+}
+
+/// The decision log screen: the API's filters (`GET /api/v1/decisions`) as a form, newest first.
+async fn decisions_page(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Ok(who) = who else {
+        return Redirect::to("/login").into_response();
+    };
+    let q = query_map(&uri);
+    let lang = lang_of(Some(&who), &q);
+    if let Err(e) = s
+        .app
+        .authorize(
+            &who.actor,
+            "decision.read",
+            policy_resource(&who),
+            serde_json::json!({"channel": "web"}),
+        )
+        .await
+    {
+        return error_page(&lang, Some(&who), &e);
+    }
+    // The form sends every field; an empty one is no filter.
+    let filters: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .filter(|(k, v)| k != "lang" && !v.is_empty()),
+        )
+        .finish();
+    let (status, rows, error) = match super::policies::decision_query(&filters) {
+        Err(e) => (e.status, vec![], Some(e.message)),
+        Ok(query) => match s.app.store.decisions(&who.actor.tenant_id, &query).await {
+            Ok(rows) => (StatusCode::OK, rows, None),
+            Err(e) => return error_page(&lang, Some(&who), &e.into()),
+        },
+    };
+    let value = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let allow = value("allow");
+    let body = html! {
+        h1 { (t(&lang, "decisions")) }
+        p.muted { (t(&lang, "decisions_help")) }
+        form.filters method="get" action="/decisions" {
+            label for="action" { (t(&lang, "action")) }
+            input id="action" name="action" value=(value("action")) maxlength="100";
+            label for="allow" { (t(&lang, "result")) }
+            select id="allow" name="allow" {
+                option value="" selected[allow.is_empty()] { (t(&lang, "any")) }
+                option value="true" selected[allow == "true"] { (t(&lang, "allowed")) }
+                option value="false" selected[allow == "false"] { (t(&lang, "denied")) }
+            }
+            label for="tenant_version" { (t(&lang, "tenant_version")) }
+            input id="tenant_version" name="tenant_version" type="number" min="1" value=(value("tenant_version"));
+            label for="digest" { (t(&lang, "input_digest")) }
+            input id="digest" name="digest" value=(value("digest")) maxlength="64";
+            button type="submit" { (t(&lang, "filter")) }
+        }
+        @if let Some(m) = &error { p.error role="alert" { (m) } }
+        @if rows.is_empty() && error.is_none() { p { (t(&lang, "none")) } }
+        @else if !rows.is_empty() {
+            table.decisions {
+                thead { tr {
+                    th scope="col" { (t(&lang, "time")) } th scope="col" { (t(&lang, "action")) }
+                    th scope="col" { (t(&lang, "result")) } th scope="col" { (t(&lang, "reasons")) }
+                    th scope="col" { (t(&lang, "policy_version")) } th scope="col" { (t(&lang, "latency")) }
+                    th scope="col" { (t(&lang, "input_digest")) }
+                } }
+                tbody {
+                    @for d in rows.into_iter().map(super::policies::DecisionEntry::from) {
+                        tr class=(if d.allow { "allow" } else { "deny" }) {
+                            td { (chrono::DateTime::from_timestamp_millis(d.at).map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()).unwrap_or_default()) }
+                            td { code { (d.action) } }
+                            td { (t(&lang, if d.allow { "allowed" } else { "denied" })) }
+                            td { ul { @for r in &d.reasons { li { (r) } } } }
+                            td { code { (d.policy_version) } }
+                            td { (d.micros) }
+                            td { a href=(format!("/decisions?digest={}", d.input_digest)) { code { (d.input_digest.get(..12).unwrap_or(&d.input_digest)) } } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        status,
+        layout(&lang, t(&lang, "decisions"), Some(&who), body),
     )
 }
 
