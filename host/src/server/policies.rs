@@ -1,5 +1,6 @@
 //! The compliance team's policy API: check and test a set, publish, history, diff, rollback, decisions.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -342,8 +343,10 @@ const DECISION_QUERY_HELP: &str = "filters: limit (1 to 1000), action, allow (tr
      since and until (milliseconds since the epoch), tenant_version (1 or more), digest (64 hex \
      digits)";
 
-/// Reads the decision log's filters from a query string, refusing anything else.
-pub(super) fn decision_query(query: &str) -> AppResult<DecisionQuery> {
+/// Reads the decision log's filters from a query string's pairs, refusing anything else.
+pub(super) fn decision_query<'a>(
+    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> AppResult<DecisionQuery> {
     let bad = |what: &str| {
         AppError::bad_request("invalid_query", format!("{what}; {DECISION_QUERY_HELP}"))
     };
@@ -355,7 +358,7 @@ pub(super) fn decision_query(query: &str) -> AppResult<DecisionQuery> {
     };
     let mut q = DecisionQuery::default();
     let mut seen = std::collections::BTreeSet::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+    for (k, v) in pairs {
         if !seen.insert(k.to_string()) {
             return Err(bad(&format!("`{k}` is given twice")));
         }
@@ -399,7 +402,9 @@ pub async fn decisions(
     uri: axum::http::Uri,
 ) -> AppResult<Json<Vec<DecisionEntry>>> {
     authorize(&s, &who, "decision.read").await?;
-    let q = decision_query(uri.query().unwrap_or(""))?;
+    let q = decision_query(url::form_urlencoded::parse(
+        uri.query().unwrap_or("").as_bytes(),
+    ))?;
     let rows = s.app.store.decisions(&who.actor.tenant_id, &q).await?;
     Ok(Json(rows.into_iter().map(DecisionEntry::from).collect()))
 }

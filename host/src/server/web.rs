@@ -859,13 +859,9 @@ async fn decisions_page(
         return error_page(&lang, Some(&who), &e);
     }
     // The form sends every field; an empty one is no filter.
-    let filters: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .filter(|(k, v)| k != "lang" && !v.is_empty()),
-        )
-        .finish();
-    let (status, rows, error) = match super::policies::decision_query(&filters) {
+    let filters = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, v)| k != "lang" && !v.is_empty());
+    let (status, rows, error) = match super::policies::decision_query(filters) {
         Err(e) => (e.status, vec![], Some(e.message)),
         Ok(query) => match s.app.store.decisions(&who.actor.tenant_id, &query).await {
             Ok(rows) => (StatusCode::OK, rows, None),

@@ -15,7 +15,8 @@ pub struct PolicyVersionRow {
     pub mode: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+/// A decision log row as stored (`reasons` is JSON text; the API serves `DecisionEntry`).
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DecisionRow {
     pub at: i64,
     pub action: String,
