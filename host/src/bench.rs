@@ -603,7 +603,7 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         inputs.len()
     );
     println!(
-        "  compiled Wasm (opa-wasm, Wasmtime):  p50 {:>7.1} µs   p99 {:>7.1} µs",
+        "  compiled Wasm (RVM mode, opa-wasm):  p50 {:>7.1} µs   p99 {:>7.1} µs",
         micros(w50),
         micros(w99)
     );

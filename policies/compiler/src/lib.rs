@@ -79,10 +79,11 @@ pub enum Mode {
 
 /// Which modes [`compile_with`] may use.
 ///
-/// The default is the interpreter: regorus 0.14.1's RVM is ~2x faster but gives wrong answers
+/// The default is the interpreter: regorus 0.14.1's RVM is 2-4x faster but gives wrong answers
 /// for some valid Rego (complete-rule conflicts not reported, default functions ignored,
 /// `"<undefined>"` leaking into comprehensions, `every` over lookups; see the README and
 /// `tests/differential.rs` with `DIFF_MODE=auto`), and an authorisation engine must not.
+/// `RvmOnly` is for a policy shown to avoid those constructs (the host's platform baseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ModeChoice {
     /// RVM, falling back to the interpreter when the RVM compiler fails.

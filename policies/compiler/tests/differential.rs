@@ -536,6 +536,8 @@ struct Policy {
     expect_refused: bool,
     /// Files this policy needs in the same module (by policy `file`).
     deps: Vec<String>,
+    /// The mode its group is compiled in, whatever `DIFF_MODE` says: the host's mode for it.
+    mode: Option<ModeChoice>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -601,6 +603,7 @@ fn parse_policy(name: &str, file: &str, source: String) -> Result<Policy, String
         group: None,
         expect_refused: false,
         deps: Vec::new(),
+        mode: None,
     };
     for (k, v) in directives(&source) {
         match k.as_str() {
@@ -666,6 +669,8 @@ fn load_corpus() -> Vec<Policy> {
     // The project's own policies, from their real paths.
     let request = crm_request_gen();
     let mut project = |file: &str, src: &str, eps: &[&str], deps: &[&str], inputs: usize| {
+        // The host runs the platform baseline on the RVM (`Pdp::platform`), alone in its module.
+        let baseline = file == "platform/authz.rego";
         out.push(Policy {
             name: format!("project:{file}"),
             topic: "project".into(),
@@ -676,9 +681,10 @@ fn load_corpus() -> Vec<Policy> {
             spec: Some(request.clone()),
             cases: Vec::new(),
             inputs: Some(inputs),
-            group: None,
+            group: baseline.then(|| "platform".to_string()),
             expect_refused: false,
             deps: deps.iter().map(|s| s.to_string()).collect(),
+            mode: baseline.then_some(ModeChoice::RvmOnly),
         });
     };
     project(
@@ -693,7 +699,7 @@ fn load_corpus() -> Vec<Policy> {
             "deny_reasons",
         ],
         &[],
-        200,
+        1000,
     );
     project("tenant-example/rules.rego", TENANT, &["decision"], &[], 100);
     // Their tests override the input with `with`: a few inputs suffice.
@@ -1196,7 +1202,10 @@ async fn corpus_wasm_matches_native() {
             .collect();
         let ep_refs: Vec<&str> = eps.iter().map(|(_, o, _)| o.as_str()).collect();
         let options = Options {
-            mode: mode_choice,
+            mode: members
+                .iter()
+                .find_map(|&i| corpus[i].mode)
+                .unwrap_or(mode_choice),
             ..Default::default()
         };
         compile_with(&file_refs, &ep_refs, options).map_err(|e| format!("{e:#}"))
