@@ -44,6 +44,10 @@ async fn publish_diff_rollback_and_every_host_follows() {
     let (st, v) = s.get("/api/v1/policies", Some(&compliance)).await;
     assert_eq!(st, 200, "{v}");
     assert!(v["active"].is_null());
+    // The baseline every decision ANDs with, named as the decision log names it.
+    assert_eq!(v["baseline"]["mode"], "rvm", "{v}");
+    let baseline = v["baseline"]["version"].as_str().unwrap().to_string();
+    assert!(baseline.starts_with("sha256:"), "{v}");
     assert!(
         phone_seen_by(&s.url, &s.http, &marketing, &id)
             .await
@@ -193,6 +197,11 @@ async fn publish_diff_rollback_and_every_host_follows() {
     assert!(
         rows.iter()
             .any(|r| r["policy_version"].as_str().unwrap().contains("tenant@v1")),
+        "{log}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["policy_version"].as_str().unwrap().starts_with(&baseline)),
         "{log}"
     );
     assert!(
@@ -410,6 +419,28 @@ async fn compliance_edits_tests_and_publishes_in_the_browser_screen() {
         .await
         .unwrap();
     assert!(r.contains("Published version 1"), "{r}");
+    // The screen names the baseline every decision ANDs with, and speaks Chinese too.
+    assert!(
+        page.contains("Platform baseline: <code>sha256:") && page.contains("(rvm)"),
+        "{page}"
+    );
+    let r = client
+        .post(format!("{}/lang", s.url))
+        .form(&[("csrf_token", token.as_str()), ("lang", "zh")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let r = post("test", RULES.into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        r.contains("5 项测试通过") && r.contains("平台基线策略"),
+        "{r}"
+    );
     // Without the CSRF token nothing happens.
     let r = client
         .post(format!("{}/policies", s.url))

@@ -168,6 +168,8 @@ pub struct TenantPolicy {
 #[derive(Clone)]
 pub struct Pdp {
     engine: Arc<dyn Engine>,
+    /// How the baseline evaluates: `rvm` (compiled module), `native` (regorus), `custom`.
+    baseline_mode: &'static str,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantPolicy>>>>,
 }
 
@@ -185,6 +187,7 @@ impl Pdp {
     pub fn new(engine: Arc<dyn Engine>) -> Self {
         Self {
             engine,
+            baseline_mode: "custom",
             tenants: Arc::new(RwLock::new(HashMap::new())),
         }
     }
@@ -213,25 +216,36 @@ impl Pdp {
         )?
         .wasm;
         let version = RegorusEngine::version_of(PLATFORM_POLICIES);
-        Ok(Self::new(Arc::new(WasmEngine::new(
-            &module,
-            serde_json::json!({}),
-            DECISION_RULE,
-            version,
-        )?)))
+        Ok(Self {
+            baseline_mode: "rvm",
+            ..Self::new(Arc::new(WasmEngine::new(
+                &module,
+                serde_json::json!({}),
+                DECISION_RULE,
+                version,
+            )?))
+        })
     }
 
     /// The platform baseline evaluated natively by regorus (the benchmark's baseline).
     pub fn platform_native() -> anyhow::Result<Self> {
-        Ok(Self::new(Arc::new(RegorusEngine::new(
-            PLATFORM_POLICIES,
-            DECISION_RULE,
-        )?)))
+        Ok(Self {
+            baseline_mode: "native",
+            ..Self::new(Arc::new(RegorusEngine::new(
+                PLATFORM_POLICIES,
+                DECISION_RULE,
+            )?))
+        })
     }
 
     /// The baseline's version.
     pub fn version(&self) -> &str {
         self.engine.version()
+    }
+
+    /// How the baseline evaluates: `rvm`, `native` or `custom`.
+    pub fn baseline_mode(&self) -> &'static str {
+        self.baseline_mode
     }
 
     /// Swaps in a tenant's policy atomically: a decision sees the old set or the new, never a mix.

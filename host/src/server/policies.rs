@@ -188,8 +188,18 @@ pub struct VersionSummary {
     created_at: i64,
 }
 
+/// The platform baseline every decision ANDs with the tenant's set.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BaselineSummary {
+    /// As in the decision log's `policy_version` (`sha256:…`).
+    version: String,
+    /// How it evaluates: `rvm` (the compiled module on the regorus RVM).
+    mode: String,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyList {
+    baseline: BaselineSummary,
     /// The version in force (none: the platform baseline alone decides).
     active: Option<i64>,
     versions: Vec<VersionSummary>,
@@ -223,7 +233,14 @@ pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Js
             created_at: r.created_at,
         })
         .collect();
-    Ok(Json(PolicyList { active, versions }))
+    Ok(Json(PolicyList {
+        baseline: BaselineSummary {
+            version: s.app.pdp.version().to_string(),
+            mode: s.app.pdp.baseline_mode().to_string(),
+        },
+        active,
+        versions,
+    }))
 }
 
 async fn version_row(s: &AppState, who: &Authenticated, v: i64) -> AppResult<PolicyVersionRow> {

@@ -119,6 +119,12 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("policies", true) => "策略",
         ("active_version", false) => "Active version",
         ("active_version", true) => "当前版本",
+        ("baseline", false) => "Platform baseline",
+        ("baseline", true) => "平台基线策略",
+        ("published_version", false) => "Published version",
+        ("published_version", true) => "已发布版本",
+        ("tests_passed", false) => "tests passed.",
+        ("tests_passed", true) => "项测试通过。",
         ("baseline_only", false) => "none (platform baseline only)",
         ("baseline_only", true) => "无（仅平台基线策略）",
         ("history", false) => "History",
@@ -784,15 +790,16 @@ async fn render_policies(
     });
     let body = html! {
         h1 { (t(lang, "policies")) }
+        p { (t(lang, "baseline")) ": " code { (s.app.pdp.version()) } " (" (s.app.pdp.baseline_mode()) ")" }
         p { (t(lang, "active_version")) ": " strong { @if let Some(a) = active { "v" (a) } @else { (t(lang, "baseline_only")) } } }
         p.muted { (t(lang, "editor_help")) }
         @match &outcome {
             EditorOutcome::None => {}
-            EditorOutcome::Published(v) => { p.ok role="status" { "Published version " (v) "." } }
+            EditorOutcome::Published(v) => { p.ok role="status" { (t(lang, "published_version")) " " (v) } }
             EditorOutcome::Error(m) => { p.error role="alert" { (m) } }
             EditorOutcome::Tests(r) => {
                 @match r {
-                    Ok(results) => { p.ok role="status" { (results.len()) " tests passed." } }
+                    Ok(results) => { p.ok role="status" { (results.len()) " " (t(lang, "tests_passed")) } }
                     Err(Refusal::Invalid(errors)) => { div.error role="alert" { @for e in errors { pre { (e) } } } }
                     Err(Refusal::TestsFailed(results)) => {
                         ul role="alert" { @for r in results { li class=(if r.passed { "ok" } else { "error" }) { (if r.passed { "PASS " } else { "FAIL " }) (r.name) } } }
