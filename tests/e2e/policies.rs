@@ -609,3 +609,104 @@ async fn bundles_publish_over_http_and_the_cli_and_a_broken_module_is_refused() 
         "{stdout}"
     );
 }
+
+/// A tenant rule that requires consent: marketing's lists leave out customers who have not
+/// granted `marketing_email`, and naming one is refused (audited); other roles are unaffected.
+#[tokio::test]
+async fn consent_purposes_filter_lists_and_refuse_reads() {
+    let s = Server::demo(40);
+    let compliance = s.token("compliance").await;
+    let rules = r#"package crm.tenant
+
+default decision := {"allow": true, "reasons": [], "obligations": {"mask": [], "redact": []}}
+
+decision := {"allow": true, "reasons": [], "obligations": {"mask": [], "redact": [], "purposes": ["marketing_email"]}} if {
+	"marketing" in input.subject.roles
+}
+"#;
+    let tests = r#"package crm.tenant_test
+
+import data.crm.tenant
+
+test_marketing_needs_email_consent if {
+	tenant.decision.obligations.purposes == ["marketing_email"] with input as {"subject": {"roles": ["marketing"]}}
+}
+
+test_support_needs_none if {
+	not tenant.decision.obligations.purposes with input as {"subject": {"roles": ["support"]}}
+}
+"#;
+    let (st, v) = s
+        .post_json(
+            "/api/v1/policies",
+            Some(&compliance),
+            &json!({"files": {"rules.rego": rules, "rules_test.rego": tests}, "note": "consent"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+
+    let support = s.token("support").await;
+    let (st, all) = s
+        .get("/api/v1/customers?per_page=200", Some(&support))
+        .await;
+    assert_eq!(st, 200, "{all}");
+    let all = all["items"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 40);
+    let (granted, refused): (Vec<&Value>, Vec<&Value>) = all
+        .iter()
+        .partition(|c| c["consents"]["marketing_email"] == true);
+    assert!(!granted.is_empty() && !refused.is_empty());
+
+    let marketing = s.token("marketing").await;
+    let (st, page) = s
+        .get("/api/v1/customers?per_page=200", Some(&marketing))
+        .await;
+    assert_eq!(st, 200, "{page}");
+    let ids = |v: &[&Value]| -> Vec<String> {
+        let mut ids: Vec<String> = v.iter().map(|c| c["id"].as_str().unwrap().into()).collect();
+        ids.sort();
+        ids
+    };
+    let seen: Vec<&Value> = page["items"].as_array().unwrap().iter().collect();
+    assert_eq!(ids(&seen), ids(&granted));
+    assert_eq!(page["total"], granted.len());
+
+    let yes = granted[0]["id"].as_str().unwrap();
+    let no = refused[0]["id"].as_str().unwrap();
+    let (st, v) = s
+        .get(&format!("/api/v1/customers/{yes}"), Some(&marketing))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .get(&format!("/api/v1/customers/{no}"), Some(&marketing))
+        .await;
+    assert_eq!(st, 403, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("purpose_not_consented: the customer has not consented to marketing_email"),
+        "{v}"
+    );
+    // Support still reads that customer; the refusal is in the audit trail.
+    assert_eq!(
+        s.get(&format!("/api/v1/customers/{no}"), Some(&support))
+            .await
+            .0,
+        200
+    );
+    let (st, trail) = s.get("/api/v1/audit?limit=50", Some(&compliance)).await;
+    assert_eq!(st, 200, "{trail}");
+    let denied = trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"] == format!("customer/{no}") && e["decision"] == "deny")
+        .unwrap_or_else(|| panic!("no deny for customer/{no}: {trail}"));
+    assert!(
+        denied["detail"]
+            .to_string()
+            .contains("purpose_not_consented"),
+        "{denied}"
+    );
+}

@@ -193,7 +193,8 @@ async fn authorize(
         .await
 }
 
-/// The tenant's keys and the customer's subject key; 404 (audited) when there is no such customer.
+/// The tenant's keys and the customer's subject key; 404 (audited) when there is no such customer,
+/// 403 (audited) when the customer has not granted a purpose the decision requires.
 async fn subject(
     app: &App,
     actor: &Actor,
@@ -202,10 +203,55 @@ async fn subject(
     decision: &Decision,
 ) -> AppResult<(std::sync::Arc<TenantKeys>, SealingKey)> {
     let keys = app.tenant_keys(&actor.tenant_id).await?;
-    match app.subject_key(&keys, id).await? {
-        Some(sk) => Ok((keys, sk)),
-        None => Err(not_found(app, actor, action, id, decision).await),
+    let Some(sk) = app.subject_key(&keys, id).await? else {
+        return Err(not_found(app, actor, action, id, decision).await);
+    };
+    if !decision.obligations.purposes.is_empty() {
+        let consents = app.store.consents(&actor.tenant_id, id).await?;
+        purposes_granted(app, actor, action, id, decision, &consents).await?;
     }
+    Ok((keys, sk))
+}
+
+/// The `purposes` obligation for one customer: each purpose granted, or an audited 403.
+async fn purposes_granted(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: &str,
+    decision: &Decision,
+    consents: &BTreeMap<String, bool>,
+) -> AppResult<()> {
+    let missing: Vec<&str> = decision
+        .obligations
+        .purposes
+        .iter()
+        .filter(|p| consents.get(p.as_str()) != Some(&true))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let reason = format!(
+        "purpose_not_consented: the customer has not consented to {}",
+        missing.join(", ")
+    );
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &audit::Event {
+                decision: "deny".into(),
+                ..event(
+                    actor,
+                    action,
+                    format!("customer/{id}"),
+                    decision,
+                    serde_json::json!({"reasons": [reason]}),
+                )
+            },
+        )
+        .await?;
+    Err(AppError::forbidden(&[reason]))
 }
 
 fn event(
@@ -365,6 +411,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> 
     let Some(row) = app.store.customer(&actor.tenant_id, id).await? else {
         return Err(not_found(app, actor, "customer.read", id, &decision).await);
     };
+    purposes_granted(app, actor, "customer.read", id, &decision, &row.consents).await?;
     let keys = app.tenant_keys(&actor.tenant_id).await?;
     let v = match open_row(&keys, &row, &decision).await {
         Ok(v) => v,
@@ -397,6 +444,7 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
         tags: q.tags.clone(),
         email_bidx: q.email.as_deref().map(|e| bidx_email(&keys, e)),
         phone_bidx: q.phone.as_deref().map(|p| bidx_phone(&keys, p)),
+        purposes: decision.obligations.purposes.clone(),
         limit: per_page,
         offset: (page - 1).saturating_mul(per_page),
     };
@@ -513,6 +561,10 @@ pub async fn update(
 /// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding).
 pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     let decision = authorize(app, actor, "customer.delete", Some(id), None).await?;
+    if !decision.obligations.purposes.is_empty() {
+        let consents = app.store.consents(&actor.tenant_id, id).await?;
+        purposes_granted(app, actor, "customer.delete", id, &decision, &consents).await?;
+    }
     let mut tx = app.store.begin().await?;
     if !app
         .store

@@ -79,13 +79,20 @@ pub struct Input {
     pub context: serde_json::Value,
 }
 
-/// Duties that come with an allow: fields to show masked, fields never to show.
+/// Duties that come with an allow: fields to show masked, fields never to show, and the consent
+/// purposes a customer must have granted to take part in the request. A duty the host does not
+/// know fails the decision (it denies) rather than being ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Obligations {
     #[serde(default)]
     pub mask: Vec<String>,
     #[serde(default)]
     pub redact: Vec<String>,
+    /// A customer who has not granted every one of these purposes is left out of a list and
+    /// refused (403 `purpose_not_consented`) when named.
+    #[serde(default)]
+    pub purposes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -130,6 +137,7 @@ impl Decision {
         for (mine, theirs) in [
             (&mut self.obligations.mask, other.obligations.mask),
             (&mut self.obligations.redact, other.obligations.redact),
+            (&mut self.obligations.purposes, other.obligations.purposes),
         ] {
             for f in theirs {
                 if !mine.contains(&f) {
@@ -666,5 +674,44 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
         let d = Pdp::new(Arc::new(Broken)).decide(&input("admin", "customer.read", "t1", true));
         assert!(!d.allow);
         assert!(d.reasons[0].starts_with("policy_error"));
+    }
+
+    /// A tenant set answering with `answer` (its tests: none).
+    fn tenant_answering(pdp: &Pdp, answer: &str) -> Decision {
+        let rego = format!("package crm.tenant\ndecision := {answer}\n");
+        decide_under(pdp, &rego).0
+    }
+
+    #[test]
+    fn purposes_are_merged_and_an_unknown_duty_denies() {
+        let pdp = Pdp::platform().unwrap();
+        let d = tenant_answering(
+            &pdp,
+            r#"{"allow": true, "reasons": [], "obligations": {"mask": ["email"], "redact": [], "purposes": ["marketing_sms", "analytics", "analytics"]}}"#,
+        );
+        assert!(d.allow, "{:?}", d.reasons);
+        assert_eq!(d.obligations.purposes, ["analytics", "marketing_sms"]);
+        assert_eq!(d.obligations.mask, ["email"]);
+        // The baseline requires no purpose: alone, none.
+        pdp.set_tenant_policy("t1", None);
+        assert!(
+            pdp.decide(&input("admin", "customer.read", "t1", true))
+                .obligations
+                .purposes
+                .is_empty()
+        );
+        // An obligation the host cannot carry out is not ignored: the decision denies.
+        let d = tenant_answering(
+            &pdp,
+            r#"{"allow": true, "reasons": [], "obligations": {"mask": [], "redact": [], "notify": ["dpo"]}}"#,
+        );
+        assert!(!d.allow);
+        assert!(
+            d.deny_reasons
+                .iter()
+                .any(|r| r.starts_with("tenant: policy_error") && r.contains("notify")),
+            "{:?}",
+            d.deny_reasons
+        );
     }
 }

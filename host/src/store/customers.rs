@@ -43,6 +43,8 @@ pub struct CustomerFilter {
     pub tags: Vec<String>,
     pub email_bidx: Option<String>,
     pub phone_bidx: Option<String>,
+    /// Only customers who granted every one of these consent purposes.
+    pub purposes: Vec<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -141,6 +143,22 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+
+    /// A customer's consents, purpose → granted.
+    pub async fn consents(
+        &self,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<BTreeMap<String, bool>> {
+        let all: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(all.into_iter().map(|(p, g)| (p, g != 0)).collect())
     }
 
     pub async fn upsert_consents(
@@ -426,6 +444,14 @@ fn where_clause(filter: &CustomerFilter, id: Option<&str>) -> (String, Vec<Strin
         push(
             "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?)",
             t,
+            &mut binds,
+        );
+    }
+    for p in &filter.purposes {
+        push(
+            "EXISTS (SELECT 1 FROM consents p WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id \
+             AND p.purpose = ? AND p.granted = 1)",
+            p,
             &mut binds,
         );
     }
