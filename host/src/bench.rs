@@ -670,6 +670,23 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         total.as_secs_f64(),
         optimized.as_secs_f64()
     );
+    // What a tenant's own set costs on top: the example set (tenants' sets run on the in-module
+    // interpreter) ANDed with the baseline, on the same inputs.
+    let build = set.build().map_err(|r| anyhow::anyhow!("{r}"))?;
+    wasm.set_tenant_policy(
+        "t1",
+        Some(crate::policy::TenantPolicy {
+            version: 1,
+            engine: std::sync::Arc::new(build.engine("bench".into())?),
+        }),
+    );
+    let mut t = latencies(&wasm, &inputs, n / 4);
+    wasm.set_tenant_policy("t1", None);
+    println!(
+        "  with the example tenant set ANDed in (interpreter mode): p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(t.pct(0.5)),
+        micros(t.pct(0.99))
+    );
     println!(
         "  (loading the baseline module at start-up took {:.2} s)\n",
         load.as_secs_f64()
