@@ -650,6 +650,7 @@ test_support_needs_none if {
         .get("/api/v1/customers?per_page=200", Some(&support))
         .await;
     assert_eq!(st, 200, "{all}");
+    let all_page_purposes = all["purposes"].clone();
     let all = all["items"].as_array().unwrap().clone();
     assert_eq!(all.len(), 40);
     let (granted, refused): (Vec<&Value>, Vec<&Value>) = all
@@ -670,6 +671,15 @@ test_support_needs_none if {
     let seen: Vec<&Value> = page["items"].as_array().unwrap().iter().collect();
     assert_eq!(ids(&seen), ids(&granted));
     assert_eq!(page["total"], granted.len());
+    assert_eq!(page["purposes"], json!(["marketing_email"]));
+    assert_eq!(all_page_purposes, json!([]));
+    // The staff screen says why the list is shorter.
+    let web = s.web_client("marketing").await;
+    let screen = crate::common::page(&web, &format!("{}/customers", s.url)).await;
+    assert!(
+        screen.contains("only customers who consented to: marketing_email"),
+        "{screen}"
+    );
 
     let yes = granted[0]["id"].as_str().unwrap();
     let no = refused[0]["id"].as_str().unwrap();

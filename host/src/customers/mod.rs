@@ -69,6 +69,9 @@ pub struct Page {
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+    /// Consent purposes every listed customer has granted (the policy's `purposes` obligation):
+    /// customers without them are left out of `items` and `total`.
+    pub purposes: Vec<String>,
 }
 
 fn iso(ms: i64) -> String {
@@ -471,6 +474,7 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
         page,
         per_page,
         total,
+        purposes: decision.obligations.purposes.clone(),
     })
 }
 

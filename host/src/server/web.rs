@@ -119,6 +119,8 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("policies", true) => "策略",
         ("active_version", false) => "Active version",
         ("active_version", true) => "当前版本",
+        ("consent_filtered", false) => "The policy shows you only customers who consented to:",
+        ("consent_filtered", true) => "根据策略，仅显示已同意以下用途的客户：",
         ("baseline", false) => "Platform baseline",
         ("baseline", true) => "平台基线策略",
         ("published_version", false) => "Published version",
@@ -539,6 +541,9 @@ async fn customer_list(
     };
     let body = html! {
         h1 { (t(&lang, "customers")) " " small { "(" (result.total) ")" } }
+        @if !result.purposes.is_empty() {
+            p.muted role="note" { (t(&lang, "consent_filtered")) " " (result.purposes.join(", ")) }
+        }
         form.filters method="get" action="/customers" role="search" {
             label for="region" { (t(&lang, "region")) }
             select id="region" name="region" {
