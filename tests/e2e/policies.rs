@@ -719,4 +719,26 @@ test_support_needs_none if {
             .contains("purpose_not_consented"),
         "{denied}"
     );
+    // A set answering with a duty the host does not know is refused at publish, not left to
+    // deny every request.
+    let unknown = r#"package crm.tenant
+
+default decision := {"allow": true, "reasons": [], "obligations": {"mask": [], "redact": [], "notify": ["dpo"]}}
+"#;
+    let (st, v) = s
+        .post_json(
+            "/api/v1/policies",
+            Some(&compliance),
+            &json!({"files": {"rules.rego": unknown}, "note": "unknown duty"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("policy_invalid")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("notify"),
+        "{v}"
+    );
 }

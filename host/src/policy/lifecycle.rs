@@ -325,6 +325,21 @@ pub async fn publish_build(
         Ok(e) => e,
         Err(e) => return Ok(Err(Refusal::Invalid(vec![format!("{e:#}")]))),
     };
+    // A set that does not answer with a decision would deny every request: refuse it now.
+    let probe = serde_json::json!({
+        "subject": {"type": "user", "tenant": tenant_id, "user": "probe", "roles": ["compliance"], "mfa": true},
+        "action": "customer.read",
+        "resource": {"type": "customer", "tenant": tenant_id, "id": "probe"},
+        "context": {"channel": "api"},
+    });
+    let answer = crate::policy::Engine::evaluate(&engine, &probe)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|out| crate::policy::malformed_decision(out).map_or(Ok(()), Err));
+    if let Err(e) = answer {
+        return Ok(Err(Refusal::Invalid(vec![format!(
+            "data.crm.tenant.decision is not a decision for a compliance read: {e}"
+        )])));
+    }
     let previous = app
         .store
         .policy_versions(tenant_id)

@@ -34,6 +34,16 @@ pub const PLATFORM_POLICY_TESTS: &[(&str, &str)] = &[(
     include_str!("../../../policies/platform/authz_test.rego"),
 )];
 
+/// Actions only the baseline decides (see [`Pdp::decide`]).
+pub const LIFECYCLE_ACTIONS: &[&str] = &["policy.read", "policy.publish"];
+
+/// Why `out` is not a decision the host can act on (`None`: it is one).
+pub fn malformed_decision(out: serde_json::Value) -> Option<String> {
+    serde_json::from_value::<RawDecision>(out)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// The rule every decision is read from.
 pub const DECISION_RULE: &str = "data.crm.authz.decision";
 
@@ -283,6 +293,10 @@ impl Pdp {
 
     /// Decides. Anything but a well-formed decision object (an error, an undefined result, a
     /// malformed answer) is a deny with a reason, never an allow.
+    ///
+    /// The policy lifecycle's own actions (`policy.read`, `policy.publish`) are the baseline's
+    /// alone: a tenant's set that denies everything must not lock its compliance team out of
+    /// rolling it back.
     pub fn decide(&self, input: &Input) -> Decision {
         let started = Instant::now();
         let json = match serde_json::to_value(input) {
@@ -295,10 +309,12 @@ impl Pdp {
             }
         };
         let mut decision = evaluate(self.engine.as_ref(), &json, self.version(), "");
+        let lifecycle = LIFECYCLE_ACTIONS.contains(&input.action.as_str());
         let tenant = self
             .tenants
             .read()
             .ok()
+            .filter(|_| !lifecycle)
             .and_then(|m| m.get(&input.subject.tenant).cloned());
         if let Some(t) = tenant {
             let label = format!("tenant@v{}", t.version);
@@ -680,6 +696,25 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
     fn tenant_answering(pdp: &Pdp, answer: &str) -> Decision {
         let rego = format!("package crm.tenant\ndecision := {answer}\n");
         decide_under(pdp, &rego).0
+    }
+
+    #[test]
+    fn a_tenant_set_cannot_lock_out_its_own_policy_lifecycle() {
+        let pdp = Pdp::platform().unwrap();
+        let deny_all =
+            r#"{"allow": false, "reasons": ["closed"], "obligations": {"mask": [], "redact": []}}"#;
+        let d = tenant_answering(&pdp, deny_all);
+        assert!(!d.allow, "the set does narrow other actions");
+        for action in LIFECYCLE_ACTIONS {
+            let d = pdp.decide(&input("compliance", action, "t1", true));
+            assert!(d.allow, "{action}: {:?}", d.reasons);
+            assert!(!d.policy_version.contains("tenant"), "{}", d.policy_version);
+        }
+        // The baseline still decides them: no MFA, no publish.
+        assert!(
+            !pdp.decide(&input("compliance", "policy.publish", "t1", false))
+                .allow
+        );
     }
 
     #[test]
