@@ -209,11 +209,24 @@ async fn subject(
     let Some(sk) = app.subject_key(&keys, id).await? else {
         return Err(not_found(app, actor, action, id, decision).await);
     };
-    if !decision.obligations.purposes.is_empty() {
-        let consents = app.store.consents(&actor.tenant_id, id).await?;
-        purposes_granted(app, actor, action, id, decision, &consents).await?;
-    }
+    require_purposes(app, actor, action, id, decision).await?;
     Ok((keys, sk))
+}
+
+/// [`purposes_granted`] for a customer whose row is not loaded (its consents are read only when
+/// the decision requires a purpose).
+async fn require_purposes(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: &str,
+    decision: &Decision,
+) -> AppResult<()> {
+    if decision.obligations.purposes.is_empty() {
+        return Ok(());
+    }
+    let consents = app.store.consents(&actor.tenant_id, id).await?;
+    purposes_granted(app, actor, action, id, decision, &consents).await
 }
 
 /// The `purposes` obligation for one customer: each purpose granted, or an audited 403.
@@ -565,10 +578,7 @@ pub async fn update(
 /// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding).
 pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     let decision = authorize(app, actor, "customer.delete", Some(id), None).await?;
-    if !decision.obligations.purposes.is_empty() {
-        let consents = app.store.consents(&actor.tenant_id, id).await?;
-        purposes_granted(app, actor, "customer.delete", id, &decision, &consents).await?;
-    }
+    require_purposes(app, actor, "customer.delete", id, &decision).await?;
     let mut tx = app.store.begin().await?;
     if !app
         .store

@@ -326,12 +326,25 @@ pub async fn publish_build(
         Err(e) => return Ok(Err(Refusal::Invalid(vec![format!("{e:#}")]))),
     };
     // A set that does not answer with a decision would deny every request: refuse it now.
-    let probe = serde_json::json!({
-        "subject": {"type": "user", "tenant": tenant_id, "user": "probe", "roles": ["compliance"], "mfa": true},
-        "action": "customer.read",
-        "resource": {"type": "customer", "tenant": tenant_id, "id": "probe"},
-        "context": {"channel": "api"},
-    });
+    // Built as the decision point builds every input, so the probe cannot drift from it.
+    let probe = serde_json::to_value(crate::policy::Input {
+        subject: crate::policy::Subject {
+            kind: "user".into(),
+            tenant: tenant_id.into(),
+            user: "probe".into(),
+            roles: vec!["compliance".into()],
+            mfa: true,
+            plugin: None,
+        },
+        action: "customer.read".into(),
+        resource: crate::policy::Resource {
+            kind: "customer".into(),
+            tenant: tenant_id.into(),
+            id: Some("probe".into()),
+            fields: None,
+        },
+        context: serde_json::json!({"channel": "api"}),
+    })?;
     let answer = crate::policy::Engine::evaluate(&engine, &probe)
         .map_err(|e| format!("{e:#}"))
         .and_then(|out| crate::policy::malformed_decision(out).map_or(Ok(()), Err));

@@ -151,14 +151,7 @@ impl Store {
         tenant_id: &str,
         customer_id: &str,
     ) -> sqlx::Result<BTreeMap<String, bool>> {
-        let all: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id = $2",
-        )
-        .bind(tenant_id)
-        .bind(customer_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(all.into_iter().map(|(p, g)| (p, g != 0)).collect())
+        consents_of(self.pool(), tenant_id, customer_id).await
     }
 
     pub async fn upsert_consents(
@@ -182,14 +175,7 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         }
-        let all: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id = $2",
-        )
-        .bind(tenant_id)
-        .bind(customer_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        let all: BTreeMap<String, bool> = all.into_iter().map(|(p, g)| (p, g != 0)).collect();
+        let all = consents_of(&mut **tx, tenant_id, customer_id).await?;
         sqlx::query("UPDATE customers SET consents_json = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(json_text(&all))
             .bind(tenant_id)
@@ -421,6 +407,22 @@ fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
 }
 
 /// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
+/// A customer's consents, purpose → granted, in a transaction or not.
+async fn consents_of<'e, E: sqlx::Executor<'e, Database = super::Db>>(
+    executor: E,
+    tenant_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<BTreeMap<String, bool>> {
+    let all: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT purpose, granted FROM consents WHERE tenant_id = $1 AND customer_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(all.into_iter().map(|(p, g)| (p, g != 0)).collect())
+}
+
 fn where_clause(filter: &CustomerFilter, id: Option<&str>) -> (String, Vec<String>) {
     let mut parts = vec!["c.tenant_id = $1".to_string()];
     let mut binds = Vec::new();
