@@ -24,6 +24,8 @@
 //! 6. drops every other export (`__heap_base`, `__data_end`, the descriptor,
 //!    `__getrandom_v03_custom`) and all custom sections.
 
+mod fold;
+
 use anyhow::{Context, Result, anyhow, bail};
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasmparser::{Parser, Payload};
@@ -103,6 +105,9 @@ pub struct CompiledModule {
     pub entrypoints: Vec<String>,
     /// Why the RVM was not used, when `mode == Interpreter` under `Auto`.
     pub rvm_error: Option<String>,
+    /// Rules evaluated at build time because they depend on nothing but the policy
+    /// (RVM mode only; see `fold.rs`).
+    pub folded: Vec<String>,
 }
 
 /// Compiles `files` (`(file name, Rego source)`) into a module exporting the
@@ -233,10 +238,14 @@ pub fn compile_with(
         // The RVM would run regorus's own builtin (or none), not the runtime's.
         Err(anyhow!("the RVM does not have the runtime's {name}"))
     } else {
-        rvm_program(&mut engine, &eps)
+        rvm_program(&mut engine, &eps, options.strict_builtin_errors)
     };
+    let mut folded = Vec::new();
     let (mode, payload, rvm_error) = match rvm {
-        Ok(bin) => (Mode::Rvm, bin, None),
+        Ok((bin, f)) => {
+            folded = f;
+            (Mode::Rvm, bin, None)
+        }
         Err(e) if choice == ModeChoice::RvmOnly => return Err(e.context("RVM compilation failed")),
         Err(e) => {
             let srcs: Vec<(&str, &str)> = files.to_vec();
@@ -269,6 +278,7 @@ pub fn compile_with(
         mode,
         entrypoints: eps.into_iter().map(|(n, _)| n).collect(),
         rvm_error,
+        folded,
     })
 }
 
@@ -387,16 +397,24 @@ fn entrypoint_names(e: &str) -> Result<(String, String)> {
     }
 }
 
-fn rvm_program(engine: &mut regorus::Engine, eps: &[(String, String)]) -> Result<Vec<u8>> {
+/// The RVM program for `eps`, serialised, with its constant rules folded (and their names).
+fn rvm_program(
+    engine: &mut regorus::Engine,
+    eps: &[(String, String)],
+    strict_builtin_errors: bool,
+) -> Result<(Vec<u8>, Vec<String>)> {
     let first = regorus::Rc::from(eps[0].1.as_str());
     let policy = engine.compile_with_entrypoint(&first)?;
     let paths: Vec<&str> = eps.iter().map(|(_, p)| p.as_str()).collect();
     let program =
         regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &paths)
             .map_err(|e| anyhow!("{e}"))?;
-    program
+    let mut program = (*program).clone();
+    let folded = fold::fold_constants(&mut program, strict_builtin_errors);
+    let bin = program
         .serialize_binary()
-        .map_err(|e| anyhow!("serialising RVM program: {e}"))
+        .map_err(|e| anyhow!("serialising RVM program: {e}"))?;
+    Ok((bin, folded))
 }
 
 // ---------------------------------------------------------------------------
