@@ -406,7 +406,6 @@ fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
 /// A customer's consents, purpose → granted, in a transaction or not.
 async fn consents_of<'e, E: sqlx::Executor<'e, Database = super::Db>>(
     executor: E,
@@ -423,6 +422,7 @@ async fn consents_of<'e, E: sqlx::Executor<'e, Database = super::Db>>(
     Ok(all.into_iter().map(|(p, g)| (p, g != 0)).collect())
 }
 
+/// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
 fn where_clause(filter: &CustomerFilter, id: Option<&str>) -> (String, Vec<String>) {
     let mut parts = vec!["c.tenant_id = $1".to_string()];
     let mut binds = Vec::new();

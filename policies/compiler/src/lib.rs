@@ -240,12 +240,8 @@ pub fn compile_with(
     } else {
         rvm_program(&mut engine, &eps, options.strict_builtin_errors)
     };
-    let mut folded = Vec::new();
-    let (mode, payload, rvm_error) = match rvm {
-        Ok((bin, f)) => {
-            folded = f;
-            (Mode::Rvm, bin, None)
-        }
+    let (mode, payload, rvm_error, folded) = match rvm {
+        Ok((bin, folded)) => (Mode::Rvm, bin, None, folded),
         Err(e) if choice == ModeChoice::RvmOnly => return Err(e.context("RVM compilation failed")),
         Err(e) => {
             let srcs: Vec<(&str, &str)> = files.to_vec();
@@ -253,6 +249,7 @@ pub fn compile_with(
                 Mode::Interpreter,
                 serde_json::to_vec(&srcs)?,
                 (choice == ModeChoice::Auto).then(|| format!("{e:#}")),
+                Vec::new(),
             )
         }
     };
