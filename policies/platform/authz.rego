@@ -140,9 +140,12 @@ permitted_roles := subject_roles & action_roles[input.action] if {
 
 mfa_passed if input.subject.mfa == true
 
-tenant_present(t) if {
-	is_string(t)
-	t != ""
+# Both the subject's and the resource's tenant are non-empty strings.
+tenants_present if {
+	is_string(input.subject.tenant)
+	input.subject.tenant != ""
+	is_string(input.resource.tenant)
+	input.resource.tenant != ""
 }
 
 fields_given if {
@@ -157,10 +160,7 @@ fields_valid if {
 }
 
 # Fields that the permitted roles may write, together (most permissive wins).
-subject_writable contains f if {
-	some r in permitted_roles
-	some f in role_writable[r]
-}
+subject_writable := union({role_writable[r] | some r in permitted_roles})
 
 permitted_label := sprintf("role %s", [r]) if {
 	count(permitted_roles) == 1
@@ -170,6 +170,10 @@ permitted_label := sprintf("role %s", [r]) if {
 # ---------------------------------------------------------------------------
 # Deny reasons
 # ---------------------------------------------------------------------------
+#
+# Checks that apply only to some requests are grouped behind that condition
+# (plugin subjects, self-service actions, field writes): every other request
+# skips a group with one test instead of one per check.
 
 deny_reasons contains msg if {
 	not action_known
@@ -186,40 +190,17 @@ deny_reasons contains "invalid_subject: only a service subject has the service r
 	r in service_roles
 }
 
-deny_reasons contains "invalid_subject: a service subject has only the service role" if {
-	input.subject.type == "service"
-	some r in subject_roles
-	not r in service_roles
-}
-
 deny_reasons contains msg if {
-	input.subject.type == "service"
-	not service_actions[input.action]
-	msg := sprintf("service_denied: a plugin's job may not perform %s", [action_label])
-}
-
-deny_reasons contains msg if {
-	input.subject.type == "plugin"
-	not plugin_actions[input.action]
-	msg := sprintf("plugin_denied: a plugin may not perform %s", [action_label])
-}
-
-deny_reasons contains "plugin_missing: a plugin subject must name its plugin" if {
 	input.subject.type in plugin_subject_types
-	not is_string(input.subject.plugin)
+	some msg in plugin_deny_reasons
 }
 
 deny_reasons contains "tenant_missing: subject or resource tenant is missing or empty" if {
-	not tenant_present(input.subject.tenant)
-}
-
-deny_reasons contains "tenant_missing: subject or resource tenant is missing or empty" if {
-	not tenant_present(input.resource.tenant)
+	not tenants_present
 }
 
 deny_reasons contains "tenant_mismatch: subject and resource belong to different tenants" if {
-	tenant_present(input.subject.tenant)
-	tenant_present(input.resource.tenant)
+	tenants_present
 	input.subject.tenant != input.resource.tenant
 }
 
@@ -231,14 +212,7 @@ deny_reasons contains msg if {
 
 deny_reasons contains msg if {
 	input.action in self_actions
-	input.resource.id != input.subject.user
-	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
-}
-
-deny_reasons contains msg if {
-	input.action in self_actions
-	not input.resource.id
-	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
+	some msg in self_deny_reasons
 }
 
 deny_reasons contains msg if {
@@ -247,22 +221,62 @@ deny_reasons contains msg if {
 	msg := sprintf("mfa_required: %s requires multi-factor authentication", [input.action])
 }
 
-deny_reasons contains "invalid_fields: resource.fields must be an array of field names" if {
+deny_reasons contains msg if {
 	input.action in field_write_actions
+	some msg in field_deny_reasons
+}
+
+# Plugin and service subjects (a plugin, or a plugin's job).
+
+plugin_deny_reasons contains "invalid_subject: a service subject has only the service role" if {
+	input.subject.type == "service"
+	some r in subject_roles
+	not r in service_roles
+}
+
+plugin_deny_reasons contains msg if {
+	input.subject.type == "service"
+	not service_actions[input.action]
+	msg := sprintf("service_denied: a plugin's job may not perform %s", [action_label])
+}
+
+plugin_deny_reasons contains msg if {
+	input.subject.type == "plugin"
+	not plugin_actions[input.action]
+	msg := sprintf("plugin_denied: a plugin may not perform %s", [action_label])
+}
+
+plugin_deny_reasons contains "plugin_missing: a plugin subject must name its plugin" if {
+	not is_string(input.subject.plugin)
+}
+
+# Self-service actions: only on the subject's own account.
+
+self_deny_reasons contains msg if {
+	input.resource.id != input.subject.user
+	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
+}
+
+self_deny_reasons contains msg if {
+	not input.resource.id
+	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
+}
+
+# Customer writes: the fields named must exist and be writable by the subject.
+
+field_deny_reasons contains "invalid_fields: resource.fields must be an array of field names" if {
 	fields_given
 	not fields_valid
 }
 
-deny_reasons contains msg if {
-	input.action in field_write_actions
+field_deny_reasons contains msg if {
 	fields_valid
 	some f in input.resource.fields
 	not f in writable_fields
 	msg := sprintf("field_denied: %s is not a writable customer field", [f])
 }
 
-deny_reasons contains msg if {
-	input.action in field_write_actions
+field_deny_reasons contains msg if {
 	count(permitted_roles) > 0
 	fields_valid
 	some f in input.resource.fields
