@@ -25,6 +25,7 @@
 //!    `__getrandom_v03_custom`) and all custom sections.
 
 mod fold;
+mod slim;
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
@@ -408,6 +409,7 @@ fn rvm_program(
             .map_err(|e| anyhow!("{e}"))?;
     let mut program = (*program).clone();
     let folded = fold::fold_constants(&mut program, strict_builtin_errors);
+    slim::slim_rule_infos(&mut program);
     let bin = program
         .serialize_binary()
         .map_err(|e| anyhow!("serialising RVM program: {e}"))?;
