@@ -327,7 +327,7 @@ pub async fn publish_build(
     };
     // A set that does not answer with a decision would deny every request: refuse it now.
     // Built as the decision point builds every input, so the probe cannot drift from it.
-    let probe = serde_json::to_value(crate::policy::Input {
+    let probe = serde_json::value::to_raw_value(&crate::policy::Input {
         subject: crate::policy::Subject {
             kind: "user".into(),
             tenant: tenant_id.into(),

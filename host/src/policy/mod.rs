@@ -21,6 +21,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The platform baseline policy, embedded so the binary is self-contained.
 pub const PLATFORM_POLICIES: &[(&str, &str)] = &[(
@@ -171,8 +172,11 @@ impl Decision {
 }
 
 /// Evaluates a decision rule for a JSON input. Implementations must be safe to call concurrently.
+///
+/// The input comes as JSON text: the decision point serialises a request once, for every
+/// engine it asks and for the digest it logs.
 pub trait Engine: Send + Sync {
-    fn evaluate(&self, input: &serde_json::Value) -> anyhow::Result<serde_json::Value>;
+    fn evaluate(&self, input: &RawValue) -> anyhow::Result<serde_json::Value>;
     fn version(&self) -> &str;
 }
 
@@ -299,7 +303,7 @@ impl Pdp {
     /// rolling it back.
     pub fn decide(&self, input: &Input) -> Decision {
         let started = Instant::now();
-        let json = match serde_json::to_value(input) {
+        let json = match serde_json::value::to_raw_value(input) {
             Ok(j) => j,
             Err(e) => {
                 return Decision::deny(
@@ -320,19 +324,19 @@ impl Pdp {
             let label = format!("tenant@v{}", t.version);
             decision = decision.and(evaluate(t.engine.as_ref(), &json, &label, "tenant: "));
         }
-        decision.input_digest = hex::encode(Sha256::digest(json.to_string().as_bytes()));
+        decision.input_digest = hex::encode(Sha256::digest(json.get().as_bytes()));
         decision.micros = started.elapsed().as_micros() as u64;
         crate::metrics::decision(decision.allow, decision.micros);
         decision
     }
 }
 
-fn evaluate(
-    engine: &dyn Engine,
-    input: &serde_json::Value,
-    version: &str,
-    prefix: &str,
-) -> Decision {
+/// `{}`: the input a freshly loaded engine is checked with.
+fn empty_input() -> Box<RawValue> {
+    RawValue::from_string("{}".into()).unwrap_or_default()
+}
+
+fn evaluate(engine: &dyn Engine, input: &RawValue, version: &str, prefix: &str) -> Decision {
     match engine.evaluate(input) {
         Err(e) => Decision::deny(format!("{prefix}policy_error: {e}"), version),
         Ok(out) => match serde_json::from_value::<RawDecision>(out) {
@@ -426,7 +430,7 @@ mod tests {
 
     struct Broken;
     impl Engine for Broken {
-        fn evaluate(&self, _: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        fn evaluate(&self, _: &RawValue) -> anyhow::Result<serde_json::Value> {
             Ok(serde_json::json!({"allow": "yes"}))
         }
         fn version(&self) -> &str {
@@ -631,7 +635,8 @@ mod tests {
             serde_json::json!({"subject": {"type": "user", "roles": ["admin"], "tenant": "t1",
                 "user": "u1"}, "action": "self.token.create", "resource": {"tenant": "t1"}}),
         ] {
-            let (a, b) = (wasm.engine.evaluate(&raw), native.engine.evaluate(&raw));
+            let json = serde_json::value::to_raw_value(&raw).unwrap();
+            let (a, b) = (wasm.engine.evaluate(&json), native.engine.evaluate(&json));
             match (a, b) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{raw}"),
                 (Err(_), Err(_)) => {}

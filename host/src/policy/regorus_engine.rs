@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use serde_json::value::RawValue;
+
 use super::Engine;
 
 /// Evaluates one rule with a pool of prepared regorus engines (one per concurrent caller).
@@ -55,7 +57,7 @@ impl RegorusEngine {
             version,
         };
         // Compile-check the rule against an empty input, so a broken set fails at load, not per request.
-        engine.evaluate(&serde_json::json!({}))?;
+        engine.evaluate(&super::empty_input())?;
         Ok(engine)
     }
 }
@@ -75,15 +77,15 @@ impl RegorusEngine {
 }
 
 impl Engine for RegorusEngine {
-    fn evaluate(&self, input: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    fn evaluate(&self, input: &RawValue) -> anyhow::Result<serde_json::Value> {
         let pooled = self
             .idle
             .lock()
             .map_err(|_| anyhow::anyhow!("engine pool poisoned"))?
             .pop();
         let mut engine = pooled.unwrap_or_else(|| self.template.clone());
-        let value = regorus::Value::from_json_str(&input.to_string())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let value =
+            regorus::Value::from_json_str(input.get()).map_err(|e| anyhow::anyhow!("{e}"))?;
         engine.set_input(value);
         let out = engine
             .eval_rule(self.rule.clone())

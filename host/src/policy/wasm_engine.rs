@@ -25,6 +25,8 @@ use anyhow::Context as _;
 use opa_wasm::wasmtime;
 use sha2::{Digest, Sha256};
 
+use serde_json::value::RawValue;
+
 use super::Engine;
 
 /// CPU-time budget of one decision: a pathological policy is stopped and the request denied.
@@ -367,7 +369,7 @@ impl WasmEngine {
             );
         }
         engine.put_back(slot);
-        engine.evaluate(&serde_json::json!({}))?;
+        engine.evaluate(&super::empty_input())?;
         Ok(engine)
     }
 
@@ -401,7 +403,7 @@ impl WasmEngine {
 }
 
 impl Engine for WasmEngine {
-    fn evaluate(&self, input: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    fn evaluate(&self, input: &RawValue) -> anyhow::Result<serde_json::Value> {
         let pooled = self
             .idle
             .lock()
@@ -416,7 +418,7 @@ impl Engine for WasmEngine {
         let result: anyhow::Result<serde_json::Value> = block_on(slot.policy.evaluate(
             &mut slot.store,
             &self.entrypoint,
-            input,
+            &input,
         ));
         let result = match result {
             // A failed instance is dropped: a trap may leave its heap in any state.
@@ -518,7 +520,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(quick.tier(), Tier::Baseline);
-        let input = serde_json::json!({"action": "customer.read"});
+        let input =
+            serde_json::value::to_raw_value(&serde_json::json!({"action": "customer.read"}))
+                .unwrap();
         let optimized = WasmEngine::new(
             &wasm,
             serde_json::json!({}),
