@@ -57,37 +57,42 @@ pub fn opa_entrypoint(rule: &str) -> String {
 }
 
 /// Who is asking.
+///
+/// The fields of [`Input`], [`Subject`] and [`Resource`] are declared in the order of their JSON
+/// names, so an input serialises as canonical (sorted-key) JSON: the text whose SHA-256 the
+/// decision log keeps stays the same whichever way the input is written out.
 #[derive(Debug, Clone, Serialize)]
 pub struct Subject {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub tenant: String,
-    pub user: String,
-    pub roles: Vec<String>,
     pub mfa: bool,
     /// For `type: plugin`: the plugin acting for `user`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
+    pub roles: Vec<String>,
+    pub tenant: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user: String,
 }
 
 /// What is being touched.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resource {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub tenant: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub tenant: String,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
+/// A request to decide (fields in the order of their JSON names: see [`Subject`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Input {
-    pub subject: Subject,
     pub action: String,
-    pub resource: Resource,
     pub context: serde_json::Value,
+    pub resource: Resource,
+    pub subject: Subject,
 }
 
 /// Duties that come with an allow: fields to show masked, fields never to show, and the consent
@@ -426,6 +431,19 @@ mod tests {
             !pdp.decide(&input("marketing", "customer.delete", "t1", true))
                 .allow
         );
+    }
+
+    #[test]
+    fn an_input_serialises_as_canonical_json_so_its_logged_digest_is_stable() {
+        let mut i = input("support", "customer.update", "t1", true);
+        i.subject.plugin = Some("hello".into());
+        i.resource.fields = Some(vec!["notes".into(), "email".into()]);
+        i.context = serde_json::json!({"zone": 1, "channel": "api"});
+        for i in [i, input("admin", "customer.read", "t2", false)] {
+            let raw = serde_json::value::to_raw_value(&i).unwrap();
+            let canonical = serde_json::to_value(&i).unwrap().to_string();
+            assert_eq!(raw.get(), canonical);
+        }
     }
 
     struct Broken;
