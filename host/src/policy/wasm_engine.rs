@@ -520,9 +520,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(quick.tier(), Tier::Baseline);
-        let input =
-            serde_json::value::to_raw_value(&serde_json::json!({"action": "customer.read"}))
-                .unwrap();
+        let input = RawValue::from_string(r#"{"action": "customer.read"}"#.into()).unwrap();
         let optimized = WasmEngine::new(
             &wasm,
             serde_json::json!({}),

@@ -186,25 +186,7 @@ fn pure_instruction(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn program(src: &str, entry: &str) -> Program {
-        let mut engine = regorus::Engine::new();
-        engine.add_policy("p.rego".into(), src.into()).unwrap();
-        let policy = engine
-            .compile_with_entrypoint(&regorus::Rc::from(entry))
-            .unwrap();
-        let p =
-            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &[entry])
-                .unwrap();
-        (*p).clone()
-    }
-
-    fn run(p: &Program, entry: &str, input: &str) -> Value {
-        let mut vm = regorus::rvm::RegoVM::new();
-        vm.load_program(Arc::new(p.clone()));
-        vm.set_input(Value::from_json_str(input).unwrap());
-        vm.execute_entry_point_by_name(entry).unwrap()
-    }
+    use crate::rvm_testing::{program, run};
 
     #[test]
     fn tables_fold_and_what_reads_input_or_the_clock_does_not() {

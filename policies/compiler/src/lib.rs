@@ -25,6 +25,8 @@
 //!    `__getrandom_v03_custom`) and all custom sections.
 
 mod fold;
+#[cfg(test)]
+mod rvm_testing;
 mod slim;
 
 use anyhow::{Context, Result, anyhow, bail};

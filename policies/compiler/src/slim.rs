@@ -21,41 +21,19 @@ pub fn slim_rule_infos(program: &mut Program) {
             while bodies.last() == Some(&false) {
                 bodies.pop();
             }
+            bodies.shrink_to_fit();
         }
         while info.else_bodies.last().is_some_and(Vec::is_empty) {
             info.else_bodies.pop();
         }
         info.else_bodies.shrink_to_fit();
-        for bodies in &mut info.else_bodies {
-            bodies.shrink_to_fit();
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use regorus::Value;
-    use std::sync::Arc;
-
-    fn program(src: &str, entry: &str) -> Program {
-        let mut engine = regorus::Engine::new();
-        engine.add_policy("p.rego".into(), src.into()).unwrap();
-        let policy = engine
-            .compile_with_entrypoint(&regorus::Rc::from(entry))
-            .unwrap();
-        let p =
-            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &[entry])
-                .unwrap();
-        (*p).clone()
-    }
-
-    fn run(p: &Program, entry: &str, input: &str) -> Value {
-        let mut vm = regorus::rvm::RegoVM::new();
-        vm.load_program(Arc::new(p.clone()));
-        vm.set_input(Value::from_json_str(input).unwrap());
-        vm.execute_entry_point_by_name(entry).unwrap()
-    }
+    use crate::rvm_testing::{program, run};
 
     #[test]
     fn slimming_changes_no_answer_of_else_chains_partial_rules_or_destructuring() {
