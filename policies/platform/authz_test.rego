@@ -307,6 +307,15 @@ test_marketing_update_is_role_denied_not_field_denied if {
 	d.reasons == ["role_denied: no role of the subject permits customer.update"]
 }
 
+test_role_denied_update_still_names_unknown_fields if {
+	d := decide(req_fields(["marketing"], "customer.update", ["email", "password_hash"]))
+	d.allow == false
+	d.reasons == [
+		"field_denied: password_hash is not a writable customer field",
+		"role_denied: no role of the subject permits customer.update",
+	]
+}
+
 test_unknown_field_denied_even_for_admin if {
 	d := decide(req_fields(["admin"], "customer.update", ["password_hash"]))
 	d.allow == false
