@@ -31,6 +31,19 @@ pub struct Options {
 struct Latencies(Vec<Duration>);
 
 impl Latencies {
+    /// The median of each of `inputs` cycled-through inputs (sample k decided input k % inputs);
+    /// call before [`Latencies::pct`], which sorts.
+    fn per_input(&self, inputs: usize) -> Vec<Duration> {
+        (0..inputs)
+            .map(|i| {
+                let mut own: Vec<Duration> =
+                    self.0.iter().skip(i).step_by(inputs).copied().collect();
+                own.sort();
+                own.get(own.len() / 2).copied().unwrap_or_default()
+            })
+            .collect()
+    }
+
     fn pct(&mut self, p: f64) -> Duration {
         self.0.sort();
         let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
@@ -557,6 +570,30 @@ fn latencies(pdp: &Pdp, inputs: &[crate::policy::Input], n: usize) -> Latencies 
     )
 }
 
+/// The p50 and p99 of `n` timings of a plain Rust loop about `length` long: what interrupts and
+/// the hypervisor add to any work of that length on this machine, to read a p99 against.
+fn machine_tail(length: Duration, n: usize) -> (Duration, Duration) {
+    fn spin(k: u64) -> u64 {
+        (0..k).fold(1u64, |x, i| {
+            x.wrapping_mul(6364136223846793005).wrapping_add(i)
+        })
+    }
+    let calibration = 1_000_000;
+    let t = Instant::now();
+    std::hint::black_box(spin(std::hint::black_box(calibration)));
+    let k = (length.as_secs_f64() / t.elapsed().as_secs_f64() * calibration as f64).max(1.0) as u64;
+    let mut l = Latencies(
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(spin(std::hint::black_box(k)));
+                t.elapsed()
+            })
+            .collect(),
+    );
+    (l.pct(0.5), l.pct(0.99))
+}
+
 /// Decisions per second with `threads` callers sharing one decision point.
 fn throughput(pdp: &Pdp, inputs: &[crate::policy::Input], threads: usize) -> f64 {
     let window = Duration::from_secs(2);
@@ -597,6 +634,10 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
     }
     let n = 20_000;
     let (mut w, mut r) = (latencies(&wasm, &inputs, n), latencies(&native, &inputs, n));
+    // Sample k decided input k % len: the p99 is set by the dearest inputs, so name them.
+    let (wm, rm) = (w.per_input(inputs.len()), r.per_input(inputs.len()));
+    let mut dearest: Vec<usize> = (0..inputs.len()).collect();
+    dearest.sort_by_key(|&i| std::cmp::Reverse(wm[i]));
     let (w50, w99, r50, r99) = (w.pct(0.5), w.pct(0.99), r.pct(0.5), r.pct(0.99));
     println!(
         "policy decision, full decision point, baseline policy, {} distinct inputs, {n} decisions each:",
@@ -617,6 +658,25 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         micros(w50) / micros(r50),
         micros(w99) / micros(r99)
     );
+    let (m50, m99) = machine_tail(w50, n);
+    println!(
+        "  the machine's own tail: a plain Rust loop as long as the median decision: p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(m50),
+        micros(m99)
+    );
+    println!("  dearest inputs (median of each):");
+    for &i in dearest.iter().take(3) {
+        let input = &inputs[i];
+        println!(
+            "    {} by {} (tenant {}, MFA {}): Wasm {:.1} µs, native {:.1} µs",
+            input.action,
+            input.subject.roles.join("+"),
+            input.resource.tenant,
+            if input.subject.mfa { "yes" } else { "no" },
+            micros(wm[i]),
+            micros(rm[i])
+        );
+    }
     for threads in [1, 2, concurrency.max(2)] {
         let (tw, tn) = (
             throughput(&wasm, &inputs, threads),
