@@ -31,16 +31,24 @@ pub struct Options {
 struct Latencies(Vec<Duration>);
 
 impl Latencies {
+    /// The time of each of `n` calls of `f` (called with the call's number).
+    fn of(n: usize, mut f: impl FnMut(usize)) -> Self {
+        Self(
+            (0..n)
+                .map(|k| {
+                    let t = Instant::now();
+                    f(k);
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    }
+
     /// The median of each of `inputs` cycled-through inputs (sample k decided input k % inputs);
-    /// call before [`Latencies::pct`], which sorts.
+    /// call before [`Latencies::pct`] on `self`, which sorts.
     fn per_input(&self, inputs: usize) -> Vec<Duration> {
         (0..inputs)
-            .map(|i| {
-                let mut own: Vec<Duration> =
-                    self.0.iter().skip(i).step_by(inputs).copied().collect();
-                own.sort();
-                own.get(own.len() / 2).copied().unwrap_or_default()
-            })
+            .map(|i| Latencies(self.0.iter().skip(i).step_by(inputs).copied().collect()).pct(0.5))
             .collect()
     }
 
@@ -559,15 +567,9 @@ fn latencies(pdp: &Pdp, inputs: &[crate::policy::Input], n: usize) -> Latencies 
     for i in inputs {
         std::hint::black_box(pdp.decide(i));
     }
-    Latencies(
-        (0..n)
-            .map(|k| {
-                let t = Instant::now();
-                std::hint::black_box(pdp.decide(&inputs[k % inputs.len()]));
-                t.elapsed()
-            })
-            .collect(),
-    )
+    Latencies::of(n, |k| {
+        std::hint::black_box(pdp.decide(&inputs[k % inputs.len()]));
+    })
 }
 
 /// The p50 and p99 of `n` timings of a plain Rust loop about `length` long: what interrupts and
@@ -582,15 +584,9 @@ fn machine_tail(length: Duration, n: usize) -> (Duration, Duration) {
     let t = Instant::now();
     std::hint::black_box(spin(std::hint::black_box(calibration)));
     let k = (length.as_secs_f64() / t.elapsed().as_secs_f64() * calibration as f64).max(1.0) as u64;
-    let mut l = Latencies(
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(spin(std::hint::black_box(k)));
-                t.elapsed()
-            })
-            .collect(),
-    );
+    let mut l = Latencies::of(n, |_| {
+        std::hint::black_box(spin(std::hint::black_box(k)));
+    });
     (l.pct(0.5), l.pct(0.99))
 }
 

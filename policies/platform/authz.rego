@@ -267,22 +267,22 @@ self_deny_reasons contains msg if {
 # names only fields the subject may write skips every check below with one test; one by a
 # subject without a write role checks the names with one test.
 
-# Every field named is one the subject may write: none of the checks below can fire.
-fields_writable if {
-	count(permitted_roles) > 0
+# The fields named are an array, and every one of them is in `allowed`.
+fields_within(allowed) if {
 	is_array(input.resource.fields)
 	every f in input.resource.fields {
-		f in subject_writable
+		f in allowed
 	}
 }
 
-# Every field named is a writable customer field: neither name check can fire.
-fields_known if {
-	is_array(input.resource.fields)
-	every f in input.resource.fields {
-		f in writable_fields
-	}
+# Every field named is one the subject may write: none of the checks below can fire.
+fields_writable if {
+	count(permitted_roles) > 0
+	fields_within(subject_writable)
 }
+
+# Every field named is a writable customer field: neither name check can fire.
+fields_known if fields_within(writable_fields)
 
 field_deny_reasons contains msg if {
 	not fields_known
