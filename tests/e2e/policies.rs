@@ -76,6 +76,22 @@ async fn publish_diff_rollback_and_every_host_follows() {
             .contains("rules.rego:"),
         "{v}"
     );
+    // A set that never says `decision` is told so.
+    let (st, v) = s
+        .post_json(
+            "/api/v1/policies",
+            Some(&compliance),
+            &set("package crm.tenant\nallow := true\n"),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no policy file defines data.crm.tenant.decision"),
+        "{v}"
+    );
     let weak = RULES.replace("\"phone\"]}} if {", "]}} if {");
     let (st, v) = s
         .post_json("/api/v1/policies", Some(&compliance), &set(&weak))

@@ -117,6 +117,8 @@ impl PolicySet {
     /// Parses and compiles every file; errors name `file:line:col`.
     pub fn check(&self) -> Result<(), Refusal> {
         let mut errors = Vec::new();
+        // Whether a policy file declares the tenant's decision rule.
+        let mut decides = false;
         if self.files.is_empty() {
             errors.push("the policy set has no files".to_string());
         }
@@ -163,9 +165,23 @@ impl PolicySet {
                 }
             }
             let mut engine = regorus::Engine::new();
-            if let Err(e) = engine.add_policy(path.clone(), source.clone()) {
-                errors.push(e.to_string().trim().to_string());
+            match engine.add_policy(path.clone(), source.clone()) {
+                Err(e) => errors.push(e.to_string().trim().to_string()),
+                Ok(package) => {
+                    decides |= package == "data.crm.tenant"
+                        && !path.ends_with("_test.rego")
+                        && engine
+                            .has_declared_rule_rooted_at(path, "decision")
+                            .unwrap_or(false);
+                }
             }
+        }
+        if errors.is_empty() && !decides {
+            errors.push(format!(
+                "no policy file defines {TENANT_DECISION_RULE}, the rule a tenant set answers \
+                 with: add one to a file of package crm.tenant, e.g. \
+                 `default decision := {{\"allow\": true}}`"
+            ));
         }
         if errors.is_empty()
             && let Err(e) = RegorusEngine::new(&self.policy_files(), TENANT_DECISION_RULE)
@@ -552,4 +568,73 @@ pub fn watch(app: Arc<App>) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(files: &[(&str, &str)]) -> Result<(), Refusal> {
+        PolicySet {
+            files: files
+                .iter()
+                .map(|(p, s)| (p.to_string(), s.to_string()))
+                .collect(),
+        }
+        .check()
+    }
+
+    #[test]
+    fn a_set_without_the_decision_rule_is_refused_naming_it() {
+        let missing = |r: Result<(), Refusal>| match r {
+            Err(Refusal::Invalid(e)) => {
+                e.len() == 1 && e[0].contains("no policy file defines data.crm.tenant.decision")
+            }
+            _ => false,
+        };
+        assert!(missing(check(&[(
+            "rules.rego",
+            "package crm.tenant\nallow := true\n"
+        )])));
+        // Declared only in a test file, or in a package below crm.tenant: still missing.
+        assert!(missing(check(&[
+            ("rules.rego", "package crm.tenant\nallow := true\n"),
+            (
+                "rules_test.rego",
+                "package crm.tenant\ndecision := {\"allow\": true}\n"
+            ),
+        ])));
+        assert!(missing(check(&[(
+            "sub.rego",
+            "package crm.tenant.sub\ndecision := {\"allow\": true}\n"
+        )])));
+        // A default alone, or a rule split across files, is a decision.
+        assert!(
+            check(&[(
+                "a.rego",
+                "package crm.tenant\ndefault decision := {\"allow\": true}\n"
+            )])
+            .is_ok()
+        );
+        assert!(
+            check(&[
+                ("a.rego", "package crm.tenant\nok if input.x\n"),
+                (
+                    "b.rego",
+                    "package crm.tenant\ndecision := {\"allow\": true} if ok\n\
+                     default decision := {\"allow\": false}\n"
+                ),
+            ])
+            .is_ok()
+        );
+        // A parse error is reported as such, not as a missing decision.
+        match check(&[("rules.rego", "package crm.tenant\ndecision := {")]) {
+            Err(Refusal::Invalid(e)) => assert!(
+                e.iter().all(|e| !e.contains("no policy file defines"))
+                    && e[0].contains("rules.rego:"),
+                "{e:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }
