@@ -554,6 +554,21 @@ async fn bundles_publish_over_http_and_the_cli_and_a_broken_module_is_refused() 
         (400, Some("invalid_bundle")),
         "{v}"
     );
+    // A bundle from the real `opa build -t wasm` whose module answers other questions: read, and
+    // refused naming the entrypoint it lacks.
+    let opa_built = include_bytes!("../fixtures/opa-build/example.tar.gz");
+    let (st, v) = post(opa_built.to_vec()).await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_bundle")),
+        "{v}"
+    );
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no Wasm entrypoint crm/tenant/decision")
+            && message.contains("example/project_permissions"),
+        "{v}"
+    );
     let broken = repack(&bundle, |p, d| {
         if p.ends_with("policy.wasm") {
             let mut d = d;

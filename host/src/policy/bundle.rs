@@ -56,9 +56,22 @@ pub fn write(set: &PolicySet, build: &Build) -> anyhow::Result<Vec<u8>> {
     Ok(gz.finish()?)
 }
 
-/// Reads a bundle: its Rego files (for tests, diff and history) and, when it carries
-/// `/policy.wasm`, the module that will decide (with `/data.json`).
-pub fn read(bytes: &[u8]) -> anyhow::Result<(PolicySet, Option<Build>)> {
+/// A bundle's entries, read and checked for shape but not yet for what a tenant set needs.
+pub(crate) struct Unpacked {
+    /// The Rego files, by path.
+    pub set: PolicySet,
+    /// `/policy.wasm`, if any.
+    pub wasm: Option<Vec<u8>>,
+    /// `/data.json` (`{}` if absent).
+    pub data: serde_json::Value,
+    /// The Wasm entrypoints `.manifest` declares (`None`: no manifest, or no `wasm` section).
+    pub entrypoints: Option<Vec<String>>,
+    /// The Rego files `.manifest` marks as Rego v0 (`rego_version`, `file_rego_versions`).
+    pub v0_files: Vec<String>,
+}
+
+/// Reads a bundle's entries, refusing anything that is not a well-formed bundle.
+pub(crate) fn unpack(bytes: &[u8]) -> anyhow::Result<Unpacked> {
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
         bail!("the bundle is larger than {MAX_BUNDLE_BYTES} bytes");
     }
@@ -126,36 +139,89 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<(PolicySet, Option<Build>)> {
     if !data.is_object() {
         bail!("data.json must hold a JSON object");
     }
-    let build = match wasm {
-        None => {
-            if set.files.is_empty() {
-                bail!("the bundle holds neither /policy.wasm nor any .rego file");
-            }
-            None
-        }
-        Some(wasm) => {
-            if !wasm.starts_with(b"\0asm") {
-                bail!("/policy.wasm is not a WebAssembly module");
-            }
-            let want = opa_entrypoint(TENANT_DECISION_RULE);
-            if let Some(eps) = manifest
-                .as_ref()
-                .and_then(|m| m.get("wasm"))
-                .and_then(|w| w.as_array())
-                && !eps
-                    .iter()
-                    .any(|e| e.get("entrypoint").and_then(|e| e.as_str()) == Some(&want))
-            {
-                bail!("the bundle's .manifest declares no Wasm entrypoint {want}");
-            }
-            Some(Build {
-                wasm,
-                data,
-                mode: "bundle".into(),
-            })
-        }
+    if let Some(w) = &wasm
+        && !w.starts_with(b"\0asm")
+    {
+        bail!("/policy.wasm is not a WebAssembly module");
+    }
+    let entrypoints = manifest
+        .as_ref()
+        .and_then(|m| m.get("wasm"))
+        .and_then(|w| w.as_array())
+        .map(|eps| {
+            eps.iter()
+                .filter_map(|e| e.get("entrypoint").and_then(|e| e.as_str()))
+                .map(str::to_string)
+                .collect()
+        });
+    let version_of = |path: &str| {
+        let manifest = manifest.as_ref()?;
+        let file = manifest
+            .get("file_rego_versions")
+            .and_then(|f| f.as_object());
+        file.and_then(|f| f.get(path).or_else(|| f.get(&format!("/{path}"))))
+            .or_else(|| manifest.get("rego_version"))
+            .and_then(|v| v.as_i64())
     };
-    Ok((set, build))
+    let v0_files = set
+        .files
+        .keys()
+        .filter(|p| version_of(p) == Some(0))
+        .cloned()
+        .collect();
+    Ok(Unpacked {
+        set,
+        wasm,
+        data,
+        entrypoints,
+        v0_files,
+    })
+}
+
+/// Reads a bundle for a tenant: its Rego files (for tests, diff and history) and, when it
+/// carries `/policy.wasm`, the module that will decide (with `/data.json`), which must have the
+/// tenant's decision entrypoint.
+pub fn read(bytes: &[u8]) -> anyhow::Result<(PolicySet, Option<Build>)> {
+    let Unpacked {
+        set,
+        wasm,
+        data,
+        entrypoints,
+        v0_files,
+    } = unpack(bytes)?;
+    if !v0_files.is_empty() {
+        bail!(
+            "the bundle's .manifest marks {} as Rego v0; policy sets here are Rego v1, which their \
+             tests are checked as: rewrite them with `opa fmt --v0-v1` and build again",
+            v0_files.join(", ")
+        );
+    }
+    let Some(wasm) = wasm else {
+        if set.files.is_empty() {
+            bail!("the bundle holds neither /policy.wasm nor any .rego file");
+        }
+        return Ok((set, None));
+    };
+    let want = opa_entrypoint(TENANT_DECISION_RULE);
+    if let Some(eps) = entrypoints
+        && !eps.contains(&want)
+    {
+        bail!(
+            "the bundle's .manifest declares no Wasm entrypoint {want} (it declares: {}); \
+             build it with `opa build -t wasm -e {want}`",
+            if eps.is_empty() {
+                "none".to_string()
+            } else {
+                eps.join(", ")
+            }
+        );
+    }
+    let build = Build {
+        wasm,
+        data,
+        mode: "bundle".into(),
+    };
+    Ok((set, Some(build)))
 }
 
 /// Writes `bytes` to `path` (the CLI's `-o`).
@@ -167,7 +233,7 @@ pub fn save(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn set() -> PolicySet {
@@ -219,5 +285,77 @@ mod tests {
         build.data = serde_json::json!([1, 2]);
         build.wasm = b"\0asm\x01\0\0\0".to_vec();
         assert!(err(&write(&set, &build).unwrap()).contains("JSON object"));
+    }
+
+    /// `tests/fixtures/opa-build`: a bundle the real `opa build -t wasm` wrote.
+    pub(crate) const OPA_BUILT: &[u8] =
+        include_bytes!("../../../tests/fixtures/opa-build/example.tar.gz");
+
+    #[test]
+    fn a_bundle_from_opa_build_is_read_and_refused_for_want_of_the_tenant_entrypoint() {
+        let u = unpack(OPA_BUILT).expect("OPA's own bundle layout is understood");
+        let wasm = u.wasm.expect("carries /policy.wasm");
+        assert!(wasm.starts_with(b"\0asm") && wasm.len() == 132_123);
+        assert_eq!(u.data, serde_json::json!({}));
+        assert_eq!(
+            u.entrypoints.as_deref(),
+            Some(
+                &[
+                    "example/project_permissions".to_string(),
+                    "example/user_project".to_string()
+                ][..]
+            )
+        );
+        assert_eq!(u.set.files.keys().collect::<Vec<_>>(), ["example.rego"]);
+        // As a tenant's set it cannot decide: the refusal says what it has and what to build.
+        let e = read(OPA_BUILT).unwrap_err().to_string();
+        assert!(
+            e.contains("no Wasm entrypoint crm/tenant/decision")
+                && e.contains("it declares: example/project_permissions, example/user_project")
+                && e.contains("opa build -t wasm -e crm/tenant/decision"),
+            "{e}"
+        );
+    }
+
+    /// A bundle of `entries` (path, bytes), packed as `opa build` packs one.
+    fn pack(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            tar.append_data(&mut h, path, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn rego_v0_sources_are_refused_by_the_manifest_s_word() {
+        let rules = include_str!("../../../policies/tenant-example/rules.rego").as_bytes();
+        let with = |manifest: &str| {
+            read(&pack(&[
+                (".manifest", manifest.as_bytes()),
+                ("rules.rego", rules),
+                ("old.rego", b"package crm.tenant.old\n"),
+            ]))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        let e = with(r#"{"revision": "", "rego_version": 0}"#).unwrap_err();
+        assert!(
+            e.contains("marks old.rego, rules.rego as Rego v0") && e.contains("opa fmt --v0-v1"),
+            "{e}"
+        );
+        // Per-file versions override the bundle's, with or without OPA's leading `/`.
+        let e =
+            with(r#"{"revision": "", "rego_version": 1, "file_rego_versions": {"/old.rego": 0}}"#)
+                .unwrap_err();
+        assert!(e.contains("marks old.rego as Rego v0"), "{e}");
+        with(r#"{"revision": "", "rego_version": 0, "file_rego_versions": {"old.rego": 1, "/rules.rego": 1}}"#)
+            .unwrap();
+        with(r#"{"revision": ""}"#).unwrap();
     }
 }

@@ -574,4 +574,68 @@ mod tests {
         .unwrap();
         assert!(format!("{e:#}").contains("does not compile"), "{e:#}");
     }
+
+    /// The real `opa build -t wasm` output (`tests/fixtures/opa-build`) through the engine that
+    /// serves decisions (cache, pool, budget, memory cap) answers as regorus does on its source.
+    #[test]
+    fn a_module_built_by_opa_itself_answers_as_regorus_does_on_its_source() {
+        let bundle = super::super::bundle::unpack(super::super::bundle::tests::OPA_BUILT).unwrap();
+        let wasm = bundle.wasm.unwrap();
+        let data = serde_json::json!({
+            "users": {
+                "ann": {"projects": {"news": {"roles": ["owner"]}, "sport": {"roles": ["viewer"]}}},
+                "bo": {"projects": {"news": {"roles": ["viewer", "owner"]}}},
+            },
+            "projects": {"news": {}, "sport": {}},
+        });
+        let engine = WasmEngine::new(
+            &wasm,
+            data.clone(),
+            "data.example.project_permissions",
+            "opa-built".into(),
+        )
+        .expect("the OPA-built module loads");
+        let mut native = regorus::Engine::new();
+        native.set_rego_v0(true);
+        native
+            .add_policy(
+                "example.rego".into(),
+                include_str!("../../../tests/fixtures/opa-build/example.rego").into(),
+            )
+            .unwrap();
+        native
+            .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
+            .unwrap();
+        let mut allowed = 0;
+        for user in ["ann", "bo", "cy"] {
+            for project in ["news", "sport", "weather"] {
+                let input = serde_json::json!({"user_id": user, "project_id": project});
+                // Twice: the second evaluation reuses the pooled instance.
+                for _ in 0..2 {
+                    let wasm = engine
+                        .evaluate(&RawValue::from_string(input.to_string()).unwrap())
+                        .unwrap();
+                    native.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
+                    let want = native
+                        .eval_rule("data.example.project_permissions".into())
+                        .unwrap();
+                    let want: serde_json::Value =
+                        serde_json::from_str(&want.to_json_str().unwrap()).unwrap();
+                    assert_eq!(wasm, want, "{input}");
+                    allowed += usize::from(wasm != serde_json::json!([]));
+                }
+            }
+        }
+        // Owners get ["read", "write"]; the comparison is not vacuous.
+        assert_eq!(allowed, 4);
+        assert_eq!(
+            engine
+                .evaluate(
+                    &RawValue::from_string(r#"{"user_id":"bo","project_id":"news"}"#.into())
+                        .unwrap()
+                )
+                .unwrap(),
+            serde_json::json!(["read", "write"])
+        );
+    }
 }
