@@ -579,7 +579,8 @@ mod tests {
     /// serves decisions (cache, pool, budget, memory cap) answers as regorus does on its source.
     #[test]
     fn a_module_built_by_opa_itself_answers_as_regorus_does_on_its_source() {
-        let bundle = super::super::bundle::unpack(super::super::bundle::tests::OPA_BUILT).unwrap();
+        let bundle =
+            crate::policy::bundle::unpack(crate::policy::bundle::tests::OPA_BUILT).unwrap();
         let wasm = bundle.wasm.unwrap();
         let data = serde_json::json!({
             "users": {
@@ -609,18 +610,17 @@ mod tests {
         let mut allowed = 0;
         for user in ["ann", "bo", "cy"] {
             for project in ["news", "sport", "weather"] {
-                let input = serde_json::json!({"user_id": user, "project_id": project});
+                let input = serde_json::json!({"user_id": user, "project_id": project}).to_string();
+                native.set_input(regorus::Value::from_json_str(&input).unwrap());
+                let want = native
+                    .eval_rule("data.example.project_permissions".into())
+                    .unwrap();
+                let want = serde_json::to_value(&want).unwrap();
                 // Twice: the second evaluation reuses the pooled instance.
                 for _ in 0..2 {
                     let wasm = engine
-                        .evaluate(&RawValue::from_string(input.to_string()).unwrap())
+                        .evaluate(&RawValue::from_string(input.clone()).unwrap())
                         .unwrap();
-                    native.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-                    let want = native
-                        .eval_rule("data.example.project_permissions".into())
-                        .unwrap();
-                    let want: serde_json::Value =
-                        serde_json::from_str(&want.to_json_str().unwrap()).unwrap();
                     assert_eq!(wasm, want, "{input}");
                     allowed += usize::from(wasm != serde_json::json!([]));
                 }
