@@ -82,6 +82,8 @@ pub struct App {
     pub vault: Vault,
     pub pdp: Pdp,
     pub plugins: crate::plugins::Runtime,
+    /// Where tenant Rego is checked, tested and compiled: child processes, never this one.
+    pub policy_jobs: crate::policy_admin::Jobs,
     keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
 }
 
@@ -93,6 +95,7 @@ impl App {
             vault,
             pdp,
             plugins,
+            policy_jobs: crate::policy_admin::Jobs::for_this_host(),
             keys: RwLock::new(HashMap::new()),
         }
     }
@@ -144,12 +147,15 @@ impl App {
             Some(id) => format!("{}/{id}", resource.kind),
             None => resource.kind.clone(),
         };
-        let decision = self.pdp.decide(&Input {
-            subject: actor.subject(),
-            action: action.to_string(),
-            resource,
-            context,
-        });
+        let decision = self
+            .pdp
+            .decide(&Input {
+                subject: actor.subject(),
+                action: action.to_string(),
+                resource,
+                context,
+            })
+            .await;
         self.audit.log_decision(
             &actor.tenant_id,
             crate::store::DecisionRow {

@@ -565,10 +565,10 @@ fn decision_inputs() -> Vec<crate::policy::Input> {
 /// Decision latency of one decision point over `inputs`, cycling through them.
 fn latencies(pdp: &Pdp, inputs: &[crate::policy::Input], n: usize) -> Latencies {
     for i in inputs {
-        std::hint::black_box(pdp.decide(i));
+        std::hint::black_box(pdp.decide_here(i));
     }
     Latencies::of(n, |k| {
-        std::hint::black_box(pdp.decide(&inputs[k % inputs.len()]));
+        std::hint::black_box(pdp.decide_here(&inputs[k % inputs.len()]));
     })
 }
 
@@ -600,7 +600,7 @@ fn throughput(pdp: &Pdp, inputs: &[crate::policy::Input], threads: usize) -> f64
                     let started = Instant::now();
                     let mut n = 0;
                     while started.elapsed() < window {
-                        std::hint::black_box(pdp.decide(&inputs[(n + t) % inputs.len()]));
+                        std::hint::black_box(pdp.decide_here(&inputs[(n + t) % inputs.len()]));
                         n += 1;
                     }
                     n
@@ -621,7 +621,7 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
     let native = Pdp::platform_native()?;
     // Both answer alike on every input before anything is timed.
     for i in &inputs {
-        let (a, b) = (wasm.decide(i), native.decide(i));
+        let (a, b) = (wasm.decide_here(i), native.decide_here(i));
         anyhow::ensure!(
             a.allow == b.allow && a.reasons == b.reasons && a.obligations == b.obligations,
             "the Wasm and native engines disagree on {}",
@@ -683,8 +683,9 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
             tw / tn
         );
     }
-    // Publish = check + test + build + load, for the example tenant set (no module cache here).
-    let set = crate::policy::lifecycle::PolicySet {
+    // Publish = check + test + build (in a policy job, a child process) + load, for the example
+    // tenant set (no module cache here).
+    let set = crate::policy_admin::PolicySet {
         files: [
             (
                 "rules.rego".to_string(),
@@ -707,23 +708,43 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         let t = Instant::now();
         set.test().map_err(|r| anyhow::anyhow!("{r}"))?;
         let tested = t.elapsed();
-        let build = set.build().map_err(|r| anyhow::anyhow!("{r}"))?;
+        set.build().map_err(|r| anyhow::anyhow!("{r}"))?;
         let built = t.elapsed();
+        let t = Instant::now();
+        let (_, build) = tokio::runtime::Handle::current()
+            .block_on(crate::policy_admin::Jobs::for_this_host().run(
+                "bench",
+                crate::policy_admin::Job::Build,
+                &set,
+            ))?
+            .into_build()
+            .map_err(|r| anyhow::anyhow!("{r}"))?;
+        let in_job = t.elapsed();
+        let t = Instant::now();
         build.quick_engine("bench".into())?;
-        let published = t.elapsed();
+        let loaded = t.elapsed();
         let t = Instant::now();
         build.engine("bench".into())?;
-        runs.push((published, tested, built - tested, t.elapsed()));
+        runs.push((
+            in_job + loaded,
+            tested,
+            built - tested,
+            in_job,
+            loaded,
+            t.elapsed(),
+        ));
     }
-    runs.sort();
-    let (total, tested, built, optimized) = runs[1];
+    runs.sort_by_key(|r| r.0);
+    let (total, tested, built, in_job, loaded, optimized) = runs[1];
     println!(
-        "  publish (check + test {:.0} ms, build {:.0} ms, load on Winch {:.0} ms): {:.2} s median of 3;\n  \
+        "  publish: {:.2} s median of 3 = policy job {:.0} ms (check + test + build; in-process \
+         they take {:.0} + {:.0} ms) + load on Winch {:.0} ms;\n  \
          then the Cranelift build swapped in from the background: {:.2} s",
+        total.as_secs_f64(),
+        in_job.as_secs_f64() * 1e3,
         tested.as_secs_f64() * 1e3,
         built.as_secs_f64() * 1e3,
-        (total - tested - built).as_secs_f64() * 1e3,
-        total.as_secs_f64(),
+        loaded.as_secs_f64() * 1e3,
         optimized.as_secs_f64()
     );
     // What a tenant's own set costs on top: the example set (tenants' sets run on the in-module

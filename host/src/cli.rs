@@ -64,6 +64,10 @@ enum Command {
     /// Install, list, upgrade, enable, disable and uninstall a tenant's plugins.
     #[command(subcommand)]
     Plugin(PluginCmd),
+    /// Runs one policy job (check, test or build a tenant's Rego) from standard input, under
+    /// limits; the server starts it (see `policy_admin::sandbox`).
+    #[command(hide = true)]
+    PolicyJob,
     /// Measure seal/open throughput and end-to-end request throughput against baselines.
     Bench {
         #[arg(long, default_value_t = 1000)]
@@ -372,8 +376,8 @@ fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
     failed == 0
 }
 
-fn print_refusal(r: &crate::policy::lifecycle::Refusal) {
-    use crate::policy::lifecycle::Refusal;
+fn print_refusal(r: &crate::policy_admin::Refusal) {
+    use crate::policy_admin::Refusal;
     match r {
         Refusal::Invalid(errors) => {
             for e in errors {
@@ -476,7 +480,11 @@ impl NetArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    config::take_master_key_env();
     let cli = Cli::parse();
+    if let Command::PolicyJob = cli.command {
+        return crate::policy_admin::sandbox::child_main();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRM_LOG")
@@ -719,6 +727,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Policy(cmd) => return policy_command(cmd).await,
+        Command::PolicyJob => return Ok(crate::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => return plugin_command(cmd).await,
         Command::Bench {
             customers,
@@ -954,11 +963,21 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
 }
 
 async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
-    use crate::policy::lifecycle::{self, PolicySet};
+    use crate::policy_admin::{self as admin, Job, Jobs, PolicySet};
     let fail = ExitCode::from(1);
+    // Tenant Rego runs in policy jobs here too, as it does in the server.
+    let jobs = Jobs::for_this_host();
+    let job = async |job: Job, set: &PolicySet| -> anyhow::Result<admin::sandbox::Outcome> {
+        jobs.run("cli", job, set)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    };
     match cmd {
-        PolicyCmd::Check { dir } => match PolicySet::load_dir(&dir)?.check() {
-            Ok(()) => println!("ok: the policy set compiles"),
+        PolicyCmd::Check { dir } => match job(Job::Check, &PolicySet::load_dir(&dir)?)
+            .await?
+            .into_tests()
+        {
+            Ok(_) => println!("ok: the policy set compiles"),
             Err(r) => {
                 print_refusal(&r);
                 return Ok(fail);
@@ -971,7 +990,10 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
                 return Ok(fail);
             }
         }
-        PolicyCmd::Test { dir: Some(dir) } => match PolicySet::load_dir(&dir)?.test() {
+        PolicyCmd::Test { dir: Some(dir) } => match job(Job::Test, &PolicySet::load_dir(&dir)?)
+            .await?
+            .into_tests()
+        {
             Ok(results) => {
                 print_tests(&results);
             }
@@ -983,22 +1005,15 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
         PolicyCmd::Build { dir, output } => {
             let set = PolicySet::load_dir(&dir)?;
             let started = std::time::Instant::now();
-            let tests = match set.test() {
-                Ok(t) => t,
+            let (tests, build) = match job(Job::Build, &set).await?.into_build() {
+                Ok(tb) => tb,
                 Err(r) => {
                     print_refusal(&r);
                     return Ok(fail);
                 }
             };
-            let build = match set.build() {
-                Ok(b) => b,
-                Err(r) => {
-                    print_refusal(&r);
-                    return Ok(fail);
-                }
-            };
-            let bytes = crate::policy::bundle::write(&set, &build)?;
-            crate::policy::bundle::save(&output, &bytes)?;
+            let bytes = admin::bundle::write(&set, &build)?;
+            admin::bundle::save(&output, &bytes)?;
             println!(
                 "wrote {} ({} KiB; policy.wasm {} KiB, {} mode, {}; {} tests passed; {} ms)",
                 output.display(),
@@ -1022,13 +1037,14 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             let (set, prebuilt) = if dir.is_file() {
                 let bytes = std::fs::read(&dir)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
-                crate::policy::bundle::read(&bytes)
+                admin::bundle::read(&bytes)
                     .map_err(|e| anyhow::anyhow!("{}: {e:#}", dir.display()))?
             } else {
                 (PolicySet::load_dir(&dir)?, None)
             };
-            match lifecycle::publish_build(&app, &t.id, &set, prebuilt, "operator:cli", &note)
-                .await?
+            match admin::publish_set(&app, &t.id, &set, prebuilt, "operator:cli", &note)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?
             {
                 Ok(p) => {
                     print!("{}", p.diff);
@@ -1090,7 +1106,7 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             };
             let a = load(app.store.policy_version(&t.id, from).await?, from)?;
             let b = load(app.store.policy_version(&t.id, to).await?, to)?;
-            print!("{}", lifecycle::diff(&a, &b));
+            print!("{}", admin::diff(&a, &b));
         }
         PolicyCmd::Rollback {
             version,
@@ -1099,7 +1115,10 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
         } => {
             let app = data.open_existing().await?;
             let t = crate::tenants::tenant(&app, &tenant).await?;
-            match lifecycle::rollback(&app, &t.id, version, "operator:cli").await? {
+            match admin::rollback_to(&app, &t.id, version, "operator:cli")
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?
+            {
                 Some(diff) => {
                     print!("{diff}");
                     println!("version {version} of {} is active again", t.slug);

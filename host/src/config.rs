@@ -66,10 +66,11 @@ impl DataConfig {
         Ok(())
     }
 
-    /// The master key: `CRM_MASTER_KEY` (base64) if set, else the key file (created if missing).
+    /// The master key: `CRM_MASTER_KEY` (base64) if it was set when the process started (see
+    /// [`take_master_key_env`]), else the key file (created if missing).
     pub fn master_key(&self) -> anyhow::Result<MasterKey> {
-        if let Ok(v) = std::env::var("CRM_MASTER_KEY") {
-            return MasterKey::from_base64(&v).map_err(|e| anyhow::anyhow!("CRM_MASTER_KEY: {e}"));
+        if let Some(v) = ENV_MASTER_KEY.get() {
+            return MasterKey::from_base64(v).map_err(|e| anyhow::anyhow!("CRM_MASTER_KEY: {e}"));
         }
         let path = self
             .master_key_file
@@ -81,6 +82,34 @@ impl DataConfig {
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("crm.db")
     }
+}
+
+/// `CRM_MASTER_KEY` as the process found it, taken out of its environment at start.
+static ENV_MASTER_KEY: std::sync::OnceLock<zeroize::Zeroizing<String>> = std::sync::OnceLock::new();
+
+/// Moves `CRM_MASTER_KEY` out of the process environment into zeroizing memory, and overwrites
+/// the variable's bytes in the environment block the kernel shows as `/proc/<pid>/environ`.
+/// Nothing that reads the environment later (a child process, a library, a policy builtin) can
+/// find the key. Call it first thing in `main`, before any other thread exists.
+pub fn take_master_key_env() {
+    const NAME: &str = "CRM_MASTER_KEY";
+    let Some(value) = std::env::var_os(NAME) else {
+        return;
+    };
+    let value = zeroize::Zeroizing::new(value.to_string_lossy().into_owned());
+    #[cfg(unix)]
+    // SAFETY: single-threaded (the caller's contract), so nothing reads or changes the
+    // environment meanwhile; `getenv` returns a pointer to the NUL-terminated value inside the
+    // environment block, and exactly `strlen` bytes before that NUL are overwritten.
+    unsafe {
+        let p = libc::getenv(c"CRM_MASTER_KEY".as_ptr());
+        if !p.is_null() {
+            std::ptr::write_bytes(p, b'0', libc::strlen(p));
+        }
+    }
+    // SAFETY: as above, no other thread exists yet.
+    unsafe { std::env::remove_var(NAME) };
+    let _ = ENV_MASTER_KEY.set(value);
 }
 
 pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {

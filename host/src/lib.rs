@@ -14,6 +14,7 @@ pub mod import;
 pub mod metrics;
 pub mod plugins;
 pub mod policy;
+pub mod policy_admin;
 pub mod server;
 pub mod store;
 pub mod tenants;

@@ -6,8 +6,6 @@
 //! evaluating the same Rego natively ([`RegorusEngine`]) checks sets, runs their `test_*` rules
 //! and is the baseline the benchmark compares against.
 
-pub mod bundle;
-pub mod lifecycle;
 mod regorus_engine;
 mod wasm_engine;
 
@@ -40,10 +38,15 @@ pub const LIFECYCLE_ACTIONS: &[&str] = &["policy.read", "policy.publish"];
 
 /// Why `out` is not a decision the host can act on (`None`: it is one).
 pub fn malformed_decision(out: serde_json::Value) -> Option<String> {
-    serde_json::from_value::<RawDecision>(out)
-        .err()
-        .map(|e| e.to_string())
+    RawDecision::read(out).err()
 }
+
+/// Most reasons one decision may give, and most characters in one.
+pub const MAX_REASONS: usize = 32;
+pub const MAX_REASON_CHARS: usize = 500;
+/// Most entries in one obligation list, and most characters in one entry.
+pub const MAX_OBLIGATION_ENTRIES: usize = 32;
+pub const MAX_OBLIGATION_CHARS: usize = 64;
 
 /// The rule every decision is read from.
 pub const DECISION_RULE: &str = "data.crm.authz.decision";
@@ -192,12 +195,81 @@ pub struct TenantPolicy {
 }
 
 /// The decision point: the platform baseline AND the tenant's own active policy, if it has one.
+///
+/// The baseline is the platform's own, bounded and fast, and is evaluated on the caller's thread.
+/// A tenant's policy is tenant-written: [`Pdp::decide`] evaluates it on the blocking pool, never
+/// on the async workers, under its CPU budget, with at most [`TENANT_SLOTS`] evaluations of one
+/// tenant and a few per core of the host running at once.
 #[derive(Clone)]
 pub struct Pdp {
     engine: Arc<dyn Engine>,
     /// How the baseline evaluates: `rvm` (compiled module), `native` (regorus), `custom`.
     baseline_mode: &'static str,
     tenants: Arc<RwLock<HashMap<String, Arc<TenantPolicy>>>>,
+    slots: Arc<Slots>,
+}
+
+/// Tenant-policy evaluations one tenant may have running at once.
+pub const TENANT_SLOTS: usize = 2;
+/// How long a decision waits for a slot before it denies (fails closed).
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Bounds on tenant-policy evaluations running at once: per tenant and per host.
+struct Slots {
+    host: Arc<tokio::sync::Semaphore>,
+    tenants: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Slots {
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            host: Arc::new(tokio::sync::Semaphore::new((cores * 2).max(4))),
+            tenants: Default::default(),
+        }
+    }
+
+    fn of(&self, tenant: &str) -> Option<Arc<tokio::sync::Semaphore>> {
+        let mut m = self.tenants.lock().ok()?;
+        if m.len() > 10_000 {
+            m.retain(|_, s| s.available_permits() < TENANT_SLOTS);
+        }
+        Some(
+            m.entry(tenant.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(TENANT_SLOTS)))
+                .clone(),
+        )
+    }
+
+    /// Evaluates a tenant's policy on the blocking pool once a slot of the tenant and one of the
+    /// host are free; denies when none frees up in time.
+    async fn evaluate(
+        &self,
+        policy: Arc<TenantPolicy>,
+        tenant: &str,
+        input: Box<RawValue>,
+    ) -> Decision {
+        let label = format!("tenant@v{}", policy.version);
+        let deny = |why: &str| Decision::deny(format!("tenant: policy_error: {why}"), &label);
+        let Some(mine) = self.of(tenant) else {
+            return deny("no evaluation slot");
+        };
+        let permits = async {
+            let t = mine.acquire_owned().await.ok()?;
+            let h = self.host.clone().acquire_owned().await.ok()?;
+            Some((t, h))
+        };
+        let Ok(Some(permits)) = tokio::time::timeout(SLOT_WAIT, permits).await else {
+            return deny("too many decisions are waiting for this tenant's policy; try again");
+        };
+        let run_label = label.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permits = permits;
+            evaluate(policy.engine.as_ref(), &input, &run_label, "tenant: ")
+        })
+        .await
+        .unwrap_or_else(|_| deny("the evaluation failed"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -210,12 +282,60 @@ struct RawDecision {
     obligations: Obligations,
 }
 
+impl RawDecision {
+    /// Reads a policy's answer, refusing anything the host would not pass on as it is: reasons
+    /// reach responses, the decision log and the audit trail, so they are bounded in number and
+    /// length and hold no control characters; an obligation names fields or purposes, so each
+    /// entry is a short identifier. An error quotes at most 120 characters of the answer.
+    fn read(out: serde_json::Value) -> Result<Self, String> {
+        let raw: RawDecision = serde_json::from_value(out)
+            .map_err(|e| e.to_string().chars().take(120).collect::<String>())?;
+        if raw.reasons.len() > MAX_REASONS {
+            return Err(format!(
+                "the decision gives {} reasons; at most {MAX_REASONS} are allowed",
+                raw.reasons.len()
+            ));
+        }
+        if let Some(i) = raw
+            .reasons
+            .iter()
+            .position(|r| r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "reason {} is longer than {MAX_REASON_CHARS} characters or holds control characters",
+                i + 1
+            ));
+        }
+        let o = &raw.obligations;
+        for (name, list) in [
+            ("mask", &o.mask),
+            ("redact", &o.redact),
+            ("purposes", &o.purposes),
+        ] {
+            let identifier = |e: &String| {
+                (1..=MAX_OBLIGATION_CHARS).contains(&e.len())
+                    && e.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)
+                    })
+            };
+            if list.len() > MAX_OBLIGATION_ENTRIES || !list.iter().all(identifier) {
+                return Err(format!(
+                    "obligation `{name}` must list at most {MAX_OBLIGATION_ENTRIES} names of a-z, \
+                     0-9, _ . - (at most {MAX_OBLIGATION_CHARS} characters each)"
+                ));
+            }
+        }
+        Ok(raw)
+    }
+}
+
 impl Pdp {
     pub fn new(engine: Arc<dyn Engine>) -> Self {
         Self {
             engine,
             baseline_mode: "custom",
             tenants: Arc::new(RwLock::new(HashMap::new())),
+            slots: Arc::new(Slots::new()),
         }
     }
 
@@ -301,39 +421,78 @@ impl Pdp {
     }
 
     /// Decides. Anything but a well-formed decision object (an error, an undefined result, a
-    /// malformed answer) is a deny with a reason, never an allow.
+    /// malformed answer) is a deny with a reason, never an allow. The tenant's policy, if any, is
+    /// evaluated off the async workers (see [`Pdp`]).
     ///
     /// The policy lifecycle's own actions (`policy.read`, `policy.publish`) are the baseline's
     /// alone: a tenant's set that denies everything must not lock its compliance team out of
     /// rolling it back.
-    pub fn decide(&self, input: &Input) -> Decision {
+    pub async fn decide(&self, input: &Input) -> Decision {
         let started = Instant::now();
-        let json = match serde_json::value::to_raw_value(input) {
-            Ok(j) => j,
-            Err(e) => {
-                return Decision::deny(
-                    format!("policy_error: input not serialisable: {e}"),
-                    self.version(),
-                );
-            }
+        let (mut decision, json) = self.baseline(input);
+        let Some(json) = json else {
+            return decision;
         };
-        let mut decision = evaluate(self.engine.as_ref(), &json, self.version(), "");
-        let lifecycle = LIFECYCLE_ACTIONS.contains(&input.action.as_str());
-        let tenant = self
-            .tenants
-            .read()
-            .ok()
-            .filter(|_| !lifecycle)
-            .and_then(|m| m.get(&input.subject.tenant).cloned());
-        if let Some(t) = tenant {
+        if let Some(t) = self.tenant_policy(input) {
+            let tenant = self
+                .slots
+                .evaluate(t, &input.subject.tenant, json.clone())
+                .await;
+            decision = decision.and(tenant);
+        }
+        finish(decision, &json, started)
+    }
+
+    /// [`Pdp::decide`] entirely on the calling thread (benchmarks and tests).
+    pub fn decide_here(&self, input: &Input) -> Decision {
+        let started = Instant::now();
+        let (mut decision, json) = self.baseline(input);
+        let Some(json) = json else {
+            return decision;
+        };
+        if let Some(t) = self.tenant_policy(input) {
             let label = format!("tenant@v{}", t.version);
             decision = decision.and(evaluate(t.engine.as_ref(), &json, &label, "tenant: "));
         }
-        decision.input_digest = hex::encode(Sha256::digest(json.get().as_bytes()));
-        decision.micros = started.elapsed().as_micros() as u64;
-        crate::metrics::decision(decision.allow, decision.micros);
-        decision
+        finish(decision, &json, started)
     }
+
+    /// The baseline's decision on `input`, and the input as JSON (none when it cannot be
+    /// serialised, and the decision denies).
+    fn baseline(&self, input: &Input) -> (Decision, Option<Box<RawValue>>) {
+        match serde_json::value::to_raw_value(input) {
+            Ok(json) => (
+                evaluate(self.engine.as_ref(), &json, self.version(), ""),
+                Some(json),
+            ),
+            Err(e) => (
+                Decision::deny(
+                    format!("policy_error: input not serialisable: {e}"),
+                    self.version(),
+                ),
+                None,
+            ),
+        }
+    }
+
+    /// The tenant's policy that takes part in deciding `input`, if any.
+    fn tenant_policy(&self, input: &Input) -> Option<Arc<TenantPolicy>> {
+        if LIFECYCLE_ACTIONS.contains(&input.action.as_str()) {
+            return None;
+        }
+        self.tenants
+            .read()
+            .ok()
+            .and_then(|m| m.get(&input.subject.tenant).cloned())
+    }
+}
+
+/// Stamps a decision with its input's digest and its time, and counts it.
+fn finish(mut decision: Decision, json: &RawValue, started: Instant) -> Decision {
+    decision.input_digest = hex::encode(Sha256::digest(json.get().as_bytes()));
+    decision.micros = started.elapsed().as_micros() as u64;
+    crate::metrics::decision(decision.allow, decision.micros);
+    decision
 }
 
 /// `{}`: the input a freshly loaded engine is checked with.
@@ -344,7 +503,7 @@ fn empty_input() -> Box<RawValue> {
 fn evaluate(engine: &dyn Engine, input: &RawValue, version: &str, prefix: &str) -> Decision {
     match engine.evaluate(input) {
         Err(e) => Decision::deny(format!("{prefix}policy_error: {e}"), version),
-        Ok(out) => match serde_json::from_value::<RawDecision>(out) {
+        Ok(out) => match RawDecision::read(out) {
             Ok(raw) => {
                 let reasons: Vec<String> = raw
                     .reasons
@@ -411,24 +570,24 @@ mod tests {
     #[test]
     fn decisions_follow_the_baseline() {
         let pdp = Pdp::platform().unwrap();
-        let d = pdp.decide(&input("support", "customer.read", "t1", false));
+        let d = pdp.decide_here(&input("support", "customer.read", "t1", false));
         assert!(d.allow);
         assert!(d.obligations.mask.contains(&"phone".to_string()));
         assert!(!d.reveals("phone") && !d.reveals("birth_date") && d.reveals("email"));
         assert!(
-            !pdp.decide(&input("support", "customer.read", "t2", false))
+            !pdp.decide_here(&input("support", "customer.read", "t2", false))
                 .allow
         );
         assert!(
-            !pdp.decide(&input("compliance", "customer.export", "t1", false))
+            !pdp.decide_here(&input("compliance", "customer.export", "t1", false))
                 .allow
         );
         assert!(
-            pdp.decide(&input("compliance", "customer.export", "t1", true))
+            pdp.decide_here(&input("compliance", "customer.export", "t1", true))
                 .allow
         );
         assert!(
-            !pdp.decide(&input("marketing", "customer.delete", "t1", true))
+            !pdp.decide_here(&input("marketing", "customer.delete", "t1", true))
                 .allow
         );
     }
@@ -456,14 +615,27 @@ mod tests {
         }
     }
 
+    /// `rego` compiled to a tenant module and loaded (optimised code).
+    fn tenant_engine(rego: &str) -> anyhow::Result<WasmEngine> {
+        let wasm = crm_policy_compiler::compile_with(
+            &[("p.rego", rego)],
+            &[TENANT_DECISION_RULE],
+            crm_policy_compiler::Options::default(),
+        )
+        .expect("compiles")
+        .wasm;
+        WasmEngine::new(
+            &wasm,
+            serde_json::json!({}),
+            TENANT_DECISION_RULE,
+            "test".into(),
+        )
+    }
+
     /// Publishes `rego` as tenant t1's policy, compiled to Wasm, and asks for a decision.
     fn decide_under(pdp: &Pdp, rego: &str) -> (Decision, std::time::Duration) {
-        let set = lifecycle::PolicySet {
-            files: [("p.rego".to_string(), rego.to_string())].into(),
-        };
-        let build = set.build().expect("compiles");
         // Loading evaluates the policy once with an empty input, which takes the cheap branch.
-        let engine = build.engine("test".into()).expect("loads");
+        let engine = tenant_engine(rego).expect("loads");
         pdp.set_tenant_policy(
             "t1",
             Some(TenantPolicy {
@@ -472,7 +644,7 @@ mod tests {
             }),
         );
         let started = Instant::now();
-        let d = pdp.decide(&input("admin", "customer.read", "t1", true));
+        let d = pdp.decide_here(&input("admin", "customer.read", "t1", true));
         (d, started.elapsed())
     }
 
@@ -520,7 +692,7 @@ mod tests {
             // The host keeps deciding: the baseline alone still allows after the tenant policy goes.
             pdp.set_tenant_policy("t1", None);
             assert!(
-                pdp.decide(&input("admin", "customer.read", "t1", true))
+                pdp.decide_here(&input("admin", "customer.read", "t1", true))
                     .allow
             );
         }
@@ -615,7 +787,7 @@ mod tests {
                                         },
                                         context: serde_json::json!({"channel": "api"}),
                                     };
-                                    let (a, b) = (wasm.decide(&i), native.decide(&i));
+                                    let (a, b) = (wasm.decide_here(&i), native.decide_here(&i));
                                     assert_eq!(
                                         (a.allow, &a.reasons, &a.obligations),
                                         (b.allow, &b.reasons, &b.obligations),
@@ -700,17 +872,16 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
         assert!(d.allow && d.deny_reasons.is_empty(), "{:?}", d.reasons);
         // A host builtin's error fails the evaluation: a set that fails on every input is
         // refused when it loads, before it could deny everything.
-        let set = lifecycle::PolicySet {
-            files: [("p.rego".to_string(), freeze("not a time"))].into(),
-        };
-        let build = set.build().expect("compiles");
-        let err = build.engine("test".into()).err().expect("refused at load");
+        let err = tenant_engine(&freeze("not a time"))
+            .err()
+            .expect("refused at load");
         assert!(format!("{err:#}").contains("evaluation failed"), "{err:#}");
     }
 
     #[test]
     fn malformed_engine_answers_deny() {
-        let d = Pdp::new(Arc::new(Broken)).decide(&input("admin", "customer.read", "t1", true));
+        let d =
+            Pdp::new(Arc::new(Broken)).decide_here(&input("admin", "customer.read", "t1", true));
         assert!(!d.allow);
         assert!(d.reasons[0].starts_with("policy_error"));
     }
@@ -729,13 +900,13 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
         let d = tenant_answering(&pdp, deny_all);
         assert!(!d.allow, "the set does narrow other actions");
         for action in LIFECYCLE_ACTIONS {
-            let d = pdp.decide(&input("compliance", action, "t1", true));
+            let d = pdp.decide_here(&input("compliance", action, "t1", true));
             assert!(d.allow, "{action}: {:?}", d.reasons);
             assert!(!d.policy_version.contains("tenant"), "{}", d.policy_version);
         }
         // The baseline still decides them: no MFA, no publish.
         assert!(
-            !pdp.decide(&input("compliance", "policy.publish", "t1", false))
+            !pdp.decide_here(&input("compliance", "policy.publish", "t1", false))
                 .allow
         );
     }
@@ -753,7 +924,7 @@ decision := {{"allow": false, "reasons": [reason], "obligations": {{"mask": [], 
         // The baseline requires no purpose: alone, none.
         pdp.set_tenant_policy("t1", None);
         assert!(
-            pdp.decide(&input("admin", "customer.read", "t1", true))
+            pdp.decide_here(&input("admin", "customer.read", "t1", true))
                 .obligations
                 .purposes
                 .is_empty()

@@ -109,7 +109,7 @@ impl Engine for RegorusEngine {
 }
 
 /// The outcome of one Rego `test_*` rule.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegoTestResult {
     pub name: String,
     pub passed: bool,

@@ -13,6 +13,10 @@
 //!   baseline compiler (~0.4 s, slower code). A newly published version that is not in the cache
 //!   yet starts on Winch, so every host follows a publish within a second, and is swapped for the
 //!   Cranelift build in the background ([`WasmEngine::quick`], then [`WasmEngine::new`]).
+//! - A module reaches the host only through the builtins of [`ALLOWED_BUILTINS`]. `opa-wasm` links
+//!   whatever a module's `builtins()` export asks for (including `opa.runtime`, the process
+//!   environment), so every module is asked first, in an instance whose imports all refuse, and
+//!   one that names anything else is refused before `opa-wasm` ever links it.
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -39,6 +43,15 @@ pub const MEMORY_CAP: usize = 128 << 20;
 const LOAD_BUDGET: Duration = Duration::from_secs(2);
 /// Epoch tick: the granularity of the time budget.
 const TICK: Duration = Duration::from_millis(1);
+
+/// The builtins a policy module may call in the host: the `time.*` set the host implements and
+/// has vetted (what `crm policy build` modules import). Nothing else about the host (environment,
+/// files, network) is reachable from Rego.
+pub fn allowed_builtins() -> impl Iterator<Item = &'static str> {
+    crm_policy_builtins::HOST_BUILTINS
+        .iter()
+        .map(|(name, _)| *name)
+}
 
 /// A module's SHA-256: the key of both caches, computed once per load.
 type Sha = [u8; 32];
@@ -288,10 +301,55 @@ impl wasmtime::ResourceLimiter for Limits {
     }
 }
 
+/// What `opa-wasm` hands the builtins a module calls: the evaluation's start time (every
+/// `time.now_ns` of one decision sees the same instant) and a cache bounded in entries.
+struct HostContext {
+    started: chrono::DateTime<chrono::Utc>,
+    cache: std::collections::HashMap<String, serde_json::Value>,
+}
+
+/// Most entries one evaluation may cache.
+const CONTEXT_CACHE_ENTRIES: usize = 64;
+
+impl opa_wasm::EvaluationContext for HostContext {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started
+    }
+
+    fn evaluation_start(&mut self) {
+        self.cache.clear();
+        self.started = chrono::Utc::now();
+    }
+
+    fn cache_get<K: serde::Serialize, C: serde::de::DeserializeOwned>(
+        &mut self,
+        key: &K,
+    ) -> anyhow::Result<Option<C>> {
+        let key = serde_json::to_string(key)?;
+        self.cache
+            .get(&key)
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    fn cache_set<K: serde::Serialize, C: serde::Serialize>(
+        &mut self,
+        key: &K,
+        content: &C,
+    ) -> anyhow::Result<()> {
+        if self.cache.len() < CONTEXT_CACHE_ENTRIES {
+            self.cache
+                .insert(serde_json::to_string(key)?, serde_json::to_value(content)?);
+        }
+        Ok(())
+    }
+}
+
 /// One ready instance: its store and the loaded policy.
 struct Slot {
     store: wasmtime::Store<Limits>,
-    policy: opa_wasm::Policy<opa_wasm::DefaultContext>,
+    policy: opa_wasm::Policy<HostContext>,
 }
 
 /// A compiled policy (an OPA-ABI Wasm module plus its `data`), evaluated at one entrypoint.
@@ -349,6 +407,7 @@ impl WasmEngine {
         tier: Tier,
     ) -> anyhow::Result<Self> {
         let module = load_module(wasm, sha, tier).context("the policy module does not compile")?;
+        check_builtins(&module, tier)?;
         let engine = Self {
             module,
             tier,
@@ -374,21 +433,15 @@ impl WasmEngine {
     }
 
     fn instantiate(&self) -> anyhow::Result<Slot> {
-        let mut store = wasmtime::Store::new(runtime().engine(self.tier), Limits::new());
-        store.limiter(|l| l);
-        // At each tick past the deadline, go on while the evaluation is within its CPU budget.
-        store.epoch_deadline_callback(|cx| {
-            Ok(if cx.data().exhausted() {
-                wasmtime::UpdateDeadline::Interrupt
-            } else {
-                wasmtime::UpdateDeadline::Continue(1)
-            })
-        });
-        // Loading (runtime start-up, `data`) gets a generous budget of its own.
-        store.data_mut().start(LOAD_BUDGET);
-        store.set_epoch_deadline(1);
+        let mut store = limited_store(self.tier);
+        let context = HostContext {
+            started: chrono::Utc::now(),
+            cache: Default::default(),
+        };
         let policy = block_on(async {
-            let rt = opa_wasm::Runtime::new(&mut store, &self.module).await?;
+            let rt =
+                opa_wasm::Runtime::new_with_evaluation_context(&mut store, &self.module, context)
+                    .await?;
             rt.with_data(&mut store, &self.data).await
         })
         .context("the policy module does not load")?;
@@ -451,6 +504,106 @@ impl Engine for WasmEngine {
     fn version(&self) -> &str {
         &self.version
     }
+}
+
+/// A store under the memory cap and the CPU budget, with the generous budget of loading (runtime
+/// start-up, `data`) running.
+fn limited_store(tier: Tier) -> wasmtime::Store<Limits> {
+    let mut store = wasmtime::Store::new(runtime().engine(tier), Limits::new());
+    store.limiter(|l| l);
+    // At each tick past the deadline, go on while the evaluation is within its CPU budget.
+    store.epoch_deadline_callback(|cx| {
+        Ok(if cx.data().exhausted() {
+            wasmtime::UpdateDeadline::Interrupt
+        } else {
+            wasmtime::UpdateDeadline::Continue(1)
+        })
+    });
+    store.data_mut().start(LOAD_BUDGET);
+    store.set_epoch_deadline(1);
+    store
+}
+
+/// Most bytes of the builtins list a module may answer with.
+const MAX_BUILTINS_JSON: usize = 64 << 10;
+
+/// The builtins `module` asks the host for: what its `builtins()` export answers, read as
+/// `opa-wasm` reads it before linking (instantiate, call `builtins`, dump it as JSON), but in an
+/// instance whose every imported function refuses. A policy's exports are pure functions of its
+/// instance, so the answer is the one `opa-wasm` will get.
+pub fn requested_builtins(module: &wasmtime::Module, tier: Tier) -> anyhow::Result<Vec<String>> {
+    use wasmtime::ExternType;
+    let mut store = limited_store(tier);
+    let mut linker = wasmtime::Linker::new(store.engine());
+    let mut memory = None;
+    for import in module.imports() {
+        let (m, name) = (import.module(), import.name());
+        match import.ty() {
+            ExternType::Memory(ty) if (m, name) == ("env", "memory") => {
+                let created = block_on(wasmtime::Memory::new_async(&mut store, ty))?;
+                linker.define(&store, m, name, created)?;
+                memory = Some(created);
+            }
+            ExternType::Func(ty) if m == "env" => {
+                linker.func_new(m, name, ty, |_, _, _| {
+                    Err(wasmtime::Error::msg(
+                        "host functions are not available while the builtins are read",
+                    ))
+                })?;
+            }
+            _ => anyhow::bail!(
+                "the module imports {m}.{name}, which OPA's ABI does not have (a policy module \
+                 imports env.memory, env.opa_abort, env.opa_println and env.opa_builtin0..4)"
+            ),
+        }
+    }
+    let memory = memory.context("the module does not import env.memory, as OPA's ABI asks")?;
+    let names = block_on(async {
+        let instance = linker.instantiate_async(&mut store, module).await?;
+        let builtins = instance.get_typed_func::<(), i32>(&mut store, "builtins")?;
+        let dump = instance.get_typed_func::<i32, i32>(&mut store, "opa_json_dump")?;
+        let value = builtins.call_async(&mut store, ()).await?;
+        let text = dump.call_async(&mut store, value).await?;
+        let bytes = memory.data(&store);
+        let start = usize::try_from(text).context("the builtins list is out of bounds")?;
+        let rest = bytes
+            .get(start..)
+            .context("the builtins list is out of bounds")?;
+        let end = rest
+            .iter()
+            .take(MAX_BUILTINS_JSON)
+            .position(|b| *b == 0)
+            .context("the builtins list is not a terminated string of at most 64 KiB")?;
+        let map: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_slice(&rest[..end])
+                .context("the builtins list is not a JSON object")?;
+        anyhow::Ok(map.into_keys().collect::<Vec<_>>())
+    })
+    .map_err(describe)
+    .context("cannot read the module's builtins")?;
+    Ok(names)
+}
+
+/// Refuses a module that asks for a builtin outside [`allowed_builtins`], naming it.
+fn check_builtins(module: &wasmtime::Module, tier: Tier) -> anyhow::Result<()> {
+    let refused: Vec<String> = requested_builtins(module, tier)?
+        .into_iter()
+        .filter(|b| !allowed_builtins().any(|a| a == b))
+        .collect();
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "the module asks for builtin{} {}, which the host does not provide to policies \
+             (it provides: {})",
+            if refused.len() == 1 { "" } else { "s" },
+            refused
+                .iter()
+                .map(|b| format!("`{}`", b.chars().take(80).collect::<String>()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            allowed_builtins().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Names the two limits in an evaluation error; anything else is passed on as it is.
@@ -573,69 +726,5 @@ mod tests {
         .err()
         .unwrap();
         assert!(format!("{e:#}").contains("does not compile"), "{e:#}");
-    }
-
-    /// The real `opa build -t wasm` output (`tests/fixtures/opa-build`) through the engine that
-    /// serves decisions (cache, pool, budget, memory cap) answers as regorus does on its source.
-    #[test]
-    fn a_module_built_by_opa_itself_answers_as_regorus_does_on_its_source() {
-        let bundle =
-            crate::policy::bundle::unpack(crate::policy::bundle::tests::OPA_BUILT).unwrap();
-        let wasm = bundle.wasm.unwrap();
-        let data = serde_json::json!({
-            "users": {
-                "ann": {"projects": {"news": {"roles": ["owner"]}, "sport": {"roles": ["viewer"]}}},
-                "bo": {"projects": {"news": {"roles": ["viewer", "owner"]}}},
-            },
-            "projects": {"news": {}, "sport": {}},
-        });
-        let engine = WasmEngine::new(
-            &wasm,
-            data.clone(),
-            "data.example.project_permissions",
-            "opa-built".into(),
-        )
-        .expect("the OPA-built module loads");
-        let mut native = regorus::Engine::new();
-        native.set_rego_v0(true);
-        native
-            .add_policy(
-                "example.rego".into(),
-                include_str!("../../../tests/fixtures/opa-build/example.rego").into(),
-            )
-            .unwrap();
-        native
-            .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
-            .unwrap();
-        let mut allowed = 0;
-        for user in ["ann", "bo", "cy"] {
-            for project in ["news", "sport", "weather"] {
-                let input = serde_json::json!({"user_id": user, "project_id": project}).to_string();
-                native.set_input(regorus::Value::from_json_str(&input).unwrap());
-                let want = native
-                    .eval_rule("data.example.project_permissions".into())
-                    .unwrap();
-                let want = serde_json::to_value(&want).unwrap();
-                // Twice: the second evaluation reuses the pooled instance.
-                for _ in 0..2 {
-                    let wasm = engine
-                        .evaluate(&RawValue::from_string(input.clone()).unwrap())
-                        .unwrap();
-                    assert_eq!(wasm, want, "{input}");
-                    allowed += usize::from(wasm != serde_json::json!([]));
-                }
-            }
-        }
-        // Owners get ["read", "write"]; the comparison is not vacuous.
-        assert_eq!(allowed, 4);
-        assert_eq!(
-            engine
-                .evaluate(
-                    &RawValue::from_string(r#"{"user_id":"bo","project_id":"news"}"#.into())
-                        .unwrap()
-                )
-                .unwrap(),
-            serde_json::json!(["read", "write"])
-        );
     }
 }

@@ -150,8 +150,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let is_tls = !matches!(tls, Tls::None);
     // Load each tenant's active policy before the first request, then follow changes.
-    crate::policy::lifecycle::sync(&app).await?;
-    crate::policy::lifecycle::watch(app.clone());
+    crate::policy_admin::sync(&app).await?;
+    crate::policy_admin::watch(app.clone());
     crate::plugins::jobs::spawn(app.clone());
     let mut r = router(AppState {
         app,

@@ -14,8 +14,8 @@ use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use crate::error::{AppError, AppResult};
-use crate::policy::lifecycle::{self, PolicySet, Refusal};
-use crate::policy::{Decision, Resource};
+use crate::policy::Decision;
+use crate::policy_admin::{self as admin, PolicySet, Refusal};
 use crate::store::{DecisionQuery, DecisionRow, PolicyVersionRow};
 
 pub fn routes() -> Router<AppState> {
@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/policies/bundle",
             post(publish_bundle).layer(axum::extract::DefaultBodyLimit::max(
-                crate::policy::bundle::MAX_BUNDLE_BYTES as usize,
+                admin::bundle::MAX_BUNDLE_BYTES as usize,
             )),
         )
         .route("/api/v1/policies/diff", get(diff))
@@ -35,15 +35,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn authorize(s: &AppState, who: &Authenticated, action: &str) -> AppResult<Decision> {
-    let resource = Resource {
-        kind: "policy".into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: None,
-        fields: None,
-    };
-    s.app
-        .authorize(&who.actor, action, resource, serde_json::json!({}))
-        .await
+    admin::authorize(&s.app, &who.actor, action, "api").await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -81,53 +73,39 @@ pub async fn check(
     JsonObject(body): JsonObject,
 ) -> AppResult<Json<CheckResult>> {
     let up: PolicyUpload = typed(body)?;
-    authorize(&s, &who, "policy.read").await?;
     let set = PolicySet { files: up.files };
-    Ok(Json(match set.test() {
-        Ok(tests) => CheckResult {
-            ok: true,
-            errors: vec![],
-            tests,
+    Ok(Json(
+        match admin::test_draft(&s.app, &who.actor, "api", &set).await? {
+            Ok(tests) => CheckResult {
+                ok: true,
+                errors: vec![],
+                tests,
+            },
+            Err(Refusal::Invalid(errors)) => CheckResult {
+                ok: false,
+                errors,
+                tests: vec![],
+            },
+            Err(Refusal::TestsFailed(tests)) => CheckResult {
+                ok: false,
+                errors: vec![],
+                tests,
+            },
         },
-        Err(Refusal::Invalid(errors)) => CheckResult {
-            ok: false,
-            errors,
-            tests: vec![],
-        },
-        Err(Refusal::TestsFailed(tests)) => CheckResult {
-            ok: false,
-            errors: vec![],
-            tests,
-        },
-    }))
+    ))
 }
 
 /// Publish a policy set: refused (422, naming the failing tests) unless it compiles and its tests pass.
 #[utoipa::path(post, path = "/api/v1/policies", request_body = PolicyUpload,
-    responses((status = 201, body = lifecycle::Published), (status = 422)))]
+    responses((status = 201, body = admin::Published), (status = 422)))]
 pub async fn publish(
     State(s): State<AppState>,
     who: Authenticated,
     JsonObject(body): JsonObject,
 ) -> AppResult<Response> {
     let up: PolicyUpload = typed(body)?;
-    if up.note.chars().count() > 500 {
-        return Err(AppError::bad_request(
-            "invalid_request",
-            "field `note` must be at most 500 characters",
-        ));
-    }
-    authorize(&s, &who, "policy.publish").await?;
     let set = PolicySet { files: up.files };
-    match lifecycle::publish(
-        &s.app,
-        &who.actor.tenant_id,
-        &set,
-        &who.actor.audit_name(),
-        &up.note,
-    )
-    .await?
-    {
+    match admin::publish(&s.app, &who.actor, "api", &set, &up.note).await? {
         Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Err(r) => Err(refusal_error(&r)),
     }
@@ -146,32 +124,14 @@ pub struct BundleQuery {
 /// does not load.
 #[utoipa::path(post, path = "/api/v1/policies/bundle", params(BundleQuery),
     request_body(content = Vec<u8>, content_type = "application/gzip"),
-    responses((status = 201, body = lifecycle::Published), (status = 400), (status = 422)))]
+    responses((status = 201, body = admin::Published), (status = 400), (status = 422)))]
 pub async fn publish_bundle(
     State(s): State<AppState>,
     who: Authenticated,
     axum::extract::Query(q): axum::extract::Query<BundleQuery>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
-    if q.note.chars().count() > 500 {
-        return Err(AppError::bad_request(
-            "invalid_request",
-            "field `note` must be at most 500 characters",
-        ));
-    }
-    authorize(&s, &who, "policy.publish").await?;
-    let (set, build) = crate::policy::bundle::read(&body)
-        .map_err(|e| AppError::bad_request("invalid_bundle", format!("{e:#}")))?;
-    match lifecycle::publish_build(
-        &s.app,
-        &who.actor.tenant_id,
-        &set,
-        build,
-        &who.actor.audit_name(),
-        &q.note,
-    )
-    .await?
-    {
+    match admin::publish_bundle(&s.app, &who.actor, "api", body.to_vec(), &q.note).await? {
         Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Err(r) => Err(refusal_error(&r)),
     }
@@ -292,7 +252,7 @@ pub async fn diff(
             .map_err(anyhow::Error::from)?,
     };
     Ok(Json(
-        serde_json::json!({"from": from, "to": to, "diff": lifecycle::diff(&a, &b)}),
+        serde_json::json!({"from": from, "to": to, "diff": admin::diff(&a, &b)}),
     ))
 }
 
@@ -310,15 +270,7 @@ pub async fn rollback(
     JsonObject(body): JsonObject,
 ) -> AppResult<Json<serde_json::Value>> {
     let req: RollbackRequest = typed(body)?;
-    authorize(&s, &who, "policy.publish").await?;
-    match lifecycle::rollback(
-        &s.app,
-        &who.actor.tenant_id,
-        req.version,
-        &who.actor.audit_name(),
-    )
-    .await?
-    {
+    match admin::rollback(&s.app, &who.actor, "api", req.version).await? {
         Some(diff) => Ok(Json(
             serde_json::json!({"active": req.version, "diff": diff}),
         )),

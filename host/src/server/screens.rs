@@ -68,40 +68,31 @@ async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)
     let lang = &who.actor.lang;
     // Only what the policy lets this member open (a display check, so not audited: opening the
     // screen is decided and audited on its own route).
-    let may_open = |plugin: &str, screen: &str| {
-        s.app
-            .pdp
-            .decide(&crate::policy::Input {
+    let mut items = Vec::new();
+    for p in list.into_iter().filter(|p| p.state == "enabled") {
+        for sc in p.screens.into_iter().filter(|sc| sc.in_menu) {
+            let input = crate::policy::Input {
                 subject: who.actor.subject(),
                 action: "plugin.render".into(),
                 resource: crate::policy::Resource {
                     kind: "plugin".into(),
                     tenant: who.actor.tenant_id.clone(),
-                    id: Some(format!("{plugin}/{screen}")),
+                    id: Some(format!("{}/{}", p.name, sc.name)),
                     fields: None,
                 },
                 context: serde_json::json!({"channel": "web"}),
-            })
-            .allow
-    };
-    list.into_iter()
-        .filter(|p| p.state == "enabled")
-        .flat_map(|p| {
-            let name = p.name.clone();
-            p.screens
-                .into_iter()
-                .filter(|sc| sc.in_menu && may_open(&name, &sc.name))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(move |sc| {
-                    let title = match (&sc.title_zh_hans, lang.as_str()) {
-                        (Some(zh), "zh") => zh.clone(),
-                        _ => sc.title.clone(),
-                    };
-                    (name.clone(), sc.name, title)
-                })
-        })
-        .collect()
+            };
+            if !s.app.pdp.decide(&input).await.allow {
+                continue;
+            }
+            let title = match (&sc.title_zh_hans, lang.as_str()) {
+                (Some(zh), "zh") => zh.clone(),
+                _ => sc.title.clone(),
+            };
+            items.push((p.name.clone(), sc.name, title));
+        }
+    }
+    items
 }
 
 fn nav(current: Option<(&str, &str)>, items: &[(String, String, String)]) -> Markup {

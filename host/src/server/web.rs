@@ -731,7 +731,7 @@ const POLICY_TEST_SKELETON: &str = "package crm.tenant_test\n\ntest_decision_def
 /// What the editor shows after an action.
 enum EditorOutcome {
     None,
-    Tests(Result<Vec<crate::policy::RegoTestResult>, crate::policy::lifecycle::Refusal>),
+    Tests(Result<Vec<crate::policy::RegoTestResult>, crate::policy_admin::Refusal>),
     Published(i64),
     Error(String),
 }
@@ -755,7 +755,7 @@ async fn render_policies(
     files: Option<std::collections::BTreeMap<String, String>>,
     outcome: EditorOutcome,
 ) -> Response {
-    use crate::policy::lifecycle::Refusal;
+    use crate::policy_admin::Refusal;
     let resource = policy_resource(who);
     if let Err(e) = s
         .app
@@ -938,7 +938,7 @@ async fn policies_submit(
 ) -> Response {
     let lang = who.actor.lang.clone();
     let mut files = std::collections::BTreeMap::new();
-    for i in 0..crate::policy::lifecycle::MAX_FILES {
+    for i in 0..crate::policy_admin::MAX_FILES {
         match (f.get(&format!("path{i}")), f.get(&format!("source{i}"))) {
             (Some(p), Some(src)) => {
                 files.insert(p.clone(), src.replace("\r\n", "\n"));
@@ -946,48 +946,23 @@ async fn policies_submit(
             _ => break,
         }
     }
-    let set = crate::policy::lifecycle::PolicySet {
+    let set = crate::policy_admin::PolicySet {
         files: files.clone(),
     };
+    let note = f.get("note").map(String::as_str).unwrap_or_default();
+    let app = &s.app;
     let outcome = match f.get("op").map(String::as_str) {
         Some("publish") => {
-            let resource = policy_resource(&who);
-            match s
-                .app
-                .authorize(
-                    &who.actor,
-                    "policy.publish",
-                    resource,
-                    serde_json::json!({"channel": "web"}),
-                )
-                .await
-            {
+            match crate::policy_admin::publish(app, &who.actor, "web", &set, note).await {
+                Ok(Ok(p)) => EditorOutcome::Published(p.version),
+                Ok(Err(r)) => EditorOutcome::Tests(Err(r)),
                 Err(e) => EditorOutcome::Error(e.message),
-                Ok(_) => {
-                    let note = f
-                        .get("note")
-                        .cloned()
-                        .unwrap_or_default()
-                        .chars()
-                        .take(500)
-                        .collect::<String>();
-                    match crate::policy::lifecycle::publish(
-                        &s.app,
-                        &who.actor.tenant_id,
-                        &set,
-                        &who.actor.audit_name(),
-                        &note,
-                    )
-                    .await
-                    {
-                        Ok(Ok(p)) => EditorOutcome::Published(p.version),
-                        Ok(Err(r)) => EditorOutcome::Tests(Err(r)),
-                        Err(e) => EditorOutcome::Error(AppError::from(e).message),
-                    }
-                }
             }
         }
-        _ => EditorOutcome::Tests(set.test()),
+        _ => match crate::policy_admin::test_draft(app, &who.actor, "web", &set).await {
+            Ok(r) => EditorOutcome::Tests(r),
+            Err(e) => EditorOutcome::Error(e.message),
+        },
     };
     render_policies(&s, &who, &lang, Some(files), outcome).await
 }

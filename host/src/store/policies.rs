@@ -29,6 +29,7 @@ pub struct DecisionRow {
 
 impl Store {
     /// Inserts the next version of a tenant's policy set and makes it active; returns its number.
+    /// `module` is the compiled module, its `data` document (JSON) and how it evaluates.
     #[allow(clippy::too_many_arguments)]
     pub async fn publish_policy(
         &self,
@@ -39,8 +40,9 @@ impl Store {
         author: &str,
         note: &str,
         at: i64,
-        build: &crate::policy::lifecycle::Build,
+        module: (&[u8], &str, &str),
     ) -> sqlx::Result<i64> {
+        let (wasm, data, mode) = module;
         let version: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM policy_versions WHERE tenant_id = $1",
         )
@@ -58,9 +60,9 @@ impl Store {
         .bind(author)
         .bind(note)
         .bind(at)
-        .bind(&build.wasm)
-        .bind(build.data.to_string())
-        .bind(&build.mode)
+        .bind(wasm)
+        .bind(data)
+        .bind(mode)
         .execute(&mut **tx)
         .await?;
         self.activate_policy(tx, tenant_id, version, at).await?;

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 
 use anyhow::{Context, bail};
 
-use super::lifecycle::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet};
-use super::{TENANT_DECISION_RULE, opa_entrypoint};
+use super::set::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet};
+use crate::policy::{TENANT_DECISION_RULE, opa_entrypoint};
 
 /// Largest bundle accepted, compressed and unpacked.
 pub const MAX_BUNDLE_BYTES: u64 = 32 << 20;
@@ -357,5 +357,71 @@ pub(crate) mod tests {
         with(r#"{"revision": "", "rego_version": 0, "file_rego_versions": {"old.rego": 1, "/rules.rego": 1}}"#)
             .unwrap();
         with(r#"{"revision": ""}"#).unwrap();
+    }
+
+    /// The real `opa build -t wasm` output (`tests/fixtures/opa-build`) through the engine that
+    /// serves decisions (cache, pool, budget, memory cap) answers as regorus does on its source.
+    #[test]
+    fn a_module_built_by_opa_itself_answers_as_regorus_does_on_its_source() {
+        use crate::policy::Engine as _;
+        let bundle = unpack(OPA_BUILT).unwrap();
+        let wasm = bundle.wasm.unwrap();
+        let data = serde_json::json!({
+            "users": {
+                "ann": {"projects": {"news": {"roles": ["owner"]}, "sport": {"roles": ["viewer"]}}},
+                "bo": {"projects": {"news": {"roles": ["viewer", "owner"]}}},
+            },
+            "projects": {"news": {}, "sport": {}},
+        });
+        let engine = crate::policy::WasmEngine::new(
+            &wasm,
+            data.clone(),
+            "data.example.project_permissions",
+            "opa-built".into(),
+        )
+        .expect("the OPA-built module loads");
+        let mut native = regorus::Engine::new();
+        native.set_rego_v0(true);
+        native
+            .add_policy(
+                "example.rego".into(),
+                include_str!("../../../tests/fixtures/opa-build/example.rego").into(),
+            )
+            .unwrap();
+        native
+            .add_data(regorus::Value::from_json_str(&data.to_string()).unwrap())
+            .unwrap();
+        let mut allowed = 0;
+        for user in ["ann", "bo", "cy"] {
+            for project in ["news", "sport", "weather"] {
+                let input = serde_json::json!({"user_id": user, "project_id": project}).to_string();
+                native.set_input(regorus::Value::from_json_str(&input).unwrap());
+                let want = native
+                    .eval_rule("data.example.project_permissions".into())
+                    .unwrap();
+                let want = serde_json::to_value(&want).unwrap();
+                // Twice: the second evaluation reuses the pooled instance.
+                for _ in 0..2 {
+                    let wasm = engine
+                        .evaluate(&serde_json::value::RawValue::from_string(input.clone()).unwrap())
+                        .unwrap();
+                    assert_eq!(wasm, want, "{input}");
+                    allowed += usize::from(wasm != serde_json::json!([]));
+                }
+            }
+        }
+        // Owners get ["read", "write"]; the comparison is not vacuous.
+        assert_eq!(allowed, 4);
+        assert_eq!(
+            engine
+                .evaluate(
+                    &serde_json::value::RawValue::from_string(
+                        r#"{"user_id":"bo","project_id":"news"}"#.into()
+                    )
+                    .unwrap()
+                )
+                .unwrap(),
+            serde_json::json!(["read", "write"])
+        );
     }
 }
