@@ -76,6 +76,28 @@ impl Actor {
     }
 }
 
+/// Lookups by email or phone one member may make in ten minutes: enough for a support desk, too
+/// few to guess addresses at scale.
+pub const LOOKUPS_PER_WINDOW: u32 = 100;
+
+/// Wrong credentials one client address may send in ten minutes.
+pub const SIGNIN_FAILURES_PER_ADDRESS: u32 = 30;
+
+/// What an operator configures (the TOML file and `CRM_*` variables).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The longest an API token may live, in days.
+    pub token_max_days: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_max_days: crate::sessions::TOKEN_MAX_DAYS,
+        }
+    }
+}
+
 pub struct App {
     pub store: Store,
     pub audit: audit::Recorder,
@@ -84,6 +106,12 @@ pub struct App {
     pub plugins: crate::plugins::Runtime,
     /// Where tenant Rego is checked, tested and compiled: child processes, never this one.
     pub policy_jobs: crate::policy_admin::Jobs,
+    /// Lookups by email or phone per member (see `customers::list`).
+    pub lookups: crate::ratelimit::Window,
+    /// Wrong credentials per client address (see `sessions::sign_in`): an address spraying many
+    /// usernames is stopped, which per-account counters cannot see.
+    pub signin_sources: crate::ratelimit::Window,
+    pub settings: Settings,
     keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
 }
 
@@ -96,6 +124,15 @@ impl App {
             pdp,
             plugins,
             policy_jobs: crate::policy_admin::Jobs::for_this_host(),
+            lookups: crate::ratelimit::Window::new(
+                LOOKUPS_PER_WINDOW,
+                std::time::Duration::from_secs(600),
+            ),
+            signin_sources: crate::ratelimit::Window::new(
+                SIGNIN_FAILURES_PER_ADDRESS,
+                std::time::Duration::from_secs(600),
+            ),
+            settings: Settings::default(),
             keys: RwLock::new(HashMap::new()),
         }
     }

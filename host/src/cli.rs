@@ -173,6 +173,7 @@ enum TokenCmd {
         username: String,
         #[arg(long, default_value = "automation")]
         name: String,
+        /// Lifetime in days (at most `token_max_days`, 90 unless configured).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=365))]
         days: i64,
         #[command(flatten)]
@@ -428,7 +429,9 @@ impl DataArgs {
         crate::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
         let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
         let plugins = crate::plugins::Runtime::new(&cfg.data_dir)?;
-        let app = Arc::new(App::new(store, vault, pdp, plugins));
+        let mut app = App::new(store, vault, pdp, plugins);
+        app.settings = file.settings()?;
+        let app = Arc::new(app);
         Ok((app, cfg, file))
     }
 
@@ -634,6 +637,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
         }) => {
             let app = data.open_existing().await?;
+            if days > app.settings.token_max_days {
+                anyhow::bail!(
+                    "--days must be at most {} (token_max_days)",
+                    app.settings.token_max_days
+                );
+            }
             let t = crate::tenants::tenant(&app, &tenant).await?;
             let u = app
                 .store

@@ -18,6 +18,9 @@ pub struct FileConfig {
     /// Path of the base64 master key file (default: `DATA/master.key`, created if missing).
     pub master_key_file: Option<PathBuf>,
     pub tls: Option<TlsConfig>,
+    /// The longest an API token may live, in days (1 to 365; default 90).
+    /// `CRM_TOKEN_MAX_DAYS` overrides it.
+    pub token_max_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +33,25 @@ pub struct TlsConfig {
 }
 
 impl FileConfig {
+    /// The operator's settings: this file's, overridden by `CRM_*` variables, checked.
+    pub fn settings(&self) -> anyhow::Result<crate::app::Settings> {
+        let mut s = crate::app::Settings::default();
+        let env = std::env::var("CRM_TOKEN_MAX_DAYS")
+            .ok()
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| anyhow::anyhow!("CRM_TOKEN_MAX_DAYS must be a number of days"))
+            })
+            .transpose()?;
+        if let Some(days) = env.or(self.token_max_days) {
+            if !(1..=365).contains(&days) {
+                anyhow::bail!("token_max_days must be 1 to 365, not {days}");
+            }
+            s.token_max_days = days;
+        }
+        Ok(s)
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;

@@ -118,9 +118,6 @@ pub async fn add_user(
         totp_secret: sealed,
         totp_pending: None,
         totp_last_step: 0,
-        failed_attempts: 0,
-        next_attempt_at: 0,
-        locked_until: 0,
         lang: "en".into(),
         created_at: now_ms(),
     };

@@ -7,7 +7,7 @@
 #                  "roles": ["support"], "mfa": true, "plugin": "..."},
 #     "action":   "customer.read",
 #     "resource": {"type": "customer", "tenant": "...", "id": "...",
-#                  "fields": ["email"]},        # fields: create/update only
+#                  "fields": ["email"]},        # fields: create/update, and lookup
 #     "context":  {"channel": "api"}
 #   }
 #
@@ -36,6 +36,8 @@ service_roles := {"service"}
 action_roles := {
 	"customer.list": all_roles,
 	"customer.read": all_roles,
+	# Finding customers by an exact personal value (resource.fields names which: email, phone).
+	"customer.lookup": all_roles,
 	"customer.create": {"admin", "sales"},
 	"customer.update": {"admin", "sales", "support"},
 	"customer.delete": {"admin", "compliance"},
@@ -52,6 +54,8 @@ action_roles := {
 	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
 	"self.mfa.enroll": all_roles,
 	"self.token.create": all_roles,
+	# List and revoke one's own API tokens.
+	"self.token.manage": all_roles,
 	# Plugins: see the installed ones and use their screens; install and configure them.
 	"plugin.list": all_roles,
 	"plugin.render": all_roles,
@@ -66,7 +70,7 @@ action_roles := {
 # The only actions a plugin subject may perform: whatever else it asks is denied, whatever
 # roles its acting staff member has.
 plugin_actions := {
-	"customer.list", "customer.read", "customer.create", "customer.update",
+	"customer.list", "customer.read", "customer.lookup", "customer.create", "customer.update",
 	"interaction.create", "record.read", "record.write", "event.emit",
 }
 
@@ -75,14 +79,17 @@ plugin_actions := {
 service_actions := {"record.read", "record.write", "event.emit"}
 
 # Actions a subject may only perform on its own user record.
-self_actions := {"self.mfa.enroll", "self.token.create"}
+self_actions := {"self.mfa.enroll", "self.token.create", "self.token.manage"}
 
 # Actions that need a session which passed multi-factor authentication.
 mfa_actions := {"customer.export", "user.manage", "tenant.admin", "policy.publish", "plugin.manage"}
 
 # Actions that return customer data and therefore carry mask/redact
 # obligations.
-customer_read_actions := {"customer.read", "customer.list", "customer.export"}
+customer_read_actions := {"customer.read", "customer.list", "customer.lookup", "customer.export"}
+
+# Personal fields a lookup may match on exactly (through their blind indexes).
+lookup_fields := {"email", "phone"}
 
 # Actions that write customer fields (resource.fields lists them).
 field_write_actions := {"customer.create", "customer.update"}
@@ -227,6 +234,11 @@ deny_reasons contains msg if {
 	some msg in field_deny_reasons
 }
 
+deny_reasons contains msg if {
+	input.action == "customer.lookup"
+	some msg in lookup_deny_reasons
+}
+
 # Plugin and service subjects (a plugin, or a plugin's job).
 
 plugin_deny_reasons contains "invalid_subject: a service subject has only the service role" if {
@@ -262,6 +274,31 @@ self_deny_reasons contains msg if {
 	not input.resource.id
 	msg := sprintf("not_self: %s applies only to the subject's own account", [input.action])
 }
+
+# Lookups: finding customers by an exact value of a field is as good as reading that field
+# (guess a value, see whether it matches), so only a subject that sees the field in clear may
+# look customers up by it.
+
+lookup_fields_valid if {
+	fields_valid
+	count(input.resource.fields) > 0
+	fields_within(lookup_fields)
+}
+
+lookup_deny_reasons contains "invalid_fields: a lookup names the fields it matches on (email, phone) in resource.fields" if {
+	not lookup_fields_valid
+}
+
+lookup_deny_reasons contains msg if {
+	lookup_fields_valid
+	count(permitted_roles) > 0
+	some f in input.resource.fields
+	f in hidden_fields
+	msg := sprintf("field_hidden: %s sees %s masked or withheld, so it may not look customers up by it", [permitted_label, f])
+}
+
+# Fields the permitted roles, together, see masked or not at all.
+hidden_fields := mask_fields | redact_fields
 
 # Customer writes: the fields named must exist and be writable by the subject. A write that
 # names only fields the subject may write skips every check below with one test; one by a

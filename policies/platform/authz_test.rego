@@ -578,3 +578,53 @@ test_service_stays_in_its_tenant if {
 	d.allow == false
 	"tenant_mismatch: subject and resource belong to different tenants" in d.reasons
 }
+
+# ---------------------------------------------------------------------------
+# Lookups by a personal field
+# ---------------------------------------------------------------------------
+
+req_lookup(roles, fields) := req_fields(roles, "customer.lookup", fields)
+
+test_lookup_by_a_field_seen_in_clear_is_allowed if {
+	decide(req_lookup(["admin"], ["email"])).allow
+	decide(req_lookup(["sales"], ["email", "phone"])).allow
+	decide(req_lookup(["support"], ["email"])).allow
+}
+
+test_lookup_by_a_masked_field_is_denied_naming_it if {
+	d := decide(req_lookup(["support"], ["phone"]))
+	not d.allow
+	d.reasons == ["field_hidden: role support sees phone masked or withheld, so it may not look customers up by it"]
+	not decide(req_lookup(["marketing"], ["email"])).allow
+	not decide(req_lookup(["marketing"], ["phone"])).allow
+}
+
+test_lookup_by_a_field_one_role_sees_in_clear_is_allowed if {
+	decide(req_lookup(["support", "sales"], ["phone"])).allow
+	decide(req_lookup(["marketing", "support"], ["email"])).allow
+}
+
+test_lookup_needs_lookup_fields if {
+	d := decide(req_lookup(["admin"], ["name"]))
+	not d.allow
+	has_reason_prefix(d, "invalid_fields:")
+	not decide(req_lookup(["admin"], [])).allow
+	not decide(req(["admin"], "customer.lookup")).allow
+	not decide(req_lookup(["admin"], "email")).allow
+}
+
+test_lookup_carries_read_obligations if {
+	d := decide(req_lookup(["sales"], ["email"]))
+	d.allow
+	d.obligations == {"mask": [], "redact": ["birth_date"]}
+}
+
+test_plugin_lookup_is_decided_like_its_member if {
+	decide(object.union(req_lookup(["support"], ["email"]), {"subject": {"type": "plugin", "plugin": "hello"}})).allow
+	not decide(object.union(req_lookup(["marketing"], ["email"]), {"subject": {"type": "plugin", "plugin": "hello"}})).allow
+}
+
+test_token_management_is_self_service if {
+	decide(req_self(roles_all, "self.token.manage", "u1")).allow
+	not decide(req_self(roles_all, "self.token.manage", "u2")).allow
+}

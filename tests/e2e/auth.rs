@@ -276,7 +276,21 @@ async fn a_user_enrols_two_factor_sign_in() {
         (st, v["error"]["code"].as_str()),
         (400, Some("no_enrolment"))
     );
-    let (st, start) = s.post_json("/api/v1/me/mfa", Some(&t), &json!({})).await;
+    // Enrolment checks the password again.
+    let (st, v) = s
+        .post_json(
+            "/api/v1/me/mfa",
+            Some(&t),
+            &json!({"password": "Not-The-Password-1"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (403, Some("reauthentication_failed"))
+    );
+    let (st, start) = s
+        .post_json("/api/v1/me/mfa", Some(&t), &json!({"password": p}))
+        .await;
     assert_eq!(st, 200, "{start}");
     let secret = start["secret"].as_str().unwrap().to_string();
     assert!(
@@ -302,10 +316,11 @@ async fn a_user_enrols_two_factor_sign_in() {
         .0,
         200
     );
-    let (st, _) = s
+    let (st, v) = s
         .post_json("/api/v1/me/mfa/confirm", Some(&t), &json!({"code": good}))
         .await;
-    assert_eq!(st, 204);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["recovery_codes"].as_array().unwrap().len(), 10, "{v}");
     let (st, v) = s
         .post_json(
             "/api/v1/session",
@@ -370,9 +385,13 @@ async fn two_factor_enrolment_in_the_web_screen() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    let password = s.user("sales")["password"].as_str().unwrap().to_string();
     let page = client
         .post(format!("{}/account/mfa", s.url))
-        .form(&[("csrf_token", csrf.as_str())])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("password", password.as_str()),
+        ])
         .send()
         .await
         .unwrap()
@@ -388,7 +407,7 @@ async fn two_factor_enrolment_in_the_web_screen() {
         .unwrap()
         .to_string();
     assert_eq!(secret.len(), 32, "{page}");
-    let r = client
+    let page = client
         .post(format!("{}/account/mfa/confirm", s.url))
         .form(&[
             ("csrf_token", csrf.as_str()),
@@ -396,8 +415,13 @@ async fn two_factor_enrolment_in_the_web_screen() {
         ])
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let page = crate::common::page(&client, &format!("{}/account", s.url)).await;
     assert!(page.contains("Two-factor sign-in is on"), "{page}");
+    // The recovery codes are shown once, then only counted.
+    assert_eq!(page.matches("<li><code>").count(), 10, "{page}");
+    let page = crate::common::page(&client, &format!("{}/account", s.url)).await;
+    assert!(page.contains("Unused recovery codes: 10"), "{page}");
 }

@@ -450,8 +450,25 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> 
     Ok(v)
 }
 
+/// Lists customers; with `email` or `phone`, finds them by that exact value (`customer.lookup`,
+/// decided per field: finding by a value is as good as reading it) within the per-member lookup
+/// limit.
 pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
-    let decision = authorize(app, actor, "customer.list", None, None).await?;
+    let lookup: Vec<String> = [("email", &q.email), ("phone", &q.phone)]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(f, _)| f.to_string())
+        .collect();
+    let action = if lookup.is_empty() {
+        "customer.list"
+    } else {
+        "customer.lookup"
+    };
+    let fields = (!lookup.is_empty()).then(|| lookup.clone());
+    let decision = authorize(app, actor, action, None, fields).await?;
+    if !lookup.is_empty() {
+        take_lookup(app, actor, &decision, &lookup).await?;
+    }
     let keys = app.tenant_keys(&actor.tenant_id).await?;
     let per_page = q.per_page.clamp(1, 200);
     let page = q.page.max(1);
@@ -470,18 +487,23 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
         match open_row(&keys, row, &decision).await {
             Ok(v) => items.push(v),
             Err(e) => {
-                return Err(
-                    integrity_failure(app, actor, "customer.list", &row.id, &decision, e).await,
-                );
+                return Err(integrity_failure(app, actor, action, &row.id, &decision, e).await);
             }
         }
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    app.audit.record(&actor.tenant_id,
-        &event(actor, "customer.list", "customers".into(), &decision,
-            serde_json::json!({"ids": ids, "masked": decision.obligations.mask, "redacted": decision.obligations.redact})),
-    )
-    .await?;
+    let mut detail = serde_json::json!({"ids": ids, "masked": decision.obligations.mask,
+        "redacted": decision.obligations.redact});
+    if !lookup.is_empty() {
+        // The fields looked up by, never the values.
+        detail["fields"] = serde_json::json!(lookup);
+    }
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &event(actor, action, "customers".into(), &decision, detail),
+        )
+        .await?;
     Ok(Page {
         items,
         page,
@@ -489,6 +511,53 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
         total,
         purposes: decision.obligations.purposes.clone(),
     })
+}
+
+/// Takes one of the member's lookups of this window, or refuses (429, audited).
+async fn take_lookup(
+    app: &App,
+    actor: &Actor,
+    decision: &Decision,
+    fields: &[String],
+) -> AppResult<()> {
+    // A plugin acting for a member shares the member's lookups; a job has its plugin's own.
+    let who = if actor.user_id.is_empty() {
+        actor.audit_name()
+    } else {
+        actor.user_id.clone()
+    };
+    let Err(retry) = app
+        .lookups
+        .take(&format!("{}/{who}", actor.tenant_id), now_ms())
+    else {
+        return Ok(());
+    };
+    let reason = format!(
+        "rate_limited: at most {} lookups by email or phone per 10 minutes",
+        app.lookups.max()
+    );
+    app.audit
+        .record(
+            &actor.tenant_id,
+            &audit::Event {
+                decision: "deny".into(),
+                ..event(
+                    actor,
+                    "customer.lookup",
+                    "customers".into(),
+                    decision,
+                    serde_json::json!({"fields": fields, "reasons": [&reason]}),
+                )
+            },
+        )
+        .await?;
+    let mut e = AppError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        reason,
+    );
+    e.retry_after = Some(retry);
+    Err(e)
 }
 
 pub async fn update(

@@ -708,6 +708,7 @@ mod tests {
         let actions = [
             "customer.list",
             "customer.read",
+            "customer.lookup",
             "customer.create",
             "customer.update",
             "customer.delete",
@@ -722,6 +723,7 @@ mod tests {
             "decision.read",
             "self.mfa.enroll",
             "self.token.create",
+            "self.token.manage",
             "plugin.list",
             "plugin.render",
             "plugin.act",
@@ -753,10 +755,14 @@ mod tests {
             Some(&["email", "notes"]),
             Some(&["name", "birth_date", "region"]),
             Some(&["email", "password"]),
+            Some(&["email"]),
+            Some(&["phone"]),
+            Some(&["email", "phone"]),
         ];
         let mut n = 0;
         for action in actions {
-            let writes = action == "customer.create" || action == "customer.update";
+            let writes =
+                ["customer.create", "customer.update", "customer.lookup"].contains(&action);
             let ids: &[&str] = if action.starts_with("self.") {
                 &["u1", "u2"]
             } else {

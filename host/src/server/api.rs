@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::auth::{self as web_auth, Authenticated, SESSION_COOKIE, set_cookie};
+use super::auth::{Authenticated, SESSION_COOKIE, set_cookie};
 use crate::audit;
 use crate::auth;
 use crate::customers::{self, ListQuery, validate};
 use crate::error::{AppError, AppResult};
 use crate::policy::Resource;
-use crate::store::now_ms;
+use crate::sessions;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,9 +25,14 @@ pub fn routes() -> Router<AppState> {
             post(create_session).delete(delete_session),
         )
         .route("/api/v1/me", get(me))
+        .route(
+            "/api/v1/me/sessions",
+            axum::routing::delete(sign_out_everywhere),
+        )
         .route("/api/v1/me/mfa", post(mfa_start))
         .route("/api/v1/me/mfa/confirm", post(mfa_confirm))
-        .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/tokens", post(create_token).get(list_tokens))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route(
             "/api/v1/customers",
             post(create_customer).get(list_customers),
@@ -138,7 +143,8 @@ pub struct SessionRequest {
     tenant: String,
     username: String,
     password: String,
-    /// The current TOTP code, when the account has two-factor sign-in.
+    /// The current TOTP code, or an unused recovery code, when the account has two-factor
+    /// sign-in.
     totp: Option<String>,
 }
 
@@ -180,8 +186,8 @@ pub async fn create_session(
     check_len("tenant", &req.tenant, 64)?;
     check_len("username", &req.username, 64)?;
     check_len("password", &req.password, 256)?;
-    let session = web_auth::sign_in_from(
-        &s,
+    let session = sessions::sign_in(
+        &s.app,
         peer.ip(),
         &req.tenant,
         &req.username,
@@ -218,7 +224,19 @@ fn me_of(a: &crate::app::Actor) -> MeResponse {
 /// Sign out (revokes the session server-side).
 #[utoipa::path(delete, path = "/api/v1/session", responses((status = 204), (status = 401)))]
 pub async fn delete_session(State(s): State<AppState>, who: Authenticated) -> AppResult<Response> {
-    web_auth::sign_out(&s.app, &who).await?;
+    sessions::sign_out(&s.app, &who).await?;
+    let cookie = set_cookie(SESSION_COOKIE, "", 0, s.tls);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Sign out everywhere: revokes every session and API token of the signed-in member, this one
+/// included.
+#[utoipa::path(delete, path = "/api/v1/me/sessions", responses((status = 204), (status = 401)))]
+pub async fn sign_out_everywhere(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Response> {
+    sessions::sign_out_everywhere(&s.app, &who).await?;
     let cookie = set_cookie(SESSION_COOKIE, "", 0, s.tls);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -229,15 +247,6 @@ pub async fn me(who: Authenticated) -> Json<MeResponse> {
     Json(me_of(&who.actor))
 }
 
-fn self_resource(who: &Authenticated) -> Resource {
-    Resource {
-        kind: "user".into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: Some(who.actor.user_id.clone()),
-        fields: None,
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MfaStart {
     /// Base32 secret for an authenticator app.
@@ -245,10 +254,29 @@ pub struct MfaStart {
     otpauth_url: String,
 }
 
-/// Start two-factor enrolment: returns a new secret; confirm it with a code to enable it.
-#[utoipa::path(post, path = "/api/v1/me/mfa", responses((status = 200, body = MfaStart)))]
-pub async fn mfa_start(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<MfaStart>> {
-    let (secret, otpauth_url) = web_auth::mfa_start(&s.app, &who).await?;
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaStartRequest {
+    /// The member's password, checked again.
+    password: String,
+    /// When two-factor sign-in is already on: a current code or an unused recovery code.
+    code: Option<String>,
+}
+
+/// Start two-factor enrolment (or re-enrolment) from a signed-in session (not an API token): the
+/// password, and the current code when enrolled, are checked again; returns a new secret to
+/// confirm with a code.
+#[utoipa::path(post, path = "/api/v1/me/mfa", request_body = MfaStartRequest,
+    responses((status = 200, body = MfaStart), (status = 403), (status = 429)))]
+pub async fn mfa_start(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<MfaStart>> {
+    let req: MfaStartRequest = typed(body)?;
+    check_len("password", &req.password, 256)?;
+    let (secret, otpauth_url) =
+        sessions::mfa_start(&s.app, &who, &req.password, req.code.as_deref()).await?;
     Ok(Json(MfaStart {
         secret,
         otpauth_url,
@@ -261,16 +289,24 @@ pub struct MfaConfirm {
     code: String,
 }
 
-/// Confirm two-factor enrolment with a current code.
-#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", request_body = MfaConfirm, responses((status = 204), (status = 400)))]
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MfaConfirmed {
+    /// One-time codes that stand in for a lost authenticator: shown this once only.
+    recovery_codes: Vec<String>,
+}
+
+/// Confirm two-factor enrolment with a current code of the new secret; the member's other
+/// sessions are signed out.
+#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", request_body = MfaConfirm,
+    responses((status = 200, body = MfaConfirmed), (status = 400)))]
 pub async fn mfa_confirm(
     State(s): State<AppState>,
     who: Authenticated,
     JsonObject(body): JsonObject,
-) -> AppResult<StatusCode> {
+) -> AppResult<Json<MfaConfirmed>> {
     let req: MfaConfirm = typed(body)?;
-    web_auth::mfa_confirm(&s.app, &who, &req.code).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let recovery_codes = sessions::mfa_confirm(&s.app, &who, &req.code).await?;
+    Ok(Json(MfaConfirmed { recovery_codes }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -278,18 +314,22 @@ pub async fn mfa_confirm(
 pub struct TokenRequest {
     /// What the token is for.
     name: String,
-    /// Lifetime in days (1 to 365).
-    days: i64,
+    /// Lifetime in days (default 30; at most 90, or as configured).
+    days: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     token: String,
+    /// Names the token for listing and revoking.
+    id: String,
     expires_at: String,
 }
 
-/// Create an API token for automation; it acts as the signed-in user and is shown once.
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest, responses((status = 201, body = TokenResponse)))]
+/// Create an API token for automation; it acts as the signed-in member and is shown once. Only
+/// a signed-in session may create one (a token cannot).
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest,
+    responses((status = 201, body = TokenResponse), (status = 400), (status = 403)))]
 pub async fn create_token(
     State(s): State<AppState>,
     who: Authenticated,
@@ -297,60 +337,58 @@ pub async fn create_token(
 ) -> AppResult<Response> {
     let req: TokenRequest = typed(body)?;
     check_len("name", &req.name, 100)?;
-    if !(1..=365).contains(&req.days) {
-        return Err(AppError::bad_request(
-            "invalid_request",
-            "field `days` must be 1 to 365",
-        ));
-    }
-    let decision = s
-        .app
-        .authorize(
-            &who.actor,
-            "self.token.create",
-            self_resource(&who),
-            serde_json::json!({}),
-        )
-        .await?;
-    let token = auth::random_token("crm_t_");
-    let now = now_ms();
-    let expires_at = now + req.days * 86_400_000;
-    s.app
-        .store
-        .insert_session(
-            &auth::token_hash(&token),
-            &who.actor.tenant_id,
-            &who.actor.user_id,
-            "api",
-            &req.name,
-            &auth::random_token(""),
-            who.actor.mfa,
-            now,
-            expires_at,
-        )
-        .await?;
-    s.app
-        .audit
-        .record(
-            &who.actor.tenant_id,
-            &audit::Event {
-                actor: who.actor.audit_name(),
-                action: "self.token.create".into(),
-                resource: format!("user/{}", who.actor.user_id),
-                decision: "allow".into(),
-                policy_version: decision.policy_version,
-                detail: serde_json::json!({"days": req.days}),
-            },
-        )
-        .await?;
+    let t = sessions::create_token(&s.app, &who, &req.name, req.days).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {
-            token,
-            expires_at: iso(expires_at),
+            token: t.token,
+            id: t.id,
+            expires_at: iso(t.expires_at),
         }),
     )
         .into_response())
+}
+
+/// The live API tokens of the signed-in member, or of another member (`?user=ID`, admins).
+#[utoipa::path(get, path = "/api/v1/tokens", params(("user" = Option<String>, Query)),
+    responses((status = 200, body = [crate::store::TokenRow]), (status = 400), (status = 403)))]
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    who: Authenticated,
+    uri: axum::http::Uri,
+) -> AppResult<Json<Vec<crate::store::TokenRow>>> {
+    let mut user = None;
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "user" if user.is_none() && uuid::Uuid::parse_str(&v).is_ok() => {
+                user = Some(v.into_owned())
+            }
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_query",
+                    "the only parameter is `user`, a member's id, given once",
+                ));
+            }
+        }
+    }
+    Ok(Json(
+        sessions::tokens(&s.app, &who.actor, user.as_deref()).await?,
+    ))
+}
+
+/// Revoke an API token: one's own, or (admins) any of the tenant's.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::not_found("token"));
+    }
+    sessions::revoke_token(&s.app, &who.actor, &id.to_ascii_lowercase()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Create a customer.

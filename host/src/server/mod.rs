@@ -29,8 +29,6 @@ pub const MAX_BODY: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
-    /// Failed sign-ins per client address.
-    pub throttle: Arc<auth::SourceThrottle>,
     /// Served over TLS: cookies get `Secure`, responses get HSTS.
     pub tls: bool,
 }
@@ -153,11 +151,7 @@ pub async fn serve(
     crate::policy_admin::sync(&app).await?;
     crate::policy_admin::watch(app.clone());
     crate::plugins::jobs::spawn(app.clone());
-    let mut r = router(AppState {
-        app,
-        throttle: Arc::new(auth::SourceThrottle::new()),
-        tls: is_tls,
-    });
+    let mut r = router(AppState { app, tls: is_tls });
     if let Some(extra) = extra {
         r = r.merge(extra);
     }

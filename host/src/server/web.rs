@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
-use super::auth::{self as web_auth, Authenticated, SESSION_COOKIE, cookie_value, set_cookie};
+use super::auth::{Authenticated, SESSION_COOKIE, cookie_value, set_cookie};
 use crate::auth;
 use crate::customers::{self, ListQuery, validate};
 use crate::error::AppError;
@@ -32,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account_page))
         .route("/account/mfa", post(account_mfa_start))
         .route("/account/mfa/confirm", post(account_mfa_confirm))
+        .route(
+            "/account/sign-out-everywhere",
+            post(account_sign_out_everywhere),
+        )
         .route("/static/app.css", get(css))
 }
 
@@ -159,6 +163,32 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("code", true) => "验证码",
         ("confirm", false) => "Confirm",
         ("confirm", true) => "确认",
+        ("mfa_change", false) => "Set up a new authenticator",
+        ("mfa_change", true) => "更换身份验证器",
+        ("mfa_reauth", false) => {
+            "Enter your password (and, if two-factor sign-in is on, a current code or a recovery code) to continue."
+        }
+        ("mfa_reauth", true) => {
+            "请输入密码（如已启用双因素登录，还需输入当前验证码或恢复码）以继续。"
+        }
+        ("current_code", false) => "Current code or recovery code",
+        ("current_code", true) => "当前验证码或恢复码",
+        ("recovery_codes", false) => {
+            "Your recovery codes. Each signs you in once, in place of a code, if you lose your phone. Keep them somewhere safe: they are shown only now."
+        }
+        ("recovery_codes", true) => {
+            "您的恢复码。丢失手机时，每个恢复码可代替验证码登录一次。请妥善保存：它们只显示这一次。"
+        }
+        ("recovery_left", false) => "Unused recovery codes",
+        ("recovery_left", true) => "未使用的恢复码",
+        ("sign_out_everywhere", false) => "Sign out everywhere",
+        ("sign_out_everywhere", true) => "在所有设备上退出",
+        ("sign_out_everywhere_help", false) => {
+            "Ends every session and revokes every API token of your account, this one included."
+        }
+        ("sign_out_everywhere_help", true) => {
+            "结束您账户的所有会话并吊销所有 API 令牌，包括当前会话。"
+        }
         ("none", false) => "None yet",
         ("none", true) => "暂无",
         ("decisions", false) => "Decision log",
@@ -385,8 +415,8 @@ async fn login_submit(
         );
     }
     let totp = get("totp");
-    match web_auth::sign_in_from(
-        &s,
+    match crate::sessions::sign_in(
+        &s.app,
         peer.ip(),
         &tenant,
         &username,
@@ -447,7 +477,7 @@ impl FromRequest<AppState> for SignedForm {
 }
 
 async fn logout(State(s): State<AppState>, SignedForm { who, .. }: SignedForm) -> Response {
-    if let Err(e) = web_auth::sign_out(&s.app, &who).await {
+    if let Err(e) = crate::sessions::sign_out(&s.app, &who).await {
         return error_page(&who.actor.lang, Some(&who), &e);
     }
     let mut resp = Redirect::to("/login").into_response();
@@ -971,16 +1001,22 @@ async fn account_page(State(s): State<AppState>, who: Result<Authenticated, AppE
     let Ok(who) = who else {
         return Redirect::to("/login").into_response();
     };
-    render_account(&s, &who, None, None).await
+    render_account(&s, &who, AccountNote::None).await
 }
 
-/// The account screen; `pending` shows a freshly started enrolment (secret, otpauth URL).
-async fn render_account(
-    s: &AppState,
-    who: &Authenticated,
-    pending: Option<(String, String)>,
-    error: Option<&str>,
-) -> Response {
+/// What the account screen shows besides the member's state.
+enum AccountNote {
+    None,
+    /// A freshly started enrolment: secret and otpauth URL.
+    Pending(String, String),
+    /// Recovery codes just issued (shown once).
+    Codes(Vec<String>),
+    Error(String),
+}
+
+/// The account screen: two-factor sign-in (enrolment and re-enrolment with the password and the
+/// current second factor checked again), recovery codes, and signing out everywhere.
+async fn render_account(s: &AppState, who: &Authenticated, note: AccountNote) -> Response {
     let lang = who.actor.lang.clone();
     let lang = lang.as_str();
     let enrolled = match s
@@ -993,13 +1029,33 @@ async fn render_account(
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(e) => return error_page(lang, Some(who), &e.into()),
     };
+    let left = if enrolled {
+        crate::sessions::recovery_codes_left(&s.app, &who.actor)
+            .await
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let reauth = |action: &str, label: &str| {
+        html! {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf_token" value=(who.csrf_token);
+                p.muted { (t(lang, "mfa_reauth")) }
+                label for="password" { (t(lang, "password")) }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                @if enrolled {
+                    label for="current" { (t(lang, "current_code")) }
+                    input id="current" name="current" autocomplete="one-time-code" required;
+                }
+                button type="submit" { (label) }
+            }
+        }
+    };
     let body = html! {
         h1 { (t(lang, "account")) }
         p { (who.actor.username) " · " (who.actor.role) }
-        @if let Some(e) = error { p.error role="alert" { (e) } }
-        @if enrolled && pending.is_none() {
-            p.ok { (t(lang, "mfa_on")) }
-        } @else if let Some((secret, url)) = &pending {
+        @if let AccountNote::Error(e) = &note { p.error role="alert" { (e) } }
+        @if let AccountNote::Pending(secret, url) = &note {
             p { (t(lang, "mfa_scan")) }
             p { code { (secret) } }
             p.muted { code { (url) } }
@@ -1009,12 +1065,24 @@ async fn render_account(
                 input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required;
                 button type="submit" { (t(lang, "confirm")) }
             }
+        } @else if enrolled {
+            p.ok { (t(lang, "mfa_on")) }
+            @if let AccountNote::Codes(codes) = &note {
+                p role="status" { (t(lang, "recovery_codes")) }
+                ul.codes { @for c in codes { li { code { (c) } } } }
+            } @else {
+                p { (t(lang, "recovery_left")) ": " (left) }
+            }
+            (reauth("/account/mfa", t(lang, "mfa_change")))
         } @else {
             p { (t(lang, "mfa_off")) }
-            form method="post" action="/account/mfa" {
-                input type="hidden" name="csrf_token" value=(who.csrf_token);
-                button type="submit" { (t(lang, "mfa_setup")) }
-            }
+            (reauth("/account/mfa", t(lang, "mfa_setup")))
+        }
+        h2 { (t(lang, "sign_out_everywhere")) }
+        form method="post" action="/account/sign-out-everywhere" {
+            input type="hidden" name="csrf_token" value=(who.csrf_token);
+            p.muted { (t(lang, "sign_out_everywhere_help")) }
+            button type="submit" { (t(lang, "sign_out_everywhere")) }
         }
     };
     page(
@@ -1025,10 +1093,15 @@ async fn render_account(
 
 async fn account_mfa_start(
     State(s): State<AppState>,
-    SignedForm { who, .. }: SignedForm,
+    SignedForm { who, form: f }: SignedForm,
 ) -> Response {
-    match web_auth::mfa_start(&s.app, &who).await {
-        Ok(p) => render_account(&s, &who, Some(p), None).await,
+    let password = f.get("password").map(String::as_str).unwrap_or("");
+    let current = f.get("current").map(String::as_str);
+    match crate::sessions::mfa_start(&s.app, &who, password, current).await {
+        Ok((secret, url)) => render_account(&s, &who, AccountNote::Pending(secret, url)).await,
+        Err(e) if e.status.is_client_error() => {
+            render_account(&s, &who, AccountNote::Error(e.message)).await
+        }
         Err(e) => error_page(&who.actor.lang, Some(&who), &e),
     }
 }
@@ -1038,8 +1111,22 @@ async fn account_mfa_confirm(
     SignedForm { who, form: f }: SignedForm,
 ) -> Response {
     let code = f.get("code").map(String::as_str).unwrap_or("");
-    match web_auth::mfa_confirm(&s.app, &who, code).await {
-        Ok(()) => Redirect::to("/account").into_response(),
-        Err(e) => render_account(&s, &who, None, Some(&e.message)).await,
+    match crate::sessions::mfa_confirm(&s.app, &who, code).await {
+        Ok(codes) => render_account(&s, &who, AccountNote::Codes(codes)).await,
+        Err(e) => render_account(&s, &who, AccountNote::Error(e.message)).await,
     }
+}
+
+async fn account_sign_out_everywhere(
+    State(s): State<AppState>,
+    SignedForm { who, .. }: SignedForm,
+) -> Response {
+    if let Err(e) = crate::sessions::sign_out_everywhere(&s.app, &who).await {
+        return error_page(&who.actor.lang, Some(&who), &e);
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0, s.tls).parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }

@@ -13,7 +13,7 @@ pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{PluginLogRow, PluginRow, RecordRow};
 pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
-pub use users::{SessionRow, UserRow};
+pub use users::{SessionRow, SigninRefusal, TokenRow, UserRow};
 
 use std::path::Path;
 use std::str::FromStr;
