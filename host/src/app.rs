@@ -88,12 +88,16 @@ pub const SIGNIN_FAILURES_PER_ADDRESS: u32 = 30;
 pub struct Settings {
     /// The longest an API token may live, in days.
     pub token_max_days: i64,
+    /// Where the server also appends the audit checkpoints it signs (a file best kept on
+    /// storage the database's administrators cannot rewrite).
+    pub audit_checkpoint_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             token_max_days: crate::sessions::TOKEN_MAX_DAYS,
+            audit_checkpoint_file: None,
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct App {
 
 impl App {
     pub fn new(store: Store, vault: Vault, pdp: Pdp, plugins: crate::plugins::Runtime) -> Self {
+        let store = store.with_audit_chain_key(vault.audit_keys().chain().duplicate());
         Self {
             audit: audit::Recorder::spawn(store.clone()),
             store,

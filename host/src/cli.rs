@@ -198,10 +198,30 @@ enum ImportCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Verify the hash chains (every tenant, or one); exits 1 and names the first break.
+    /// Verify the keyed hash chains (every chain, or one tenant's) and their signed checkpoints;
+    /// exits 1 and names the first break.
     Verify {
         #[arg(long)]
         tenant: Option<String>,
+        /// Checkpoints kept outside the database (JSON lines from `crm audit checkpoint --out`),
+        /// checked as well as those in it.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Sign a checkpoint of every chain's head (or one tenant's), store it, print it with the
+    /// public key it verifies with, and append it to FILE (keep that file off this machine).
+    Checkpoint {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Key the chains an earlier version wrote in plain SHA-256 (each verified first).
+    Upgrade {
         #[command(flatten)]
         data: DataArgs,
     },
@@ -714,27 +734,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Audit(AuditCmd::Verify { tenant, data }) => {
-            let app = data.open_existing().await?;
-            let tenants = match tenant {
-                Some(slug) => vec![crate::tenants::tenant(&app, &slug).await?],
-                None => app.store.tenants().await?,
-            };
-            let mut broken = false;
-            for t in tenants {
-                let r = crate::audit::verify(&app.store, &t.id).await?;
-                match &r.first_break {
-                    None => println!("{}: ok ({} records)", t.slug, r.records_checked),
-                    Some(b) => {
-                        broken = true;
-                        println!("{}: BROKEN at record {}: {}", t.slug, b.seq, b.problem);
-                    }
-                }
-            }
-            if broken {
-                return Ok(ExitCode::from(1));
-            }
-        }
+        Command::Audit(cmd) => return audit_command(cmd).await,
         Command::Policy(cmd) => return policy_command(cmd).await,
         Command::PolicyJob => return Ok(crate::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => return plugin_command(cmd).await,
@@ -749,6 +749,136 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency: concurrency.max(1),
             })
             .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The chains to act on: one tenant's, or every chain (each tenant's and the platform's own),
+/// with the name to print for each.
+async fn audit_chains(app: &App, tenant: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+    if let Some(slug) = tenant {
+        let t = crate::tenants::tenant(app, slug).await?;
+        return Ok(vec![(t.id, t.slug)]);
+    }
+    let slugs: std::collections::HashMap<String, String> = app
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.slug))
+        .collect();
+    let mut ids = crate::audit::chains(&app.store).await?;
+    ids.extend(
+        slugs
+            .keys()
+            .filter(|id| !ids.contains(id))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let name = match slugs.get(&id) {
+                Some(s) => s.clone(),
+                None if id.is_empty() => "(platform)".into(),
+                None => id.clone(),
+            };
+            (id, name)
+        })
+        .collect())
+}
+
+async fn audit_command(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCmd::Verify {
+            tenant,
+            checkpoints,
+            data,
+        } => {
+            let app = data.open_existing().await?;
+            let outside: Vec<crate::audit::Checkpoint> = match &checkpoints {
+                None => Vec::new(),
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                    .map(|(i, l)| {
+                        serde_json::from_str(l).map_err(|e| {
+                            anyhow::anyhow!(
+                                "{} line {}: not a checkpoint: {e}",
+                                path.display(),
+                                i + 1
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            let keys = app.vault.audit_keys();
+            let mut broken = false;
+            for (id, name) in audit_chains(&app, tenant.as_deref()).await? {
+                let r = crate::audit::verify(&app.store, &keys, &id, &outside).await?;
+                match &r.first_break {
+                    None => println!(
+                        "{name}: ok ({} records, {} signed checkpoints)",
+                        r.records_checked, r.checkpoints_checked
+                    ),
+                    Some(b) => {
+                        broken = true;
+                        println!("{name}: BROKEN at record {}: {}", b.seq, b.problem);
+                    }
+                }
+            }
+            if broken {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        AuditCmd::Checkpoint { tenant, out, data } => {
+            let app = data.open_existing().await?;
+            let keys = app.vault.audit_keys();
+            println!(
+                "public key: {}",
+                hex::encode(keys.verifying_key().to_bytes())
+            );
+            let mut lines = String::new();
+            for (id, name) in audit_chains(&app, tenant.as_deref()).await? {
+                match crate::audit::checkpoint(&app.store, &keys, &id).await? {
+                    Some(c) => {
+                        println!("{name}: record {} {}", c.seq, c.hash);
+                        lines.push_str(&serde_json::to_string(&c)?);
+                        lines.push('\n');
+                    }
+                    None => println!("{name}: nothing to checkpoint (empty, or not yet keyed)"),
+                }
+            }
+            if let Some(path) = out {
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(lines.as_bytes()))
+                    .map_err(|e| anyhow::anyhow!("cannot append to {}: {e}", path.display()))?;
+                println!("appended to {}", path.display());
+            }
+        }
+        AuditCmd::Upgrade { data } => {
+            let app = data.open_existing().await?;
+            let keys = app.vault.audit_keys();
+            let mut failed = false;
+            for (id, name) in audit_chains(&app, None).await? {
+                match crate::audit::upgrade(&app.store, &keys, &id).await? {
+                    None => println!("{name}: keyed"),
+                    Some(b) => {
+                        failed = true;
+                        println!("{name}: NOT keyed, record {}: {}", b.seq, b.problem);
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(1));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

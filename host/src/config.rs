@@ -21,6 +21,9 @@ pub struct FileConfig {
     /// The longest an API token may live, in days (1 to 365; default 90).
     /// `CRM_TOKEN_MAX_DAYS` overrides it.
     pub token_max_days: Option<i64>,
+    /// A file the server appends each signed audit checkpoint to (JSON lines), for
+    /// `crm audit verify --checkpoints`. `CRM_AUDIT_CHECKPOINT_FILE` overrides it.
+    pub audit_checkpoint_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +52,9 @@ impl FileConfig {
             }
             s.token_max_days = days;
         }
+        s.audit_checkpoint_file = std::env::var_os("CRM_AUDIT_CHECKPOINT_FILE")
+            .map(PathBuf::from)
+            .or_else(|| self.audit_checkpoint_file.clone());
         Ok(s)
     }
 

@@ -1,13 +1,23 @@
 //! The audit trail: append-only, hash-chained per tenant. Records hold ids, never plaintext.
 //!
-//! Each record's hash covers its own fields and the previous record's hash; `audit_heads` keeps the
-//! newest (seq, hash) of each chain, so an edited, deleted, reordered or truncated record is found.
+//! Each record's hash is an HMAC-SHA256, under a key derived from the master key (never stored),
+//! of its own fields and the previous record's hash; `audit_heads` keeps the newest (seq, hash) of
+//! each chain. Whoever can write the database but lacks the key cannot recompute a chain, so an
+//! edited, deleted or reordered record is found. Signed checkpoints (Ed25519, also keyed by the
+//! master key) of each chain's head, kept in the database and exported outside it, find what the
+//! HMAC alone cannot: a chain cut back to an earlier, genuine head.
 
-use serde::Serialize;
+use ed25519_dalek::Verifier;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 
-use crate::store::{Store, now_ms};
+use crate::store::{Store, Tx, now_ms};
+use crate::vault::{AuditKeys, Key};
+
+/// How a chain's hashes are made: 1, plain SHA-256 (earlier versions); 2, HMAC-SHA256.
+const FORMAT_LEGACY: i64 = 1;
+const FORMAT_KEYED: i64 = 2;
 
 /// Hash that the first record of every chain points back to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -40,8 +50,25 @@ pub struct Record {
 }
 
 impl Record {
-    fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
+    /// The record's hash: an HMAC under `key`, or (a chain of an earlier version) plain SHA-256.
+    fn compute_hash(&self, key: Option<&Key>) -> String {
+        match key {
+            Some(k) => {
+                let mut mac = Hmac::<Sha256>::new_from_slice(k.as_bytes())
+                    .expect("HMAC takes a key of any length");
+                self.parts(|p| mac.update(p));
+                hex::encode(mac.finalize().into_bytes())
+            }
+            None => {
+                let mut h = Sha256::new();
+                self.parts(|p| h.update(p));
+                hex::encode(h.finalize())
+            }
+        }
+    }
+
+    /// Feeds the hashed fields, each length-prefixed, to `update`.
+    fn parts(&self, mut update: impl FnMut(&[u8])) {
         for part in [
             self.tenant_id.as_str(),
             &self.seq.to_string(),
@@ -54,28 +81,31 @@ impl Record {
             &self.detail,
             &self.prev_hash,
         ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
+            update(&(part.len() as u64).to_be_bytes());
+            update(part.as_bytes());
         }
-        hex::encode(h.finalize())
     }
 }
 
-/// Appends `event` to `tenant`'s chain on `conn` (inside the caller's transaction, if any).
+/// Appends `event` to `tenant`'s chain inside the caller's transaction.
 ///
 /// The head row is written first, so concurrent appenders serialise on its lock instead of racing.
-pub async fn append(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    event: &Event,
-) -> sqlx::Result<Record> {
+pub async fn append(tx: &mut Tx, tenant: &str, event: &Event) -> sqlx::Result<Record> {
+    let Some(key) = tx.audit_chain_key().map(Key::duplicate) else {
+        return Err(sqlx::Error::Configuration(
+            "the audit chain key is not set (the store was opened without the vault)".into(),
+        ));
+    };
+    let conn: &mut sqlx::SqliteConnection = tx;
     // Claim the next number: the upsert takes the head row's write lock before anything is read.
-    let (seq, prev_hash): (i64, String) = sqlx::query_as(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 1, $2) \
-         ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash",
+    let (seq, prev_hash, format): (i64, String, i64) = sqlx::query_as(
+        "INSERT INTO audit_heads (tenant_id, seq, hash, format) VALUES ($1, 1, $2, $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 \
+         RETURNING seq, hash, format",
     )
     .bind(tenant)
     .bind(GENESIS)
+    .bind(FORMAT_KEYED)
     .fetch_one(&mut *conn)
     .await?;
     let mut record = Record {
@@ -91,7 +121,8 @@ pub async fn append(
         prev_hash,
         hash: String::new(),
     };
-    record.hash = record.compute_hash();
+    // A chain of an earlier version goes on in its own format until `crm audit upgrade` keys it.
+    record.hash = record.compute_hash((format != FORMAT_LEGACY).then_some(&key));
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, seq, at, actor, action, resource, decision, policy_version, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -250,12 +281,145 @@ pub struct Report {
     pub tenant_id: String,
     pub ok: bool,
     pub records_checked: i64,
+    /// Signed checkpoints the chain was checked against.
+    pub checkpoints_checked: i64,
     pub first_break: Option<Break>,
 }
 
-/// Walks `tenant`'s chain from the start and reports the first broken link.
-pub async fn verify(store: &Store, tenant: &str) -> sqlx::Result<Report> {
+/// A signed statement that a chain's record `seq` has hash `hash`, made at `at`.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Checkpoint {
+    pub tenant_id: String,
+    pub seq: i64,
+    pub hash: String,
+    pub at: i64,
+    /// Ed25519 signature (hex) of [`Checkpoint::message`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// What is signed.
+    fn message(&self) -> Vec<u8> {
+        format!(
+            "crm-audit-checkpoint/v1\n{}\n{}\n{}\n{}",
+            self.tenant_id, self.seq, self.hash, self.at
+        )
+        .into_bytes()
+    }
+
+    /// Whether the signature is this deployment's over this checkpoint.
+    fn signed_by(&self, keys: &AuditKeys) -> bool {
+        let Ok(bytes) = hex::decode(&self.signature) else {
+            return false;
+        };
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(&bytes) else {
+            return false;
+        };
+        keys.verifying_key().verify(&self.message(), &sig).is_ok()
+    }
+}
+
+/// Signs and stores a checkpoint of `tenant`'s head; `None` when the chain is empty.
+pub async fn checkpoint(
+    store: &Store,
+    keys: &AuditKeys,
+    tenant: &str,
+) -> sqlx::Result<Option<Checkpoint>> {
+    let head: Option<(i64, String, i64)> =
+        sqlx::query_as("SELECT seq, hash, format FROM audit_heads WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(store.pool())
+            .await?;
+    let Some((seq, hash, format)) = head else {
+        return Ok(None);
+    };
+    if format == FORMAT_LEGACY {
+        // A checkpoint vouches for keyed chains only.
+        return Ok(None);
+    }
+    let mut c = Checkpoint {
+        tenant_id: tenant.to_string(),
+        seq,
+        hash,
+        at: now_ms(),
+        signature: String::new(),
+    };
+    c.signature = hex::encode(keys.sign(&c.message()).to_bytes());
+    store
+        .update_one(
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tenant_id, seq, hash, at, signature) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, seq) DO NOTHING",
+            )
+            .bind(&c.tenant_id)
+            .bind(c.seq)
+            .bind(&c.hash)
+            .bind(c.at)
+            .bind(&c.signature),
+        )
+        .await?;
+    Ok(Some(c))
+}
+
+/// Walks `tenant`'s chain from the start and reports the first broken link: a record altered,
+/// missing or out of order (its HMAC), records removed from the end (the head row), a chain not
+/// yet keyed, and any signed checkpoint (stored, or given from outside the database) that the
+/// chain does not match.
+pub async fn verify(
+    store: &Store,
+    keys: &AuditKeys,
+    tenant: &str,
+    outside: &[Checkpoint],
+) -> sqlx::Result<Report> {
     use futures_util::TryStreamExt;
+    let head: Option<(i64, String, i64)> =
+        sqlx::query_as("SELECT seq, hash, format FROM audit_heads WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(store.pool())
+            .await?;
+    let stored: Vec<Checkpoint> = sqlx::query_as(
+        "SELECT tenant_id, seq, hash, at, signature FROM audit_checkpoints WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(store.pool())
+    .await?;
+    let checkpoints: Vec<&Checkpoint> = stored
+        .iter()
+        .chain(outside.iter().filter(|c| c.tenant_id == tenant))
+        .collect();
+    let report = |checked, first_break: Option<Break>| Report {
+        tenant_id: tenant.to_string(),
+        ok: first_break.is_none(),
+        records_checked: checked,
+        checkpoints_checked: checkpoints.len() as i64,
+        first_break,
+    };
+    if let Some(c) = checkpoints.iter().find(|c| !c.signed_by(keys)) {
+        return Ok(report(
+            0,
+            Some(Break {
+                seq: c.seq,
+                problem: format!(
+                    "the checkpoint of record {} is not signed by this deployment's audit key \
+                     (forged or altered)",
+                    c.seq
+                ),
+            }),
+        ));
+    }
+    if head.as_ref().is_some_and(|h| h.2 == FORMAT_LEGACY) {
+        return Ok(report(
+            0,
+            Some(Break {
+                seq: 1,
+                problem: "the chain is in the unkeyed format of earlier versions (plain SHA-256), \
+                          which anyone who can write the database can recompute: run \
+                          `crm audit upgrade` once to verify and key it"
+                    .into(),
+            }),
+        ));
+    }
+    let key = keys.chain();
     let mut rows = sqlx::query_as::<_, Record>(
         "SELECT tenant_id, seq, at, actor, action, resource, decision, policy_version, detail, prev_hash, hash \
          FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
@@ -285,12 +449,24 @@ pub async fn verify(store: &Store, tenant: &str) -> sqlx::Result<Report> {
                     r.seq - 1
                 ),
             ))
-        } else if r.compute_hash() != r.hash {
+        } else if r.compute_hash(Some(key)) != r.hash {
             Some((
                 r.seq,
                 format!(
-                    "record {} was altered: its contents do not match its hash",
+                    "record {} was altered: its contents do not match its keyed hash",
                     r.seq
+                ),
+            ))
+        } else if let Some(c) = checkpoints
+            .iter()
+            .find(|c| c.seq == r.seq && c.hash != r.hash)
+        {
+            Some((
+                r.seq,
+                format!(
+                    "record {} is not the one the signed checkpoint of {} vouches for",
+                    r.seq,
+                    iso(c.at)
                 ),
             ))
         } else {
@@ -304,14 +480,11 @@ pub async fn verify(store: &Store, tenant: &str) -> sqlx::Result<Report> {
         prev_hash = r.hash;
     }
     drop(rows);
+    let last = expected_seq - 1;
     if first_break.is_none() {
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(tenant)
-                .fetch_optional(store.pool())
-                .await?;
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_string()));
-        let last = expected_seq - 1;
+        let (head_seq, head_hash) = head
+            .map(|(s, h, _)| (s, h))
+            .unwrap_or((0, GENESIS.to_string()));
         if head_seq != last || head_hash != prev_hash {
             first_break = Some(Break {
                 seq: last + 1,
@@ -319,12 +492,127 @@ pub async fn verify(store: &Store, tenant: &str) -> sqlx::Result<Report> {
                     "the chain ends at record {last} but its head records {head_seq}: records were removed from the end"
                 ),
             });
+        } else if let Some(c) = checkpoints
+            .iter()
+            .filter(|c| c.seq > last)
+            .max_by_key(|c| c.seq)
+        {
+            first_break = Some(Break {
+                seq: last + 1,
+                problem: format!(
+                    "the chain ends at record {last}, but a signed checkpoint of {} vouches for \
+                     record {}: records were removed from the end",
+                    iso(c.at),
+                    c.seq
+                ),
+            });
         }
     }
-    Ok(Report {
-        tenant_id: tenant.to_string(),
-        ok: first_break.is_none(),
-        records_checked: checked,
-        first_break,
-    })
+    Ok(report(checked, first_break))
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Re-keys a chain written by an earlier version (plain SHA-256): verified first in its old
+/// format, then every hash recomputed as an HMAC in one transaction, and checkpointed. A chain
+/// that does not verify is left as it is and its break returned.
+pub async fn upgrade(store: &Store, keys: &AuditKeys, tenant: &str) -> sqlx::Result<Option<Break>> {
+    use futures_util::TryStreamExt;
+    let mut tx = store.begin().await?;
+    let format: Option<i64> =
+        sqlx::query_scalar("SELECT format FROM audit_heads WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if format != Some(FORMAT_LEGACY) {
+        return Ok(None);
+    }
+    let records: Vec<Record> = sqlx::query_as::<_, Record>(
+        "SELECT tenant_id, seq, at, actor, action, resource, decision, policy_version, detail, prev_hash, hash \
+         FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+    )
+    .bind(tenant)
+    .fetch(&mut *tx)
+    .try_collect()
+    .await?;
+    let head: (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut prev = GENESIS.to_string();
+    for (i, r) in records.iter().enumerate() {
+        if r.seq != i as i64 + 1 || r.prev_hash != prev || r.compute_hash(None) != r.hash {
+            return Ok(Some(Break {
+                seq: i as i64 + 1,
+                problem: format!(
+                    "record {} of the unkeyed chain does not verify; it was not re-keyed",
+                    i + 1
+                ),
+            }));
+        }
+        prev = r.hash.clone();
+    }
+    if head != (records.len() as i64, prev) {
+        return Ok(Some(Break {
+            seq: records.len() as i64 + 1,
+            problem: "the unkeyed chain's head does not match its last record; it was not re-keyed"
+                .into(),
+        }));
+    }
+    let mut prev = GENESIS.to_string();
+    for r in records {
+        let mut r = Record {
+            prev_hash: prev,
+            ..r
+        };
+        r.hash = r.compute_hash(Some(keys.chain()));
+        sqlx::query(
+            "UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE tenant_id = $3 AND seq = $4",
+        )
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
+        .bind(tenant)
+        .bind(r.seq)
+        .execute(&mut *tx)
+        .await?;
+        prev = r.hash;
+    }
+    sqlx::query("UPDATE audit_heads SET hash = $1, format = $2 WHERE tenant_id = $3")
+        .bind(&prev)
+        .bind(FORMAT_KEYED)
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    checkpoint(store, keys, tenant).await?;
+    Ok(None)
+}
+
+/// Every chain's id (each tenant's, and `''`, the platform's own).
+pub async fn chains(store: &Store) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT tenant_id FROM audit_heads ORDER BY tenant_id")
+        .fetch_all(store.pool())
+        .await
+}
+
+/// Checkpoints every chain whose head moved since its last checkpoint (the server does this
+/// periodically); returns the new checkpoints.
+pub async fn checkpoint_moved(store: &Store, keys: &AuditKeys) -> sqlx::Result<Vec<Checkpoint>> {
+    let moved: Vec<String> = sqlx::query_scalar(
+        "SELECT h.tenant_id FROM audit_heads h WHERE h.format = $1 AND NOT EXISTS \
+         (SELECT 1 FROM audit_checkpoints c WHERE c.tenant_id = h.tenant_id AND c.seq = h.seq)",
+    )
+    .bind(FORMAT_KEYED)
+    .fetch_all(store.pool())
+    .await?;
+    let mut made = Vec::new();
+    for t in moved {
+        made.extend(checkpoint(store, keys, &t).await?);
+    }
+    Ok(made)
 }

@@ -625,7 +625,8 @@ pub async fn audit_verify(
             serde_json::json!({}),
         )
         .await?;
-    let report = audit::verify(&s.app.store, &who.actor.tenant_id).await?;
+    let keys = s.app.vault.audit_keys();
+    let report = audit::verify(&s.app.store, &keys, &who.actor.tenant_id, &[]).await?;
     audit_allow(
         &s,
         &who,

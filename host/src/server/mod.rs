@@ -126,6 +126,40 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     resp
 }
 
+/// Signs a checkpoint of every audit chain that moved, every ten minutes, and appends them to
+/// the configured checkpoint file.
+fn checkpoint_audit(app: Arc<App>) {
+    tokio::spawn(async move {
+        let keys = app.vault.audit_keys();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            match crate::audit::checkpoint_moved(&app.store, &keys).await {
+                Err(e) => tracing::warn!(error = %e, "audit checkpoint failed"),
+                Ok(made) => {
+                    if let Some(path) = &app.settings.audit_checkpoint_file
+                        && !made.is_empty()
+                    {
+                        use std::io::Write;
+                        let lines: String = made
+                            .iter()
+                            .filter_map(|c| serde_json::to_string(c).ok())
+                            .map(|l| l + "\n")
+                            .collect();
+                        let appended = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)
+                            .and_then(|mut f| f.write_all(lines.as_bytes()));
+                        if let Err(e) = appended {
+                            tracing::warn!(error = %e, "cannot append audit checkpoints to the file");
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// How to serve TLS.
 pub enum Tls {
     None,
@@ -151,6 +185,7 @@ pub async fn serve(
     crate::policy_admin::sync(&app).await?;
     crate::policy_admin::watch(app.clone());
     crate::plugins::jobs::spawn(app.clone());
+    checkpoint_audit(app.clone());
     let mut r = router(AppState { app, tls: is_tls });
     if let Some(extra) = extra {
         r = r.merge(extra);

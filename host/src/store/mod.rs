@@ -33,9 +33,15 @@ pub type Db = Sqlite;
 pub struct Tx {
     tx: Transaction<'static, Db>,
     _gate: OwnedMutexGuard<()>,
+    audit_chain: Option<Arc<crate::vault::Key>>,
 }
 
 impl Tx {
+    /// The key audit records appended in this transaction are chained under (see `audit`).
+    pub fn audit_chain_key(&self) -> Option<&crate::vault::Key> {
+        self.audit_chain.as_deref()
+    }
+
     pub async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
     }
@@ -68,6 +74,8 @@ pub fn now_ms() -> i64 {
 pub struct Store {
     pool: SqlitePool,
     write_gate: Arc<Mutex<()>>,
+    /// The audit chain's key, once the vault has given it (see [`Store::with_audit_chain_key`]).
+    audit_chain: Option<Arc<crate::vault::Key>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -109,7 +117,20 @@ impl Store {
         Ok(Self {
             pool,
             write_gate: Arc::new(Mutex::new(())),
+            audit_chain: None,
         })
+    }
+
+    /// This store, appending and verifying audit records under `key` (derived from the master
+    /// key: the database never holds it).
+    pub fn with_audit_chain_key(mut self, key: crate::vault::Key) -> Self {
+        self.audit_chain = Some(Arc::new(key));
+        self
+    }
+
+    /// The audit chain's key, if set.
+    pub fn audit_chain_key(&self) -> Option<&crate::vault::Key> {
+        self.audit_chain.as_deref()
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -134,6 +155,7 @@ impl Store {
         Ok(Tx {
             tx: self.pool.begin().await?,
             _gate: gate,
+            audit_chain: self.audit_chain.clone(),
         })
     }
 

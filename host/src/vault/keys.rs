@@ -33,6 +33,11 @@ impl Key {
         &self.0
     }
 
+    /// A second copy, for a holder that outlives this one (each copy is wiped on its own drop).
+    pub fn duplicate(&self) -> Key {
+        Key(self.0)
+    }
+
     /// Derives an independent sub-key (HKDF-SHA256) for another purpose.
     pub fn derive(&self, info: &str) -> Key {
         let mut out = [0u8; 32];
@@ -95,5 +100,38 @@ impl MasterKey {
 
     pub(crate) fn key(&self) -> &Key {
         &self.0
+    }
+}
+
+/// The audit trail's keys, derived from the master key and never stored: an HMAC-SHA256 key that
+/// chains each tenant's records, and an Ed25519 key that signs checkpoints of the chains' heads.
+pub struct AuditKeys {
+    chain: Key,
+    signing: ed25519_dalek::SigningKey,
+}
+
+impl AuditKeys {
+    pub(crate) fn derive(master: &MasterKey) -> Self {
+        let seed = master.key().derive("crm/audit/checkpoint/v1");
+        Self {
+            chain: master.key().derive("crm/audit/chain/v1"),
+            signing: ed25519_dalek::SigningKey::from_bytes(seed.as_bytes()),
+        }
+    }
+
+    /// The key records are chained under.
+    pub fn chain(&self) -> &Key {
+        &self.chain
+    }
+
+    /// Signs a checkpoint's message.
+    pub fn sign(&self, message: &[u8]) -> ed25519_dalek::Signature {
+        use ed25519_dalek::Signer;
+        self.signing.sign(message)
+    }
+
+    /// The key checkpoints verify with (hex): printed by `crm audit checkpoint`, to keep with them.
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing.verifying_key()
     }
 }

@@ -6,7 +6,7 @@
 
 mod keys;
 
-pub use keys::{Key, MasterKey};
+pub use keys::{AuditKeys, Key, MasterKey};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -213,6 +213,11 @@ pub struct Vault {
 impl Vault {
     pub fn new(master: MasterKey) -> Self {
         Self { master }
+    }
+
+    /// The audit trail's keys (derived afresh: they are never stored).
+    pub fn audit_keys(&self) -> AuditKeys {
+        AuditKeys::derive(&self.master)
     }
 
     /// A fresh data key for `tenant` at `version`, wrapped for storage.
