@@ -801,12 +801,14 @@ async fn first_party_plugins_do_their_work_through_their_capabilities() {
     assert_eq!(st, 200, "{v}");
     let (_, _, ids) = table(&v);
     let mut paused = None;
+    // The pause button of a subscription's screen, as the API presses it.
+    let pause = |id: &str| json!({"inputs": {"id": id}, "origin": {"screen": "subscription", "params": {"id": id}}});
     for id in &ids {
         let (st, out) = s
             .post_json(
                 "/api/v1/plugins/subscriptions/actions/pause",
                 Some(&support),
-                &json!({"row": id}),
+                &pause(id),
             )
             .await;
         match st {
@@ -815,11 +817,8 @@ async fn first_party_plugins_do_their_work_through_their_capabilities() {
                 paused = Some(id.clone());
                 break;
             }
-            // Not every state may be paused: the plugin says why, on the field.
-            422 => assert!(
-                out["error"]["message"].as_str().unwrap().contains("state"),
-                "{out}"
-            ),
+            // Not every state may be paused: its screen offers no pause button.
+            422 => assert_eq!(out["error"]["code"], "action_not_offered", "{out}"),
             _ => panic!("pause answered {st}: {out}"),
         }
     }
@@ -836,10 +835,24 @@ async fn first_party_plugins_do_their_work_through_their_capabilities() {
         .post_json(
             "/api/v1/plugins/subscriptions/actions/pause",
             Some(&support),
-            &json!({"row": id}),
+            &pause(&id),
         )
         .await;
     assert_eq!(st, 422, "pausing twice is refused: {out}");
+    // Pressed with a row id instead of the button's parameters, it is refused before the
+    // plugin runs: the button offers exactly `id`.
+    let (st, out) = s
+        .post_json(
+            "/api/v1/plugins/subscriptions/actions/resume",
+            Some(&support),
+            &json!({"row": id, "origin": {"screen": "subscription", "params": {"id": id}}}),
+        )
+        .await;
+    assert_eq!(st, 422, "{out}");
+    assert_eq!(
+        out["error"]["message"], "the button's parameters were changed",
+        "{out}"
+    );
 
     // Advertiser deals: a spot the seed sold to deal D-0001 cannot be sold again.
     let today = chrono::Utc::now().date_naive();
@@ -854,7 +867,8 @@ async fn first_party_plugins_do_their_work_through_their_capabilities() {
         .post_json(
             "/api/v1/plugins/advertiser-deals/actions/book-spot",
             Some(&sales),
-            &json!({"inputs": {"deal": "D-0002", "spot": spot}}),
+            &json!({"inputs": {"deal": "D-0002", "spot": spot},
+                "origin": {"screen": "deal", "params": {"id": "D-0002"}}}),
         )
         .await;
     assert_eq!(st, 409, "{out}");
@@ -971,11 +985,28 @@ async fn plugin_screens_render_as_escaped_html_in_the_staff_ui() {
         .and_then(|r| r.split('"').next())
         .expect("a row action")
         .to_string();
+    // The row's action carries what it offers (a row, no input), signed: the last of each
+    // hidden field before the row's id is its own.
+    let row_form = html
+        .split(&format!("name=\"_row\" value=\"{row}\""))
+        .next()
+        .unwrap();
+    let signed = |field: &str| {
+        row_form
+            .rsplit(&format!("name=\"{field}\" value=\""))
+            .next()
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_else(|| panic!("{field} in the page"))
+            .to_string()
+    };
+    let (form, mac) = (signed("_form"), signed("_form_mac"));
     let resp = web
         .post(format!("{}/apps/hello/main", s.url))
         .form(&[
             ("csrf_token", csrf.as_str()),
             ("_action", "greet"),
+            ("_form", form.as_str()),
+            ("_form_mac", mac.as_str()),
             ("_row", row.as_str()),
         ])
         .send()

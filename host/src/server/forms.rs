@@ -1,9 +1,13 @@
-//! A plugin form's declared rules, checked by the host before the plugin's `act` is called.
+//! What a submission to a plugin action may carry, checked by the host before the plugin's `act`
+//! is called: the rules of the form it came from, the fixed parameters of the button, or nothing
+//! but a row id for a table's row action (an [`Offer`]).
 //!
-//! The rendered form carries its field specification (`_form`) and a MAC of it under the tenant's
-//! index key (`_form_mac`), so the host checks what it rendered without rendering the screen again
-//! (which would call the plugin and audit its reads twice), and a browser cannot loosen a rule.
-//! A refused submission is shown again with each field's message next to it and the values kept.
+//! In the web UI every rendered action carries its offer (`_form`) and a MAC of it under the
+//! tenant's index key (`_form_mac`), so the host checks what it rendered without rendering the
+//! screen again (which would call the plugin and audit its reads twice), a browser cannot loosen a
+//! rule, and a post without them is refused. Over the API the host renders the origin screen and
+//! takes the offers from it ([`offers`]). A refused submission is shown again with each field's
+//! message next to it and the values kept.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -13,7 +17,9 @@ use crate::customers::validate;
 use crate::error::{AppError, FieldIssue};
 use crate::plugins::abi::v0_1_0::Param;
 use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
-use crate::plugins::abi::v0_1_0::crm::platform::ui::{Block, FieldKind, Form, Rule, Screen};
+use crate::plugins::abi::v0_1_0::crm::platform::ui::{
+    Block, ButtonTarget, FieldKind, Form, Rule, Screen,
+};
 use crate::vault::TenantKeys;
 
 /// What the host checks of one field.
@@ -25,38 +31,86 @@ pub struct FieldSpec {
     rules: Vec<Rule>,
 }
 
+/// What the host rendered for an action, and so what a submission to it may carry.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offer {
+    /// A form: its fields and their rules; no other input.
+    Form(Vec<FieldSpec>),
+    /// A button: exactly these parameters.
+    Button(Vec<(String, String)>),
+    /// A table's row action: a row id and no input.
+    Row,
+}
+
+impl Offer {
+    pub fn of_form(form: &Form) -> Self {
+        Offer::Form(
+            form.fields
+                .iter()
+                .map(|f| FieldSpec {
+                    name: f.name.clone(),
+                    kind: f.kind.clone(),
+                    required: f.required,
+                    rules: f.rules.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn of_button(params: &[Param]) -> Self {
+        Offer::Button(
+            params
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Every way `screen` offers `action`: its forms, buttons and row actions.
+pub fn offers(screen: &Screen, action: &str) -> Vec<Offer> {
+    let mut out = Vec::new();
+    for b in &screen.blocks {
+        match b {
+            Block::Form(f) if f.action == action => out.push(Offer::of_form(f)),
+            Block::Actions(buttons) => out.extend(
+                buttons
+                    .iter()
+                    .filter(|bt| matches!(&bt.target, ButtonTarget::Action(a) if a == action))
+                    .map(|bt| Offer::of_button(&bt.params)),
+            ),
+            Block::Table(t) if t.row_actions.iter().any(|a| a.action == action) => {
+                out.push(Offer::Row)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 fn mac(keys: &TenantKeys, plugin: &str, action: &str, spec: &str) -> String {
     keys.blind_index("form-rules", &format!("{plugin}\n{action}\n{spec}"))
 }
 
-/// The hidden `_form` and `_form_mac` values a rendered form carries.
-pub fn seal(keys: &TenantKeys, plugin: &str, form: &Form) -> (String, String) {
-    let spec: Vec<FieldSpec> = form
-        .fields
-        .iter()
-        .map(|f| FieldSpec {
-            name: f.name.clone(),
-            kind: f.kind.clone(),
-            required: f.required,
-            rules: f.rules.clone(),
-        })
-        .collect();
-    let json = serde_json::to_string(&spec).unwrap_or_default();
-    let mac = mac(keys, plugin, &form.action, &json);
+/// The hidden `_form` and `_form_mac` values a rendered action carries.
+pub fn seal(keys: &TenantKeys, plugin: &str, action: &str, offer: &Offer) -> (String, String) {
+    let json = serde_json::to_string(offer).unwrap_or_default();
+    let mac = mac(keys, plugin, action, &json);
     (
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
         mac,
     )
 }
 
-/// The specification a posted form carried, if its MAC holds.
+/// The offer a posted action carried, if its MAC holds.
 pub fn open(
     keys: &TenantKeys,
     plugin: &str,
     action: &str,
     sealed: &str,
     given_mac: &str,
-) -> Result<Vec<FieldSpec>, AppError> {
+) -> Result<Offer, AppError> {
     let altered = || {
         AppError::bad_request(
             "invalid_form",
@@ -102,8 +156,56 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Checks submitted inputs against the form's fields: one issue per offending field.
-pub fn check(spec: &[FieldSpec], inputs: &[Param]) -> Vec<FieldIssue> {
+/// Checks a submission against what was offered: one issue per offending field (a form's
+/// rules, an input the form does not have), or one for the whole submission (a button's
+/// parameters changed, a row action without its row or with inputs).
+pub fn check(offer: &Offer, row: Option<&str>, inputs: &[Param]) -> Vec<FieldIssue> {
+    let whole = |en: &str, zh: &str| vec![issue("_form", en.into(), zh.into())];
+    match offer {
+        Offer::Form(spec) => {
+            let mut issues = check_fields(spec, inputs);
+            let mut unknown: Vec<&str> = inputs
+                .iter()
+                .map(|p| p.name.as_str())
+                .filter(|n| !spec.iter().any(|f| f.name == *n))
+                .collect();
+            unknown.dedup();
+            for n in unknown.into_iter().take(10) {
+                issues.push(issue(
+                    n,
+                    "is not a field of this form".into(),
+                    "不是此表单的字段".into(),
+                ));
+            }
+            issues
+        }
+        Offer::Button(params) => {
+            let mut want: Vec<(&str, &str)> = params
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let mut got: Vec<(&str, &str)> = inputs
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            if want == got {
+                Vec::new()
+            } else {
+                whole("the button's parameters were changed", "按钮的参数被改动了")
+            }
+        }
+        Offer::Row if row.is_none() || !inputs.is_empty() => whole(
+            "a row action takes the row it is on and no input",
+            "行操作只接受所在行，不接受输入",
+        ),
+        Offer::Row => Vec::new(),
+    }
+}
+
+/// Checks submitted inputs against a form's fields: one issue per offending field.
+fn check_fields(spec: &[FieldSpec], inputs: &[Param]) -> Vec<FieldIssue> {
     let mut issues = Vec::new();
     for f in spec {
         let values: Vec<&str> = inputs
@@ -295,7 +397,7 @@ mod tests {
     }
 
     fn check1(s: &[FieldSpec], v: &str) -> Option<String> {
-        check(
+        check_fields(
             s,
             &[Param {
                 name: "f".into(),
@@ -387,12 +489,33 @@ mod tests {
             },
             errors: vec![],
         };
-        let (sealed, mac) = seal(&keys, "subscriptions", &form);
+        let (sealed, mac) = seal(&keys, "subscriptions", &form.action, &Offer::of_form(&form));
         assert!(open(&keys, "subscriptions", "create-plan", &sealed, &mac).is_ok());
         // Another action, another plugin, or a changed specification: refused.
         assert!(open(&keys, "subscriptions", "enroll", &sealed, &mac).is_err());
         assert!(open(&keys, "deals", "create-plan", &sealed, &mac).is_err());
         let loosened = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[]x");
         assert!(open(&keys, "subscriptions", "create-plan", &loosened, &mac).is_err());
+    }
+
+    #[test]
+    fn a_submission_must_match_its_offer() {
+        let p = |n: &str, v: &str| Param {
+            name: n.into(),
+            value: v.into(),
+        };
+        let form = Offer::Form(spec(FieldKind::Text, true, vec![Rule::MaxLength(3)]));
+        assert!(check(&form, None, &[p("f", "abc")]).is_empty());
+        assert_eq!(check(&form, None, &[]).len(), 1, "required");
+        let extra = check(&form, None, &[p("f", "abc"), p("admin", "true")]);
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].field, "admin");
+        let button = Offer::Button(vec![("plan".into(), "gold".into())]);
+        assert!(check(&button, None, &[p("plan", "gold")]).is_empty());
+        assert!(!check(&button, None, &[p("plan", "free")]).is_empty());
+        assert!(!check(&button, None, &[p("plan", "gold"), p("x", "1")]).is_empty());
+        assert!(check(&Offer::Row, Some("r1"), &[]).is_empty());
+        assert!(!check(&Offer::Row, None, &[]).is_empty());
+        assert!(!check(&Offer::Row, Some("r1"), &[p("f", "x")]).is_empty());
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::auth::Authenticated;
+use super::forms;
 use crate::error::{AppError, AppResult};
 use crate::plugins::Limits;
 use crate::plugins::abi::v0_1_0::Param;
@@ -426,10 +427,89 @@ pub async fn action(
         },
         Some(_) => return Err(bad("field `origin` must be an object")),
     };
+    offered(&s, &who, &name, &action, &origin, row.as_deref(), &inputs).await?;
     let outcome = lifecycle::act(&s.app, &who.actor, &name, &action, origin, row, inputs).await?;
     Ok(Json(
         serde_json::to_value(outcome).map_err(anyhow::Error::from)?,
     ))
+}
+
+/// Refuses a submission that no form, button or row action of its origin screen offers (the
+/// screen is rendered for the member to find out), naming the fields a form's rules refuse: the
+/// API is held to the same rules as the web UI, before the plugin's `act` runs.
+async fn offered(
+    s: &AppState,
+    who: &Authenticated,
+    name: &str,
+    action: &str,
+    origin: &ScreenRef,
+    row: Option<&str>,
+    inputs: &[Param],
+) -> AppResult<()> {
+    // An undeclared action is 404, and inputs over the plugin's limit 413, before any plugin
+    // runs (`act` checks both again).
+    let plugin = lifecycle::get(&s.app, &who.actor.tenant_id, name)
+        .await
+        .ok();
+    let Some(plugin) = plugin.filter(|p| p.manifest.actions.iter().any(|a| a.name == action))
+    else {
+        return Err(AppError::not_found(&format!(
+            "action {} of plugin {name}",
+            action.chars().take(60).collect::<String>()
+        )));
+    };
+    let size: usize = inputs
+        .iter()
+        .chain(&origin.params)
+        .map(|p| p.name.len() + p.value.len())
+        .sum::<usize>()
+        + row.map_or(0, str::len);
+    if size > plugin.limits.input_bytes {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the request's parameters exceed the plugin's input limit of {} bytes",
+                plugin.limits.input_bytes
+            ),
+        ));
+    }
+    let screen = lifecycle::render(
+        &s.app,
+        &who.actor,
+        name,
+        &origin.screen,
+        origin.params.clone(),
+    )
+    .await?;
+    let offers = forms::offers(&screen, action);
+    if offers.is_empty() {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "action_not_offered",
+            format!(
+                "screen `{}` offers no action `{}`; give the screen it is on as `origin`",
+                origin.screen.chars().take(60).collect::<String>(),
+                action.chars().take(60).collect::<String>()
+            ),
+        ));
+    }
+    let mut checked: Vec<_> = offers
+        .iter()
+        .map(|o| forms::check(o, row, inputs))
+        .collect();
+    if checked.iter().any(Vec::is_empty) {
+        return Ok(());
+    }
+    checked.sort_by_key(Vec::len);
+    let issues = checked.swap_remove(0);
+    let message = match issues.as_slice() {
+        [one] if one.field == "_form" => one.message.clone(),
+        _ => "the inputs do not meet the form's rules".to_string(),
+    };
+    let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+    e.fields = issues;
+    Err(e)
 }
 
 /// `{name: "v"}` or `{name: ["a", "b"]}` (a multi-valued input repeats its name).

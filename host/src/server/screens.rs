@@ -200,19 +200,21 @@ async fn act(
         );
     };
     let row = get("_row").map(str::to_string);
-    let form = match (get("_form"), get("_form_mac")) {
-        (Some(sealed), Some(mac)) => {
-            let opened = s
-                .app
-                .tenant_keys(&who.actor.tenant_id)
-                .await
-                .and_then(|keys| forms::open(&keys, &plugin, &action, sealed, mac));
-            match opened {
-                Ok(spec) => Some(spec),
-                Err(e) => return error_page(&lang, Some(&who), &e),
-            }
-        }
-        _ => None,
+    // Every action the host renders carries what it offers; a post without it is not one.
+    let offer = match (get("_form"), get("_form_mac")) {
+        (Some(sealed), Some(mac)) => s
+            .app
+            .tenant_keys(&who.actor.tenant_id)
+            .await
+            .and_then(|keys| forms::open(&keys, &plugin, &action, sealed, mac)),
+        _ => Err(AppError::bad_request(
+            "invalid_form",
+            "the submission does not carry the form it came from; reload the page and try again",
+        )),
+    };
+    let offer = match offer {
+        Ok(o) => o,
+        Err(e) => return error_page(&lang, Some(&who), &e),
     };
     let mut origin = ScreenRef {
         screen: screen.clone(),
@@ -232,10 +234,8 @@ async fn act(
             });
         }
     }
-    // The form's declared rules are checked here; the plugin is called only with valid input.
-    let issues = form
-        .map(|spec| forms::check(&spec, &inputs))
-        .unwrap_or_default();
+    // What was offered is checked here; the plugin is called only with a submission that fits.
+    let issues = forms::check(&offer, row.as_deref(), &inputs);
     let result = if issues.is_empty() {
         lifecycle::act(
             &s.app,
@@ -248,11 +248,12 @@ async fn act(
         )
         .await
     } else {
-        let mut e = AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            forms::check_the_fields(&lang),
-        );
+        // A changed button or row action has no field to point at: say what is wrong.
+        let message = match issues.as_slice() {
+            [one] if one.field == "_form" => one.message.clone(),
+            _ => forms::check_the_fields(&lang).to_string(),
+        };
+        let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
         e.fields = issues;
         Err(e)
     };
@@ -351,11 +352,14 @@ impl Cx<'_> {
         tr(self.lang, l)
     }
 
-    /// The hidden fields every action form carries.
-    fn hidden(&self, action: &str) -> Markup {
+    /// The hidden fields every action form carries, with what it offers, signed.
+    fn hidden(&self, action: &str, offer: &forms::Offer) -> Markup {
+        let (sealed, mac) = forms::seal(self.keys, self.plugin, action, offer);
         html! {
             input type="hidden" name="csrf_token" value=(self.csrf);
             input type="hidden" name="_action" value=(action);
+            input type="hidden" name="_form" value=(sealed);
+            input type="hidden" name="_form_mac" value=(mac);
             @for p in &self.origin.params {
                 input type="hidden" name=(format!("_p.{}", p.name)) value=(p.value);
             }
@@ -428,7 +432,7 @@ impl Cx<'_> {
                     @match &bt.target {
                         ButtonTarget::Screen(r) => a.button href=(screen_url(self.plugin, r)) { (self.l(&bt.text)) },
                         ButtonTarget::Action(a) => form.act method="post" action=(self.post_url()) {
-                            (self.hidden(a))
+                            (self.hidden(a, &forms::Offer::of_button(&bt.params)))
                             @for p in &bt.params { input type="hidden" name=(p.name) value=(p.value); }
                             button type="submit" class=(tone(bt.tone)) title=[bt.confirm.as_ref().map(|c| self.l(c))] { (self.l(&bt.text)) }
                         },
@@ -462,7 +466,7 @@ impl Cx<'_> {
                         @for c in &r.cells { td { (self.cell(c)) } }
                         @if !t.row_actions.is_empty() { td { @for a in &t.row_actions {
                             form.act method="post" action=(self.post_url()) {
-                                (self.hidden(&a.action))
+                                (self.hidden(&a.action, &forms::Offer::Row))
                                 input type="hidden" name="_row" value=(r.id);
                                 button type="submit" class=(tone(a.tone)) title=[a.confirm.as_ref().map(|c| self.l(c))] { (self.l(&a.text)) }
                             }
@@ -483,14 +487,11 @@ impl Cx<'_> {
     }
 
     fn form(&self, f: &crate::plugins::abi::v0_1_0::crm::platform::ui::Form) -> Markup {
-        let (spec, mac) = forms::seal(self.keys, self.plugin, f);
         html! {
             form.plugin-form id=(f.id) method="post" action=(self.post_url()) {
                 @if let Some(t) = &f.title { h3 { (self.l(t)) } }
                 @for e in &f.errors { p.error role="alert" { (self.l(e)) } }
-                (self.hidden(&f.action))
-                input type="hidden" name="_form" value=(spec);
-                input type="hidden" name="_form_mac" value=(mac);
+                (self.hidden(&f.action, &forms::Offer::of_form(f)))
                 @for fl in &f.fields {
                     @let id = format!("{}-{}", f.id, fl.name);
                     @let Attrs { min_len, max_len, min, max, pattern } = attrs(&fl.rules);

@@ -49,6 +49,13 @@ impl Plugin for Relay {
         let (docs, _) = RECEIVED.query(Query::new().limit(100))?;
         Ok(ScreenBuilder::new(en("relay"))
             .key_values([(en("received"), cell::integer(docs.len() as i64))])
+            // The form `emit` is offered by: the host takes what a submission may carry from it.
+            .form(
+                FormBuilder::new("emit", "emit", en("Emit"))
+                    .field(FieldBuilder::integer("n", en("n")))
+                    .field(FieldBuilder::text("customer", en("About customer")))
+                    .field(FieldBuilder::text("fail", en("Ask subscribers to fail"))),
+            )
             .table(
                 TableBuilder::new("received")
                     .column("event", en("Event"))
