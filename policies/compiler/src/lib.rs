@@ -8,10 +8,15 @@
 //! (pure, deterministic: same sources → same bytes).
 //!
 //! What [`link`] does to the runtime module:
-//! 1. appends the blob as an active data segment at `align16(max(__heap_base, __data_end))`;
+//! 1. appends the blob as a data segment at `align16(max(__heap_base, __data_end))`;
 //! 2. patches the runtime's `CRM_POLICY_DESC` static (found through its export)
 //!    with the blob's address and length and the new heap start;
-//! 3. raises the `env.memory` import minimum so the segment fits;
+//! 3. makes every data segment passive and sets a start function that grows memory
+//!    up to the heap start, copies the segments in and then runs the runtime's own
+//!    start function, so that the `env.memory` import can declare [`MEMORY_MIN_PAGES`]:
+//!    the runtime's read-only data alone (~450 KiB) is larger than the 5 pages OPA's
+//!    JavaScript SDK gives a module by default, and active segments must fit the
+//!    memory as imported;
 //! 4. adds the immutable globals `opa_wasm_abi_version = 1`,
 //!    `opa_wasm_abi_minor_version = 2` (a Rust static can only export an address);
 //! 5. exports, for every ABI function, a wrapper that resets the shadow stack
@@ -71,6 +76,10 @@ const CALLBACKS: &[&str] = &[
     "opa_value_parse",
 ];
 const DESC_MAGIC: u32 = 0x4352_4d50;
+
+/// The `env.memory` minimum every module declares: that of modules `opa build -t wasm` makes,
+/// so a host that loads those loads these too. The start function grows the rest.
+pub const MEMORY_MIN_PAGES: u64 = 2;
 
 /// How a compiled module evaluates its policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,6 +451,8 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
     let mut exports: Vec<(String, wasmparser::ExternalKind, u32)> = Vec::new();
     let mut stack_pointer_name: Option<u32> = None;
     let mut data_segments: Vec<(u32, usize)> = Vec::new(); // (addr, len)
+    let mut runtime_start: Option<u32> = None;
+    let mut has_data_count = false;
     for payload in Parser::new(0).parse_all(runtime) {
         match payload? {
             Payload::TypeSection(r) => {
@@ -489,6 +500,8 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                     }
                 }
             }
+            Payload::StartSection { func, .. } => runtime_start = Some(func),
+            Payload::DataCountSection { .. } => has_data_count = true,
             Payload::CustomSection(c) => {
                 if let wasmparser::KnownCustom::Name(names) = c.as_known() {
                     for n in names {
@@ -553,7 +566,11 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
         .context("policy blob too large")?
         + 15)
         & !15;
-    let min_pages = u64::from(heap_start).div_ceil(65536);
+    let heap_pages = u64::from(heap_start).div_ceil(65536);
+    let unit_type = types
+        .iter()
+        .position(|t| t.params().is_empty() && t.results().is_empty())
+        .context("runtime has no () -> () function type")? as u32;
 
     // Which segment holds the descriptor?
     let (desc_seg, desc_off) = data_segments
@@ -596,11 +613,11 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                             if imp.module == "env" && imp.name == "memory" =>
                         {
                             let mut m = re.memory_type(m)?;
-                            m.minimum = m.minimum.max(min_pages);
+                            m.minimum = MEMORY_MIN_PAGES;
                             if let Some(max) = m.maximum
-                                && max < m.minimum
+                                && max < heap_pages
                             {
-                                bail!("memory maximum {max} pages < {} needed", m.minimum);
+                                bail!("memory maximum {max} pages < {heap_pages} needed");
                             }
                             wasm_encoder::EntityType::Memory(m)
                         }
@@ -618,6 +635,7 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 for (_, _, ty) in &wrappers {
                     s.function(*ty);
                 }
+                s.function(unit_type);
                 out.section(&s);
             }
             Payload::GlobalSection(r) => {
@@ -653,7 +671,11 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                     g + 1,
                 );
                 out.section(&s);
+                out.section(&wasm_encoder::StartSection {
+                    function_index: imported_funcs + defined + wrappers.len() as u32,
+                });
             }
+            Payload::StartSection { .. } => {}
             Payload::DataCountSection { count, .. } => {
                 out.section(&wasm_encoder::DataCountSection { count: count + 1 });
             }
@@ -663,11 +685,7 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 let mut s = wasm_encoder::DataSection::new();
                 for d in r.clone() {
                     let d = d?;
-                    let wasmparser::DataKind::Active {
-                        memory_index,
-                        offset_expr,
-                    } = d.kind
-                    else {
+                    let wasmparser::DataKind::Active { .. } = d.kind else {
                         bail!("passive data segments are not supported");
                     };
                     let mut bytes = d.data.to_vec();
@@ -681,13 +699,9 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                         }
                     }
                     seg_index += 1;
-                    s.active(memory_index, &re.const_expr(offset_expr)?, bytes);
+                    s.passive(bytes);
                 }
-                s.active(
-                    0,
-                    &wasm_encoder::ConstExpr::i32_const(blob_addr as i32),
-                    blob.iter().copied(),
-                );
+                s.passive(blob.iter().copied());
                 out.section(&s);
             }
             other => {
@@ -701,6 +715,12 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
         }
         // The code section comes as Start + entries: copy every body, then add the wrappers.
         if let Payload::CodeSectionStart { range, .. } = &payload {
+            if !has_data_count {
+                // memory.init and data.drop need it.
+                out.section(&wasm_encoder::DataCountSection {
+                    count: data_segments.len() as u32 + 1,
+                });
+            }
             let mut s = wasm_encoder::CodeSection::new();
             let reader = wasmparser::CodeSectionReader::new(wasmparser::BinaryReader::new(
                 &runtime[range.clone()],
@@ -740,6 +760,14 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
                 f.instructions().call(*orig).end();
                 s.function(&f);
             }
+            s.function(&init_memory(
+                heap_pages,
+                data_segments
+                    .iter()
+                    .copied()
+                    .chain([(blob_addr, blob.len())]),
+                runtime_start,
+            ));
             out.section(&s);
         }
     }
@@ -751,6 +779,45 @@ pub fn link(runtime: &[u8], blob: &[u8], abi_minor_version: i32) -> Result<Vec<u
         .validate_all(&bytes)
         .context("linked module does not validate")?;
     Ok(bytes)
+}
+
+/// The start function: grows memory to `pages` (trapping if the host refuses), copies each
+/// passive segment `(address, length)` to its address, then calls the runtime's own start.
+fn init_memory(
+    pages: u64,
+    segments: impl Iterator<Item = (u32, usize)>,
+    runtime_start: Option<u32>,
+) -> wasm_encoder::Function {
+    let mut f = wasm_encoder::Function::new([(1, wasm_encoder::ValType::I32)]);
+    f.instructions()
+        .i32_const(pages as i32)
+        .memory_size(0)
+        .i32_sub()
+        .local_tee(0)
+        .i32_const(0)
+        .i32_gt_s()
+        .if_(wasm_encoder::BlockType::Empty)
+        .local_get(0)
+        .memory_grow(0)
+        .i32_const(-1)
+        .i32_eq()
+        .if_(wasm_encoder::BlockType::Empty)
+        .unreachable()
+        .end()
+        .end();
+    for (k, (addr, len)) in segments.enumerate() {
+        f.instructions()
+            .i32_const(addr as i32)
+            .i32_const(0)
+            .i32_const(len as i32)
+            .memory_init(0, k as u32)
+            .data_drop(k as u32);
+    }
+    if let Some(start) = runtime_start {
+        f.instructions().call(start);
+    }
+    f.instructions().end();
+    f
 }
 
 #[cfg(test)]
