@@ -5,9 +5,13 @@
 //! - The nested cargo uses its own target directory (`CRM_PLUGINS_TARGET_DIR`, default
 //!   `../plugins/target`): sharing the outer build's would wait forever on the outer build's lock.
 //! - The outer build's flags and target settings are removed from the nested cargo's environment.
+//! - A missing wasm32-wasip2 target is added first, or named in one error line
+//!   (`../policies/compiler/wasm_target.rs`, shared with the policy compiler's build script).
 
 use std::path::PathBuf;
 use std::process::Command;
+
+include!("../policies/compiler/wasm_target.rs");
 
 /// The plugins the host embeds (package names in `../plugins`): the first-party ones `crm demo`
 /// installs, and `bench` for `crm bench`.
@@ -42,6 +46,7 @@ fn main() {
     let target_dir = std::env::var("CRM_PLUGINS_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| plugins.join("target"));
+    ensure_wasm_target("wasm32-wasip2", &plugins);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&plugins)

@@ -10,9 +10,13 @@
 //!   CARGO_BUILD_TARGET are removed from the nested cargo's environment: they
 //!   would override the runtime's `.cargo/config.toml` (getrandom backend,
 //!   imported memory, stack size).
+//! - A missing wasm32-unknown-unknown target is added first, or named in one error line
+//!   (`wasm_target.rs`, shared with the host's build script).
 
 use std::path::PathBuf;
 use std::process::Command;
+
+include!("wasm_target.rs");
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CRM_POLICY_RUNTIME_WASM");
@@ -41,6 +45,7 @@ fn main() {
     let target_dir = std::env::var("CRM_POLICY_RUNTIME_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| runtime.join("target"));
+    ensure_wasm_target("wasm32-unknown-unknown", &runtime);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&runtime)
