@@ -450,6 +450,9 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> 
     Ok(v)
 }
 
+/// Most tags one list may filter by (each is one more condition in the query).
+pub const MAX_TAG_FILTERS: usize = 20;
+
 /// Lists customers; with `email` or `phone`, finds them by that exact value (`customer.lookup`,
 /// decided per field: finding by a value is as good as reading it) within the per-member lookup
 /// limit.
@@ -464,6 +467,12 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
     } else {
         "customer.lookup"
     };
+    if q.tags.len() > MAX_TAG_FILTERS {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            format!("at most {MAX_TAG_FILTERS} tags may be filtered by"),
+        ));
+    }
     let fields = (!lookup.is_empty()).then(|| lookup.clone());
     let decision = authorize(app, actor, action, None, fields).await?;
     if !lookup.is_empty() {

@@ -58,11 +58,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // `application/json`, with parameters (`; charset=utf-8`) or not, and nothing else.
         let json_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json_type {
             return Err(AppError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -81,6 +83,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 AppError::bad_request("bad_body", "the request body could not be read")
             }
         })?;
+        if let Err(e) = serde_json::from_slice::<UniqueKeys>(&bytes)
+            && e.is_data()
+        {
+            return Err(AppError::bad_request(
+                "invalid_json",
+                format!("{e}: a key may appear once in an object"),
+            ));
+        }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(Self(m)),
             Ok(_) => Err(AppError::bad_request(
@@ -97,6 +107,60 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ),
             )),
         }
+    }
+}
+
+/// A JSON document in which no object repeats a key (serde_json keeps the last silently).
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{}`",
+                    key.chars().take(40).collect::<String>()
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
     }
 }
 
@@ -119,6 +183,38 @@ impl ClassifyName for serde_json::Error {
 pub fn typed<T: for<'de> Deserialize<'de>>(m: Map<String, Value>) -> AppResult<T> {
     serde_json::from_value(Value::Object(m))
         .map_err(|e| AppError::bad_request("invalid_request", e.to_string()))
+}
+
+/// A query string's parameters, held to one rule on every route: only the names the route takes,
+/// each at most once unless the route lists it as repeatable.
+pub fn query_params(
+    uri: &axum::http::Uri,
+    once: &[&str],
+    repeatable: &[&str],
+) -> AppResult<Vec<(String, String)>> {
+    let bad = |m: String| AppError::bad_request("invalid_query", m);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        let known = once.contains(&k.as_ref()) || repeatable.contains(&k.as_ref());
+        if !known {
+            let takes: Vec<&str> = once.iter().chain(repeatable).copied().collect();
+            return Err(bad(format!(
+                "unknown query parameter `{}`; {}",
+                k.chars().take(40).collect::<String>(),
+                if takes.is_empty() {
+                    "this route takes none".to_string()
+                } else {
+                    format!("use {}", takes.join(", "))
+                }
+            )));
+        }
+        if once.contains(&k.as_ref()) && !seen.insert(k.to_string()) {
+            return Err(bad(format!("`{k}` is given twice; give it once")));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
 }
 
 fn check_len(field: &str, v: &str, max: usize) -> AppResult<()> {
@@ -358,18 +454,14 @@ pub async fn list_tokens(
     uri: axum::http::Uri,
 ) -> AppResult<Json<Vec<crate::store::TokenRow>>> {
     let mut user = None;
-    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        match k.as_ref() {
-            "user" if user.is_none() && uuid::Uuid::parse_str(&v).is_ok() => {
-                user = Some(v.into_owned())
-            }
-            _ => {
-                return Err(AppError::bad_request(
-                    "invalid_query",
-                    "the only parameter is `user`, a member's id, given once",
-                ));
-            }
+    for (_, v) in query_params(&uri, &["user"], &[])? {
+        if uuid::Uuid::parse_str(&v).is_err() {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "`user` must be a member's id",
+            ));
         }
+        user = Some(v);
     }
     Ok(Json(
         sessions::tokens(&s.app, &who.actor, user.as_deref()).await?,
@@ -405,16 +497,22 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
-/// Parses the list query: `page`, `per_page`, `region`, `tag` (repeatable), `email`, `phone`.
-fn list_query(raw: Option<&str>) -> AppResult<ListQuery> {
+/// Parses the list query: `page`, `per_page`, `region`, `tag` (repeatable, at most
+/// [`customers::MAX_TAG_FILTERS`]), `email`, `phone`.
+fn list_query(uri: &axum::http::Uri) -> AppResult<ListQuery> {
     let mut q = ListQuery {
         page: 1,
         per_page: 50,
         ..Default::default()
     };
     let bad = |m: String| AppError::bad_request("invalid_query", m);
-    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        match k.as_ref() {
+    let pairs = query_params(
+        uri,
+        &["page", "per_page", "region", "email", "phone"],
+        &["tag"],
+    )?;
+    for (k, v) in pairs {
+        match k.as_str() {
             "page" => {
                 q.page = v
                     .parse()
@@ -429,22 +527,19 @@ fn list_query(raw: Option<&str>) -> AppResult<ListQuery> {
                     .filter(|p| (1..=200).contains(p))
                     .ok_or_else(|| bad("`per_page` must be 1 to 200".into()))?
             }
-            "region" => {
-                q.region = Some(validate::region(&Value::String(v.to_string())).map_err(bad)?)
-            }
+            "region" => q.region = Some(validate::region(&Value::String(v)).map_err(bad)?),
             "tag" => {
-                let t = validate::tags(&Value::Array(vec![Value::String(v.to_string())]))
-                    .map_err(bad)?;
+                if q.tags.len() >= customers::MAX_TAG_FILTERS {
+                    return Err(bad(format!(
+                        "at most {} `tag` filters may be given",
+                        customers::MAX_TAG_FILTERS
+                    )));
+                }
+                let t = validate::tags(&Value::Array(vec![Value::String(v)])).map_err(bad)?;
                 q.tags.extend(t);
             }
-            "email" => q.email = Some(validate::email(&Value::String(v.to_string())).map_err(bad)?),
-            "phone" => q.phone = Some(validate::phone(&Value::String(v.to_string())).map_err(bad)?),
-            other => {
-                return Err(bad(format!(
-                    "unknown query parameter `{}`; use page, per_page, region, tag, email, phone",
-                    other.chars().take(40).collect::<String>()
-                )));
-            }
+            "email" => q.email = Some(validate::email(&Value::String(v)).map_err(bad)?),
+            _ => q.phone = Some(validate::phone(&Value::String(v)).map_err(bad)?),
         }
     }
     Ok(q)
@@ -460,7 +555,7 @@ pub async fn list_customers(
     who: Authenticated,
     uri: axum::http::Uri,
 ) -> AppResult<Json<customers::Page>> {
-    let q = list_query(uri.query())?;
+    let q = list_query(&uri)?;
     Ok(Json(customers::list(&s.app, &who.actor, &q).await?))
 }
 
@@ -576,9 +671,9 @@ pub async fn audit_list(
 ) -> AppResult<Json<AuditPage>> {
     let mut limit = 100;
     let mut before = None;
-    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+    for (k, v) in query_params(&uri, &["limit", "before"], &[])? {
         let n: Option<i64> = v.parse().ok();
-        match (k.as_ref(), n) {
+        match (k.as_str(), n) {
             ("limit", Some(n)) if (1..=500).contains(&n) => limit = n,
             ("before", Some(n)) if n >= 1 => before = Some(n),
             _ => {

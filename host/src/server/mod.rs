@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod forms;
+mod listener;
 mod openapi;
 mod plugins;
 mod policies;
@@ -80,18 +81,14 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     crate::metrics::http_response(resp.status().as_u16());
-    // axum's own 413 (a body over the limit) is plain text: answer in the API's error shape.
+    // axum's own refusals (a path, query or body it cannot read, a method a route lacks, a
+    // body over the limit) are plain text or empty: under /api/ every answer is the JSON shape.
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && is_api && !is_json {
-        resp = AppError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body exceeds {MAX_BODY} bytes"),
-        )
-        .into_response();
+    if is_api && !is_json && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp = json_error_of(resp).await;
     }
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
@@ -160,6 +157,74 @@ fn checkpoint_audit(app: Arc<App>) {
     });
 }
 
+/// A TLS acceptor for a PEM certificate chain and private key (rustls, ring).
+fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certs = rustls_pemfile::certs(&mut &cert_pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("cannot load the TLS certificate: {e}"))?;
+    let key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| anyhow::anyhow!("cannot load the TLS key: {e}"))?
+        .ok_or_else(|| anyhow::anyhow!("the TLS key file holds no private key"))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("cannot use the TLS certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// The API's error shape for a refusal axum answered in plain text (its message kept).
+async fn json_error_of(resp: Response) -> Response {
+    use axum::http::StatusCode;
+    let status = resp.status();
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, default) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request could not be read".to_string()),
+        StatusCode::NOT_FOUND => ("not_found", "route not found".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!(
+                "this route does not take that method{}",
+                allow
+                    .as_ref()
+                    .and_then(|a| a.to_str().ok())
+                    .map(|a| format!(" (it takes {a})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            format!("the request body exceeds {MAX_BODY} bytes"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request's content type is not one this route takes".to_string(),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ("unprocessable", "the request is not valid".to_string())
+        }
+        s if s.is_server_error() => ("internal", "internal error; it has been logged".to_string()),
+        _ => ("error", "the request was refused".to_string()),
+    };
+    // axum's texts name what failed ("Failed to deserialize query string: …"); keep them short.
+    let message =
+        if text.is_empty() || status.is_server_error() || status == StatusCode::PAYLOAD_TOO_LARGE {
+            default
+        } else {
+            text.chars().take(300).collect()
+        };
+    let mut out = AppError::new(status, code, message).into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
+}
+
 /// How to serve TLS.
 pub enum Tls {
     None,
@@ -194,47 +259,24 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let service = r.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        Tls::None => {
-            on_bound(bound, false);
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
-        }
-        tls => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = match tls {
-                Tls::Files { cert, key } => {
-                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("cannot load TLS certificate/key: {e}"))?
-                }
-                _ => {
-                    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-                    let ck = rcgen::generate_simple_self_signed(names)?;
-                    axum_server::tls_rustls::RustlsConfig::from_pem(
-                        ck.cert.pem().into_bytes(),
-                        ck.key_pair.serialize_pem().into_bytes(),
-                    )
-                    .await?
-                }
+    let acceptor = match tls {
+        Tls::None => None,
+        Tls::Files { cert, key } => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
             };
-            on_bound(bound, true);
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-            });
-            axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
-                .serve(service)
-                .await?;
+            Some(tls_acceptor(&read(&cert)?, &read(&key)?)?)
         }
-    }
+        Tls::SelfSigned => {
+            let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+            let ck = rcgen::generate_simple_self_signed(names)?;
+            Some(tls_acceptor(
+                ck.cert.pem().as_bytes(),
+                ck.key_pair.serialize_pem().as_bytes(),
+            )?)
+        }
+    };
+    on_bound(bound, is_tls);
+    listener::run(tokio::net::TcpListener::from_std(listener)?, acceptor, r).await?;
     Ok(())
 }

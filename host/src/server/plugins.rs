@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AppState;
+use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use super::forms;
 use crate::error::{AppError, AppResult};
@@ -218,11 +219,9 @@ pub async fn show(
     ))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
 pub struct UninstallQuery {
     /// Also delete the plugin's records, log and scratch files.
-    #[serde(default)]
     purge: bool,
 }
 
@@ -231,8 +230,21 @@ pub async fn uninstall(
     State(s): State<AppState>,
     who: Authenticated,
     Path(name): Path<String>,
-    Query(q): Query<UninstallQuery>,
+    uri: axum::http::Uri,
 ) -> AppResult<StatusCode> {
+    let mut q = UninstallQuery { purge: false };
+    for (_, v) in super::api::query_params(&uri, &["purge"], &[])? {
+        q.purge = match v.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_query",
+                    "`purge` must be true or false",
+                ));
+            }
+        };
+    }
     authorize(&s, &who, "plugin.manage", Some(&name)).await?;
     lifecycle::uninstall(
         &s.app,
@@ -287,15 +299,10 @@ pub async fn limits(
     State(s): State<AppState>,
     who: Authenticated,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
     authorize(&s, &who, "plugin.manage", Some(&name)).await?;
-    let l: Limits = serde_json::from_slice(&body).map_err(|e| {
-        AppError::bad_request(
-            "invalid_request",
-            format!("the body is not valid limits JSON: {e}"),
-        )
-    })?;
+    let l: Limits = typed(body)?;
     lifecycle::set_limits(
         &s.app,
         &who.actor.tenant_id,
@@ -386,17 +393,9 @@ pub async fn action(
     State(s): State<AppState>,
     who: Authenticated,
     Path((name, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    JsonObject(obj): JsonObject,
 ) -> AppResult<Json<Value>> {
     let bad = |m: &str| AppError::bad_request("invalid_request", m.to_string());
-    let v: Value = if body.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(&body).map_err(|_| bad("the body must be a JSON object"))?
-    };
-    let obj = v
-        .as_object()
-        .ok_or_else(|| bad("the body must be a JSON object"))?;
     if let Some(k) = obj
         .keys()
         .find(|k| !["inputs", "row", "origin"].contains(&k.as_str()))
@@ -561,15 +560,10 @@ pub struct TrustedKey {
 pub async fn trust_key(
     State(s): State<AppState>,
     who: Authenticated,
-    body: axum::body::Bytes,
+    JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
     authorize(&s, &who, "plugin.manage", None).await?;
-    let k: TrustedKey = serde_json::from_slice(&body).map_err(|e| {
-        AppError::bad_request(
-            "invalid_request",
-            format!("expected {{name, public_key}}: {e}"),
-        )
-    })?;
+    let k: TrustedKey = typed(body)?;
     lifecycle::trust_key(
         &s.app,
         &who.actor.tenant_id,
@@ -592,15 +586,10 @@ pub struct TrustSettings {
 pub async fn trust(
     State(s): State<AppState>,
     who: Authenticated,
-    body: axum::body::Bytes,
+    JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
     authorize(&s, &who, "plugin.manage", None).await?;
-    let t: TrustSettings = serde_json::from_slice(&body).map_err(|e| {
-        AppError::bad_request(
-            "invalid_request",
-            format!("expected {{require_signature}}: {e}"),
-        )
-    })?;
+    let t: TrustSettings = typed(body)?;
     lifecycle::require_signatures(
         &s.app,
         &who.actor.tenant_id,

@@ -111,11 +111,9 @@ pub async fn publish(
     }
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
 pub struct BundleQuery {
     /// Why this version exists.
-    #[serde(default)]
     note: String,
 }
 
@@ -128,9 +126,15 @@ pub struct BundleQuery {
 pub async fn publish_bundle(
     State(s): State<AppState>,
     who: Authenticated,
-    axum::extract::Query(q): axum::extract::Query<BundleQuery>,
+    uri: axum::http::Uri,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
+    let q = BundleQuery {
+        note: super::api::query_params(&uri, &["note"], &[])?
+            .pop()
+            .map(|(_, v)| v)
+            .unwrap_or_default(),
+    };
     match admin::publish_bundle(&s.app, &who.actor, "api", body.to_vec(), &q.note).await? {
         Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Err(r) => Err(refusal_error(&r)),
@@ -232,10 +236,9 @@ pub async fn diff(
     who: Authenticated,
     uri: axum::http::Uri,
 ) -> AppResult<Json<serde_json::Value>> {
-    let q: BTreeMap<String, String> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let q: BTreeMap<String, String> = super::api::query_params(&uri, &["from", "to"], &[])?
+        .into_iter()
+        .collect();
     let num = |k: &str| -> AppResult<i64> {
         q.get(k).and_then(|v| v.parse().ok()).ok_or_else(|| {
             AppError::bad_request("invalid_query", "give `from` and `to` as version numbers")
