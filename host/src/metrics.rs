@@ -9,6 +9,9 @@ static DECISIONS_DENY: AtomicU64 = AtomicU64::new(0);
 static DECISION_MICROS: AtomicU64 = AtomicU64::new(0);
 static AUDIT_RECORDS: AtomicU64 = AtomicU64::new(0);
 static AUDIT_BATCHES: AtomicU64 = AtomicU64::new(0);
+/// Policy jobs started, and those a limit stopped (CPU, memory, wall-clock).
+static POLICY_JOBS: AtomicU64 = AtomicU64::new(0);
+static POLICY_JOBS_STOPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Counts a response by status class (1xx … 5xx).
 pub fn http_response(status: u16) {
@@ -30,6 +33,14 @@ pub fn decision(allow: bool, micros: u64) {
 pub fn audit_batch(records: usize) {
     AUDIT_BATCHES.fetch_add(1, Relaxed);
     AUDIT_RECORDS.fetch_add(records as u64, Relaxed);
+}
+
+/// Counts a policy job that ran (a child process started), and whether a limit stopped it.
+pub fn policy_job(stopped: bool) {
+    POLICY_JOBS.fetch_add(1, Relaxed);
+    if stopped {
+        POLICY_JOBS_STOPPED.fetch_add(1, Relaxed);
+    }
 }
 
 /// The exposition text.
@@ -85,5 +96,20 @@ pub fn render() -> String {
     );
     let _ = writeln!(s, "# TYPE crm_audit_batches_total counter");
     let _ = writeln!(s, "crm_audit_batches_total {}", AUDIT_BATCHES.load(Relaxed));
+    let _ = writeln!(
+        s,
+        "# HELP crm_policy_jobs_total Policy jobs run (tenant Rego checked, tested or compiled in a child process), by outcome."
+    );
+    let _ = writeln!(s, "# TYPE crm_policy_jobs_total counter");
+    let stopped = POLICY_JOBS_STOPPED.load(Relaxed);
+    let _ = writeln!(
+        s,
+        "crm_policy_jobs_total{{outcome=\"finished\"}} {}",
+        POLICY_JOBS.load(Relaxed).saturating_sub(stopped)
+    );
+    let _ = writeln!(
+        s,
+        "crm_policy_jobs_total{{outcome=\"stopped_by_limit\"}} {stopped}"
+    );
     s
 }

@@ -57,6 +57,11 @@ pub fn crm(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, S
 
 /// Starts a process and waits for the line announcing its URL.
 pub fn spawn(args: &[&str], data: &Path) -> (Child, String) {
+    spawn_with(args, data, &[])
+}
+
+/// [`spawn`] with extra environment variables.
+pub fn spawn_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .arg("--data")
@@ -70,6 +75,7 @@ pub fn spawn(args: &[&str], data: &Path) -> (Child, String) {
         // (tests that show the deadline tighten it back per plugin).
         .env("CRM_PLUGIN_DEADLINE_MS", "2000")
         .env("CRM_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -100,13 +106,18 @@ impl Server {
 
     /// `crm demo`, with or without the first-party plugins' demo data.
     pub fn demo_with(customers: u32, plugin_data: bool) -> Self {
+        Self::demo_env(customers, plugin_data, &[])
+    }
+
+    /// `crm demo` with extra environment variables.
+    pub fn demo_env(customers: u32, plugin_data: bool, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let n = customers.to_string();
         let mut args = vec!["demo", "--customers", &n];
         if !plugin_data {
             args.push("--no-plugin-data");
         }
-        let (child, url) = spawn(&args, dir.path());
+        let (child, url) = spawn_with(&args, dir.path(), env);
         let creds: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path().join("demo-credentials.json"))
                 .expect("credentials file"),
@@ -123,6 +134,11 @@ impl Server {
                 .build()
                 .expect("client"),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn data(&self) -> PathBuf {

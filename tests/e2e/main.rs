@@ -10,6 +10,7 @@ mod encryption;
 mod plugins;
 mod policies;
 mod roles;
+mod security;
 mod tenancy;
 mod transport;
 mod workflows;

@@ -238,6 +238,7 @@ impl Jobs {
         };
         let (status, out, err) = match tokio::time::timeout(self.limits.wall, talk).await {
             Err(_) => {
+                crate::metrics::policy_job(true);
                 return Ok(Outcome::Refused(invalid(&format!(
                     "the policy job was stopped: it ran longer than {} s",
                     self.limits.wall.as_secs()
@@ -245,7 +246,9 @@ impl Jobs {
             }
             Ok(r) => r.map_err(failed)?,
         };
-        if let Some(why) = stopped_by_limit(&status, self.limits) {
+        let stopped = stopped_by_limit(&status, self.limits);
+        crate::metrics::policy_job(stopped.is_some());
+        if let Some(why) = stopped {
             return Ok(Outcome::Refused(invalid(&why)));
         }
         if !status.success() || out.len() > MAX_IO_BYTES {
