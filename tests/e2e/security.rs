@@ -382,6 +382,28 @@ async fn a_policy_module_cannot_read_the_hosts_environment() {
     // And it is the key in use: the data folder has no key file of its own.
     assert!(!s.data().join("master.key").exists());
 
+    // The module is a working attack: linked as the host linked policy modules before (by
+    // opa-wasm's default context), its decision carries the process's environment.
+    let wasm = runtime_leaking_module();
+    let engine = opa_wasm::wasmtime::Engine::default();
+    let module = opa_wasm::wasmtime::Module::new(&engine, &wasm).unwrap();
+    let mut store = opa_wasm::wasmtime::Store::new(&engine, ());
+    let policy = opa_wasm::Runtime::new(&mut store, &module)
+        .await
+        .unwrap()
+        .without_data(&mut store)
+        .await
+        .unwrap();
+    let leaked: Value = policy
+        .evaluate(&mut store, "crm/tenant/decision", &json!({}))
+        .await
+        .unwrap();
+    let reason = leaked[0]["result"]["reasons"][0].as_str().unwrap();
+    assert!(
+        leaked[0]["result"]["allow"] == true && reason.contains("\"PATH\""),
+        "{leaked}"
+    );
+
     // The attack: publish the module. It is refused at publish, naming the builtin, before it
     // is ever linked or evaluated.
     let resp = s
@@ -389,7 +411,7 @@ async fn a_policy_module_cannot_read_the_hosts_environment() {
         .post(format!("{}/api/v1/policies/bundle", s.url))
         .bearer_auth(&compliance)
         .header("content-type", "application/gzip")
-        .body(bundle_of(&runtime_leaking_module()))
+        .body(bundle_of(&wasm))
         .send()
         .await
         .unwrap();
