@@ -204,19 +204,9 @@ pub async fn publish_set(
         },
     };
     // Loaded before anything is written: a module that fails to load is refused, and the
-    // version in force stays in force.
-    let (build, loaded) = tokio::task::spawn_blocking(move || {
-        let loaded = build.quick_engine(build.digest());
-        (build, loaded)
-    })
-    .await
-    .map_err(anyhow::Error::from)?;
-    let engine = match loaded {
-        Ok(e) => e,
-        Err(e) => return Ok(Err(Refusal::Invalid(vec![format!("{e:#}")]))),
-    };
-    // A set that does not answer with a decision would deny every request: refuse it now.
-    // Built as the decision point builds every input, so the probe cannot drift from it.
+    // version in force stays in force. A set that does not answer with a decision would deny
+    // every request: refuse it now, with an input built as the decision point builds every
+    // input, so the probe cannot drift from it. Both run tenant code: off the async workers.
     let probe = serde_json::value::to_raw_value(&Input {
         subject: Subject {
             kind: "user".into(),
@@ -236,14 +226,29 @@ pub async fn publish_set(
         context: serde_json::json!({"channel": "api"}),
     })
     .map_err(anyhow::Error::from)?;
-    let answer = Engine::evaluate(&engine, &probe)
-        .map_err(|e| format!("{e:#}"))
-        .and_then(|out| malformed_decision(out).map_or(Ok(()), Err));
-    if let Err(e) = answer {
-        return Ok(Err(Refusal::Invalid(vec![format!(
-            "data.crm.tenant.decision is not a decision for a compliance read: {e}"
-        )])));
-    }
+    let (build, loaded) = tokio::task::spawn_blocking(move || {
+        let loaded = build
+            .quick_engine(build.digest())
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|engine| {
+                Engine::evaluate(&engine, &probe)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|out| malformed_decision(out).map_or(Ok(()), Err))
+                    .map_err(|e| {
+                        format!(
+                            "data.crm.tenant.decision is not a decision for a compliance read: {e}"
+                        )
+                    })
+                    .map(|()| engine)
+            });
+        (build, loaded)
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    let engine = match loaded {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(Refusal::Invalid(vec![e]))),
+    };
     let previous = app
         .store
         .policy_versions(tenant_id)

@@ -55,8 +55,8 @@ fn t(lang: &str, key: &'static str) -> &'static str {
         ("username", true) => "用户名",
         ("password", false) => "Password",
         ("password", true) => "密码",
-        ("totp", false) => "Authenticator code (if enrolled)",
-        ("totp", true) => "动态验证码（如已启用）",
+        ("totp", false) => "Authenticator code or recovery code (if enrolled)",
+        ("totp", true) => "动态验证码或恢复码（如已启用）",
         ("customers", false) => "Customers",
         ("customers", true) => "客户",
         ("name", false) => "Name",
@@ -351,7 +351,7 @@ fn login_form(s: &AppState, lang: &str, error: Option<&str>, status: StatusCode)
                 label for="password" { (t(lang, "password")) }
                 input id="password" name="password" type="password" required autocomplete="current-password";
                 label for="totp" { (t(lang, "totp")) }
-                input id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}";
+                input id="totp" name="totp" autocomplete="one-time-code" maxlength="12";
                 button type="submit" { (t(lang, "sign_in")) }
             }
             p { a href=(if lang == "zh" { "/login?lang=en" } else { "/login?lang=zh" }) { (t(lang, "language")) } }
