@@ -15,7 +15,7 @@ pub struct AppError {
 }
 
 /// One refused input field.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     pub field: String,
     pub message: String,

@@ -271,8 +271,14 @@ fn iso(ms: i64) -> String {
 }
 
 /// Sign in.
-#[utoipa::path(post, path = "/api/v1/session", request_body = SessionRequest,
-    responses((status = 200, body = SessionResponse), (status = 401), (status = 429)))]
+#[utoipa::path(post, path = "/api/v1/session", operation_id = "sign_in", request_body = SessionRequest,
+    responses(
+        (status = 200, body = SessionResponse, description = "Signed in; the session is also set as an HttpOnly cookie",
+            headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 400, description = "A field is missing, empty or too long (tenant and username at most 64 characters, password 256)"),
+        (status = 401, description = "Wrong tenant, username, password or second factor, or a second factor is needed (`mfa_required`)"),
+        (status = 429, description = "Too many failed sign-ins from this address or for this account (`throttled`, `locked`)"),
+    ))]
 pub async fn create_session(
     State(s): State<AppState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -318,7 +324,8 @@ fn me_of(a: &crate::app::Actor) -> MeResponse {
 }
 
 /// Sign out (revokes the session server-side).
-#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204), (status = 401)))]
+#[utoipa::path(delete, path = "/api/v1/session", operation_id = "sign_out",
+    responses((status = 204, description = "Signed out; the cookie is cleared")))]
 pub async fn delete_session(State(s): State<AppState>, who: Authenticated) -> AppResult<Response> {
     sessions::sign_out(&s.app, &who).await?;
     let cookie = set_cookie(SESSION_COOKIE, "", 0, s.tls);
@@ -327,7 +334,8 @@ pub async fn delete_session(State(s): State<AppState>, who: Authenticated) -> Ap
 
 /// Sign out everywhere: revokes every session and API token of the signed-in member, this one
 /// included.
-#[utoipa::path(delete, path = "/api/v1/me/sessions", responses((status = 204), (status = 401)))]
+#[utoipa::path(delete, path = "/api/v1/me/sessions", operation_id = "sign_out_everywhere",
+    responses((status = 204, description = "Every session and API token of the member revoked; the cookie is cleared")))]
 pub async fn sign_out_everywhere(
     State(s): State<AppState>,
     who: Authenticated,
@@ -338,7 +346,7 @@ pub async fn sign_out_everywhere(
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = MeResponse)))]
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", responses((status = 200, body = MeResponse)))]
 pub async fn me(who: Authenticated) -> Json<MeResponse> {
     Json(me_of(&who.actor))
 }
@@ -362,8 +370,13 @@ pub struct MfaStartRequest {
 /// Start two-factor enrolment (or re-enrolment) from a signed-in session (not an API token): the
 /// password, and the current code when enrolled, are checked again; returns a new secret to
 /// confirm with a code.
-#[utoipa::path(post, path = "/api/v1/me/mfa", request_body = MfaStartRequest,
-    responses((status = 200, body = MfaStart), (status = 403), (status = 429)))]
+#[utoipa::path(post, path = "/api/v1/me/mfa", operation_id = "start_mfa_enrolment", request_body = MfaStartRequest,
+    responses(
+        (status = 200, body = MfaStart),
+        (status = 400, description = "The password is empty or over 256 characters"),
+        (status = 403, description = "An API token cannot (`token_not_allowed`), the password or code is wrong (`reauthentication_failed`), or the policy denies it"),
+        (status = 429, description = "Too many failed attempts for this account (`throttled`, `locked`)"),
+    ))]
 pub async fn mfa_start(
     State(s): State<AppState>,
     who: Authenticated,
@@ -393,8 +406,12 @@ pub struct MfaConfirmed {
 
 /// Confirm two-factor enrolment with a current code of the new secret; the member's other
 /// sessions are signed out.
-#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", request_body = MfaConfirm,
-    responses((status = 200, body = MfaConfirmed), (status = 400)))]
+#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", operation_id = "confirm_mfa_enrolment", request_body = MfaConfirm,
+    responses(
+        (status = 200, body = MfaConfirmed),
+        (status = 400, description = "No enrolment was started (`no_enrolment`) or the code does not match (`invalid_totp`)"),
+        (status = 403, description = "An API token cannot (`token_not_allowed`), or the policy denies it"),
+    ))]
 pub async fn mfa_confirm(
     State(s): State<AppState>,
     who: Authenticated,
@@ -424,8 +441,12 @@ pub struct TokenResponse {
 
 /// Create an API token for automation; it acts as the signed-in member and is shown once. Only
 /// a signed-in session may create one (a token cannot).
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest,
-    responses((status = 201, body = TokenResponse), (status = 400), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "create_token", request_body = TokenRequest,
+    responses(
+        (status = 201, body = TokenResponse),
+        (status = 400, description = "`name` is empty or over 100 characters, or `days` is outside 1 to the configured maximum"),
+        (status = 403, description = "A token cannot make tokens (`token_not_allowed`), or the policy denies it"),
+    ))]
 pub async fn create_token(
     State(s): State<AppState>,
     who: Authenticated,
@@ -446,8 +467,13 @@ pub async fn create_token(
 }
 
 /// The live API tokens of the signed-in member, or of another member (`?user=ID`, admins).
-#[utoipa::path(get, path = "/api/v1/tokens", params(("user" = Option<String>, Query)),
-    responses((status = 200, body = [crate::store::TokenRow]), (status = 400), (status = 403)))]
+#[utoipa::path(get, path = "/api/v1/tokens", operation_id = "list_tokens",
+    params(("user" = Option<String>, Query, format = Uuid, description = "Another member's id (admins)")),
+    responses(
+        (status = 200, body = [crate::store::TokenRow]),
+        (status = 400, description = "An unknown or repeated query parameter, or `user` is not an id (`invalid_query`)"),
+        (status = 403, description = "The policy denies it"),
+    ))]
 pub async fn list_tokens(
     State(s): State<AppState>,
     who: Authenticated,
@@ -469,8 +495,13 @@ pub async fn list_tokens(
 }
 
 /// Revoke an API token: one's own, or (admins) any of the tenant's.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = String, Path)),
-    responses((status = 204), (status = 403), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", operation_id = "revoke_token",
+    params(("id" = String, Path, description = "The token's id: 16 hex digits")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such live token in the tenant"),
+    ))]
 pub async fn revoke_token(
     State(s): State<AppState>,
     who: Authenticated,
@@ -484,8 +515,14 @@ pub async fn revoke_token(
 }
 
 /// Create a customer.
-#[utoipa::path(post, path = "/api/v1/customers", request_body = Object,
-    responses((status = 201, body = customers::CustomerView), (status = 400), (status = 403), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/customers", operation_id = "create_customer",
+    request_body = super::openapi::CustomerCreate,
+    responses(
+        (status = 201, body = customers::CustomerView),
+        (status = 400, description = "A field breaks its rule, is unknown, or `name` or `region` is missing (`invalid_customer`)"),
+        (status = 403, description = "The policy denies it (for instance a field the role may not write)"),
+        (status = 409, description = "A customer with this email already exists in the tenant"),
+    ))]
 pub async fn create_customer(
     State(s): State<AppState>,
     who: Authenticated,
@@ -546,10 +583,21 @@ fn list_query(uri: &axum::http::Uri) -> AppResult<ListQuery> {
 }
 
 /// List customers (filters on non-personal attributes; exact email/phone through blind indexes).
-#[utoipa::path(get, path = "/api/v1/customers",
-    params(("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query), ("region" = Option<String>, Query),
-           ("tag" = Option<String>, Query), ("email" = Option<String>, Query), ("phone" = Option<String>, Query)),
-    responses((status = 200, body = customers::Page)))]
+#[utoipa::path(get, path = "/api/v1/customers", operation_id = "list_customers",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "From 1 (default 1)"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1 to 200 (default 50)"),
+        ("region" = Option<String>, Query, description = "CN, EU, US or OTHER"),
+        ("tag" = Option<Vec<String>>, Query, style = Form, explode, description = "Repeatable, at most 20: customers with every tag"),
+        ("email" = Option<String>, Query, description = "Exact email (a lookup: `customer.lookup`, rate-limited)"),
+        ("phone" = Option<String>, Query, description = "Exact phone number (a lookup: `customer.lookup`, rate-limited)"),
+    ),
+    responses(
+        (status = 200, body = customers::Page),
+        (status = 400, description = "An unknown or repeated parameter, or a value outside its rule (`invalid_query`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 429, description = "Too many lookups by email or phone (`rate_limited`)"),
+    ))]
 pub async fn list_customers(
     State(s): State<AppState>,
     who: Authenticated,
@@ -560,8 +608,12 @@ pub async fn list_customers(
 }
 
 /// Read one customer (fields masked or withheld as the policy obliges).
-#[utoipa::path(get, path = "/api/v1/customers/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = customers::CustomerView), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/customers/{id}", operation_id = "get_customer", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = customers::CustomerView),
+        (status = 403, description = "The policy denies it, or the customer has not consented to a purpose it requires"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
 pub async fn get_customer(
     State(s): State<AppState>,
     who: Authenticated,
@@ -573,8 +625,15 @@ pub async fn get_customer(
 }
 
 /// Change some fields of a customer (`null` clears an optional field).
-#[utoipa::path(patch, path = "/api/v1/customers/{id}", params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = customers::CustomerView), (status = 400), (status = 404)))]
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", operation_id = "update_customer", params(("id" = String, Path)),
+    request_body = super::openapi::CustomerUpdate,
+    responses(
+        (status = 200, body = customers::CustomerView),
+        (status = 400, description = "A field breaks its rule or is unknown, or the body changes nothing (`invalid_customer`)"),
+        (status = 403, description = "The policy denies it (for instance a field the role may not write)"),
+        (status = 404, description = "No such customer in the tenant"),
+        (status = 409, description = "Another customer of the tenant has this email"),
+    ))]
 pub async fn update_customer(
     State(s): State<AppState>,
     who: Authenticated,
@@ -590,7 +649,12 @@ pub async fn update_customer(
 }
 
 /// Erase a customer (its subject key is destroyed: crypto-shredding).
-#[utoipa::path(delete, path = "/api/v1/customers/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", operation_id = "erase_customer", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
 pub async fn delete_customer(
     State(s): State<AppState>,
     who: Authenticated,
@@ -609,8 +673,14 @@ pub struct InteractionRequest {
 }
 
 /// Record an interaction with a customer.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/interactions", params(("id" = String, Path)),
-    request_body = InteractionRequest, responses((status = 201, body = customers::InteractionView)))]
+#[utoipa::path(post, path = "/api/v1/customers/{id}/interactions", operation_id = "add_interaction", params(("id" = String, Path)),
+    request_body = InteractionRequest,
+    responses(
+        (status = 201, body = customers::InteractionView),
+        (status = 400, description = "`kind` is not one of the kinds, or `summary` is empty or over 2,000 characters"),
+        (status = 403, description = "The policy denies it, or the customer has not consented to a purpose it requires"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
 pub async fn add_interaction(
     State(s): State<AppState>,
     who: Authenticated,
@@ -635,8 +705,12 @@ pub async fn add_interaction(
 }
 
 /// A customer's interactions, newest first.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/interactions", params(("id" = String, Path)),
-    responses((status = 200, body = [customers::InteractionView])))]
+#[utoipa::path(get, path = "/api/v1/customers/{id}/interactions", operation_id = "list_interactions", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = [customers::InteractionView]),
+        (status = 403, description = "The policy denies it, or the customer has not consented to a purpose it requires"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
 pub async fn list_interactions(
     State(s): State<AppState>,
     who: Authenticated,
@@ -662,8 +736,16 @@ pub struct AuditPage {
 }
 
 /// The tenant's audit trail, newest first (`limit` ≤ 500, `before` = a sequence number).
-#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<i64>, Query), ("before" = Option<i64>, Query)),
-    responses((status = 200, body = AuditPage)))]
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit_records",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "1 to 500 (default 100)"),
+        ("before" = Option<i64>, Query, minimum = 1, description = "Records before this sequence number"),
+    ),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, description = "An unknown or repeated parameter, or a value outside its range (`invalid_query`)"),
+        (status = 403, description = "The policy denies it"),
+    ))]
 pub async fn audit_list(
     State(s): State<AppState>,
     who: Authenticated,
@@ -706,7 +788,8 @@ pub async fn audit_list(
 }
 
 /// Verify the tenant's audit chain; names the first broken link.
-#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = audit::Report)))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", operation_id = "verify_audit_chain",
+    responses((status = 200, body = audit::Report), (status = 403, description = "The policy denies it")))]
 pub async fn audit_verify(
     State(s): State<AppState>,
     who: Authenticated,

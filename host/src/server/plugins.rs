@@ -152,7 +152,8 @@ fn parse_capability(name: &str) -> AppResult<Capability> {
 }
 
 /// The tenant's plugins with version, SHA-256, state, capabilities and screens.
-#[utoipa::path(get, path = "/api/v1/plugins", responses((status = 200, body = Vec<PluginInfo>)))]
+#[utoipa::path(get, path = "/api/v1/plugins", operation_id = "list_plugins",
+    responses((status = 200, body = Vec<PluginInfo>), (status = 403, description = "The policy denies it")))]
 pub async fn list(
     State(s): State<AppState>,
     who: Authenticated,
@@ -161,9 +162,34 @@ pub async fn list(
     Ok(Json(lifecycle::list(&s.app, &who.actor.tenant_id).await?))
 }
 
+/// A plugin upload as `multipart/form-data` (for the document; `read_upload` reads it).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PluginUpload {
+    /// The component (`.wasm`), at most 20 MiB.
+    #[schema(value_type = String, format = Binary)]
+    component: Vec<u8>,
+    /// The publisher's Ed25519 signature of the component: hex, base64 or the 64 raw bytes.
+    #[schema(value_type = String, format = Binary, required = false)]
+    signature: Vec<u8>,
+    /// Capabilities to grant (`customers,log`): comma-separated, or the field repeated.
+    #[schema(required = false)]
+    grant: String,
+    /// Limits as JSON (see `Limits`), each at most the platform's.
+    #[schema(required = false)]
+    limits: String,
+}
+
 /// Installs a plugin (multipart: `component`, `grant`, optional `signature`, `limits`).
-#[utoipa::path(post, path = "/api/v1/plugins", request_body(content = String, content_type = "multipart/form-data"),
-    responses((status = 201, body = PluginInfo), (status = 409), (status = 413), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/plugins", operation_id = "install_plugin", request_body(content = PluginUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = PluginInfo),
+        (status = 400, description = "Not a multipart upload, an unknown field, no `component`, or an unknown capability (`invalid_upload`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 409, description = "A plugin of that name, or that version of it, is already installed"),
+        (status = 413, description = "The upload is over 20 MiB"),
+        (status = 422, description = "Not a component this host runs, an import that was not granted, a bad or missing signature, or a bad manifest"),
+    ))]
 pub async fn install(
     State(s): State<AppState>,
     who: Authenticated,
@@ -183,8 +209,17 @@ pub async fn install(
 }
 
 /// Replaces an installed plugin with a new version of it (same fields as install).
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/upgrade", request_body(content = String, content_type = "multipart/form-data"),
-    responses((status = 200, body = PluginInfo), (status = 404), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/upgrade", operation_id = "upgrade_plugin", params(("name" = String, Path)),
+    request_body(content = PluginUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, body = PluginInfo),
+        (status = 400, description = "Not a multipart upload, an unknown field, no `component`, or an unknown capability (`invalid_upload`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such plugin in the tenant"),
+        (status = 409, description = "That version of the plugin was already installed"),
+        (status = 413, description = "The upload is over 20 MiB"),
+        (status = 422, description = "Another plugin's component, not a component this host runs, an import that was not granted, a bad or missing signature, or a bad manifest"),
+    ))]
 pub async fn upgrade(
     State(s): State<AppState>,
     who: Authenticated,
@@ -205,7 +240,8 @@ pub async fn upgrade(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{name}", responses((status = 200, body = PluginInfo), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/plugins/{name}", operation_id = "get_plugin", params(("name" = String, Path)),
+    responses((status = 200, body = PluginInfo), (status = 403, description = "The policy denies it"), (status = 404, description = "No such plugin in the tenant")))]
 pub async fn show(
     State(s): State<AppState>,
     who: Authenticated,
@@ -225,7 +261,13 @@ pub struct UninstallQuery {
     purge: bool,
 }
 
-#[utoipa::path(delete, path = "/api/v1/plugins/{name}", params(UninstallQuery), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/plugins/{name}", operation_id = "uninstall_plugin", params(("name" = String, Path), UninstallQuery),
+    responses(
+        (status = 204, description = "Uninstalled"),
+        (status = 400, description = "`purge` is not true or false, or an unknown or repeated parameter (`invalid_query`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such plugin in the tenant"),
+    ))]
 pub async fn uninstall(
     State(s): State<AppState>,
     who: Authenticated,
@@ -257,7 +299,8 @@ pub async fn uninstall(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/enable", responses((status = 204), (status = 404)))]
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/enable", operation_id = "enable_plugin", params(("name" = String, Path)),
+    responses((status = 204, description = "Enabled"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such plugin in the tenant")))]
 pub async fn enable(
     State(s): State<AppState>,
     who: Authenticated,
@@ -275,7 +318,8 @@ pub async fn enable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/disable", responses((status = 204), (status = 404)))]
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/disable", operation_id = "disable_plugin", params(("name" = String, Path)),
+    responses((status = 204, description = "Disabled"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such plugin in the tenant")))]
 pub async fn disable(
     State(s): State<AppState>,
     who: Authenticated,
@@ -294,7 +338,13 @@ pub async fn disable(
 }
 
 /// Tightens a plugin's limits (each at most the platform default).
-#[utoipa::path(put, path = "/api/v1/plugins/{name}/limits", request_body = Limits, responses((status = 204), (status = 422)))]
+#[utoipa::path(put, path = "/api/v1/plugins/{name}/limits", operation_id = "set_plugin_limits", params(("name" = String, Path)), request_body = Limits,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such plugin in the tenant"),
+        (status = 422, description = "A limit above the platform's ceiling, or zero (`invalid_limits`)"),
+    ))]
 pub async fn limits(
     State(s): State<AppState>,
     who: Authenticated,
@@ -315,7 +365,8 @@ pub async fn limits(
 }
 
 /// The newest 500 lines of the plugin's log (its `log` lines, stdout and stderr).
-#[utoipa::path(get, path = "/api/v1/plugins/{name}/log", responses((status = 200, body = Vec<PluginLogRow>)))]
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/log", operation_id = "get_plugin_log", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<PluginLogRow>), (status = 403, description = "The policy denies it"), (status = 404, description = "No such plugin in the tenant")))]
 pub async fn log(
     State(s): State<AppState>,
     who: Authenticated,
@@ -332,7 +383,8 @@ pub async fn log(
 }
 
 /// The plugin's jobs: schedule (UTC), when the next run is due, and how the last one went.
-#[utoipa::path(get, path = "/api/v1/plugins/{name}/jobs", responses((status = 200, body = Vec<JobInfo>), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/jobs", operation_id = "list_plugin_jobs", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<JobInfo>), (status = 403, description = "The policy denies it"), (status = 404, description = "No such plugin in the tenant")))]
 pub async fn jobs(
     State(s): State<AppState>,
     who: Authenticated,
@@ -346,7 +398,14 @@ pub async fn jobs(
 
 /// Runs one of the plugin's jobs now (as the plugin's service identity) and returns its report;
 /// the schedule is unchanged. 409 while a run of it is in progress.
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/jobs/{job}/run", responses((status = 200, body = JobRun), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/jobs/{job}/run", operation_id = "run_plugin_job",
+    params(("name" = String, Path), ("job" = String, Path)),
+    responses(
+        (status = 200, body = JobRun, description = "The run's report (`ok` or `failed`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such plugin or job"),
+        (status = 409, description = "A run of the job is in progress, or the plugin is disabled"),
+    ))]
 pub async fn run_job(
     State(s): State<AppState>,
     who: Authenticated,
@@ -373,7 +432,20 @@ fn params(pairs: Vec<(String, String)>) -> Vec<Param> {
 }
 
 /// A plugin's screen, rendered by the plugin for the signed-in member (query string = params).
-#[utoipa::path(get, path = "/api/v1/plugins/{name}/screens/{screen}", responses((status = 200, body = Value), (status = 404), (status = 502)))]
+#[utoipa::path(get, path = "/api/v1/plugins/{name}/screens/{screen}", operation_id = "render_plugin_screen",
+    params(("name" = String, Path), ("screen" = String, Path)),
+    responses(
+        (status = 200, body = Object, description = "The rendered screen: its declarative blocks"),
+        (status = 400, description = "The query string cannot be read"),
+        (status = 403, description = "The policy denies it, or the plugin refused (`forbidden`)"),
+        (status = 404, description = "No such plugin or screen, or the plugin found nothing"),
+        (status = 409, description = "The plugin is disabled, or it answered with a conflict"),
+        (status = 413, description = "The parameters exceed the plugin's input limit (`too_large`)"),
+        (status = 422, description = "The plugin refused the parameters (`invalid`, with `fields`)"),
+        (status = 429, description = "The plugin reached one of its limits (`limit_exceeded`)"),
+        (status = 502, description = "The plugin failed: a trap, its deadline, or a limit of its sandbox (`plugin_stopped`)"),
+        (status = 503, description = "The plugin is unavailable (`unavailable`)"),
+    ))]
 pub async fn screen(
     State(s): State<AppState>,
     who: Authenticated,
@@ -386,9 +458,53 @@ pub async fn screen(
     ))
 }
 
+/// A form submission or button press (for the document; `action` reads it field by field).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ActionRequest {
+    /// The form's inputs: each name to a value, or to a list of values.
+    #[schema(value_type = Option<std::collections::HashMap<String, ParamValue>>)]
+    inputs: Option<Value>,
+    /// The row a row action was pressed on.
+    row: Option<String>,
+    /// The screen the action is on (default `main`), with its parameters.
+    origin: Option<ActionOrigin>,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ActionOrigin {
+    screen: String,
+    #[schema(value_type = Option<std::collections::HashMap<String, ParamValue>>)]
+    params: Option<Value>,
+}
+
+/// One value, or several (a multi-valued input repeats its name).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ParamValue {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// A form submission or button press: `{"inputs": {name: value or [values]}, "row": id,
 /// "origin": {"screen": name, "params": {name: value}}}`.
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/actions/{action}", request_body = Value, responses((status = 200, body = Value), (status = 404), (status = 422), (status = 502)))]
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/actions/{action}", operation_id = "submit_plugin_action",
+    params(("name" = String, Path), ("action" = String, Path)),
+    request_body = ActionRequest,
+    responses(
+        (status = 200, body = Object, description = "The action's outcome: a notice and what to show next"),
+        (status = 403, description = "The policy denies it, or the plugin refused (`forbidden`)"),
+        (status = 404, description = "No such plugin, action or origin screen, or the plugin found nothing"),
+        (status = 409, description = "The plugin is disabled, or it answered with a conflict"),
+        (status = 413, description = "The inputs exceed the plugin's input limit (`too_large`)"),
+        (status = 422, description = "The origin screen offers no such action (`action_not_offered`), or the inputs break the form's rules or the plugin refused them (`invalid`, with `fields`)"),
+        (status = 429, description = "The plugin reached one of its limits (`limit_exceeded`)"),
+        (status = 502, description = "The plugin failed: a trap, its deadline, or a limit of its sandbox (`plugin_stopped`)"),
+        (status = 503, description = "The plugin is unavailable (`unavailable`)"),
+    ))]
 pub async fn action(
     State(s): State<AppState>,
     who: Authenticated,
@@ -556,7 +672,13 @@ pub struct TrustedKey {
 }
 
 /// Trusts a publisher's Ed25519 key for plugin signatures.
-#[utoipa::path(post, path = "/api/v1/plugin-trust/keys", request_body = TrustedKey, responses((status = 204), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/plugin-trust/keys", operation_id = "trust_publisher_key", request_body = TrustedKey,
+    responses(
+        (status = 204, description = "Trusted"),
+        (status = 403, description = "The policy denies it"),
+        (status = 409, description = "A key of that name is already trusted"),
+        (status = 422, description = "Not an Ed25519 public key in hex, or a name that is not 1-60 printable characters (`invalid_key`)"),
+    ))]
 pub async fn trust_key(
     State(s): State<AppState>,
     who: Authenticated,
@@ -582,7 +704,8 @@ pub struct TrustSettings {
     require_signature: bool,
 }
 
-#[utoipa::path(put, path = "/api/v1/plugin-trust", request_body = TrustSettings, responses((status = 204)))]
+#[utoipa::path(put, path = "/api/v1/plugin-trust", operation_id = "set_plugin_trust", request_body = TrustSettings,
+    responses((status = 204, description = "Set"), (status = 403, description = "The policy denies it")))]
 pub async fn trust(
     State(s): State<AppState>,
     who: Authenticated,

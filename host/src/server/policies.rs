@@ -66,7 +66,14 @@ pub struct CheckResult {
 }
 
 /// Check and test a policy set without publishing it.
-#[utoipa::path(post, path = "/api/v1/policies/check", request_body = PolicyUpload, responses((status = 200, body = CheckResult)))]
+#[utoipa::path(post, path = "/api/v1/policies/check", operation_id = "check_policy_set", request_body = PolicyUpload,
+    responses(
+        (status = 200, body = CheckResult, description = "The check's outcome: `ok`, or the errors or failing tests"),
+        (status = 400, description = "The body is not `{files, note?}` with string values"),
+        (status = 403, description = "The policy denies it"),
+        (status = 429, description = "A policy job of the tenant is already running (`policy_job_busy`)"),
+        (status = 503, description = "The host runs as many policy jobs as it can (`busy`)"),
+    ))]
 pub async fn check(
     State(s): State<AppState>,
     who: Authenticated,
@@ -96,8 +103,15 @@ pub async fn check(
 }
 
 /// Publish a policy set: refused (422, naming the failing tests) unless it compiles and its tests pass.
-#[utoipa::path(post, path = "/api/v1/policies", request_body = PolicyUpload,
-    responses((status = 201, body = admin::Published), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/policies", operation_id = "publish_policy_set", request_body = PolicyUpload,
+    responses(
+        (status = 201, body = admin::Published),
+        (status = 400, description = "The body is not `{files, note?}` with string values, or `note` is too long"),
+        (status = 403, description = "The policy denies it"),
+        (status = 422, description = "The set does not compile (`policy_invalid`) or its tests fail (`policy_tests_failed`)"),
+        (status = 429, description = "A policy job of the tenant is already running (`policy_job_busy`)"),
+        (status = 503, description = "The host runs as many policy jobs as it can (`busy`)"),
+    ))]
 pub async fn publish(
     State(s): State<AppState>,
     who: Authenticated,
@@ -117,12 +131,27 @@ pub struct BundleQuery {
     note: String,
 }
 
+/// A bundle's bytes (for the document).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct BundleBytes(Vec<u8>);
+
 /// Publish an OPA bundle (`bundle.tar.gz` from `crm policy build` or `opa build -t wasm`): its
 /// `/policy.wasm` decides; its Rego files, if any, must pass their tests. Refused (422) if it
 /// does not load.
-#[utoipa::path(post, path = "/api/v1/policies/bundle", params(BundleQuery),
-    request_body(content = Vec<u8>, content_type = "application/gzip"),
-    responses((status = 201, body = admin::Published), (status = 400), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/policies/bundle", operation_id = "publish_policy_bundle", params(BundleQuery),
+    request_body(description = "The bundle (`bundle.tar.gz`); the body is read as it is, whatever its content type",
+        content((BundleBytes = "application/gzip"), (BundleBytes = "application/octet-stream"))),
+    responses(
+        (status = 201, body = admin::Published),
+        (status = 400, description = "Not a bundle this host can read (`invalid_bundle`), a bad query (`invalid_query`), or `note` is too long"),
+        (status = 403, description = "The policy denies it"),
+        (status = 413, description = "The bundle is over 32 MiB"),
+        (status = 422, description = "The module does not load, or the bundle's Rego does not compile or pass its tests"),
+        (status = 429, description = "A policy job of the tenant is already running (`policy_job_busy`)"),
+        (status = 503, description = "The host runs as many policy jobs as it can (`busy`)"),
+    ))]
 pub async fn publish_bundle(
     State(s): State<AppState>,
     who: Authenticated,
@@ -170,7 +199,8 @@ pub struct PolicyList {
 }
 
 /// The tenant's policy versions, newest first, with author and time.
-#[utoipa::path(get, path = "/api/v1/policies", responses((status = 200, body = PolicyList)))]
+#[utoipa::path(get, path = "/api/v1/policies", operation_id = "list_policy_versions",
+    responses((status = 200, body = PolicyList), (status = 403, description = "The policy denies it")))]
 pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<PolicyList>> {
     authorize(&s, &who, "policy.read").await?;
     let tenant = &who.actor.tenant_id;
@@ -216,7 +246,12 @@ async fn version_row(s: &AppState, who: &Authenticated, v: i64) -> AppResult<Pol
 }
 
 /// One version's files.
-#[utoipa::path(get, path = "/api/v1/policies/{version}", params(("version" = i64, Path)), responses((status = 200, body = PolicyVersionRow)))]
+#[utoipa::path(get, path = "/api/v1/policies/{version}", operation_id = "get_policy_version", params(("version" = i64, Path)),
+    responses(
+        (status = 200, body = PolicyVersionRow),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such version in the tenant"),
+    ))]
 pub async fn show(
     State(s): State<AppState>,
     who: Authenticated,
@@ -229,13 +264,29 @@ pub async fn show(
     Ok(Json(version_row(&s, &who, v).await?))
 }
 
+/// A unified diff between two versions.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyDiff {
+    from: i64,
+    to: i64,
+    /// Unified diff of the two versions' files.
+    diff: String,
+}
+
 /// A unified diff between two versions (`?from=1&to=2`).
-#[utoipa::path(get, path = "/api/v1/policies/diff", params(("from" = i64, Query), ("to" = i64, Query)), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/policies/diff", operation_id = "diff_policy_versions",
+    params(("from" = i64, Query), ("to" = i64, Query)),
+    responses(
+        (status = 200, body = PolicyDiff),
+        (status = 400, description = "`from` or `to` is missing or not a number, or an unknown or repeated parameter (`invalid_query`)"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such version in the tenant"),
+    ))]
 pub async fn diff(
     State(s): State<AppState>,
     who: Authenticated,
     uri: axum::http::Uri,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<PolicyDiff>> {
     let q: BTreeMap<String, String> = super::api::query_params(&uri, &["from", "to"], &[])?
         .into_iter()
         .collect();
@@ -254,9 +305,11 @@ pub async fn diff(
         files: serde_json::from_str(&version_row(&s, &who, to).await?.files)
             .map_err(anyhow::Error::from)?,
     };
-    Ok(Json(
-        serde_json::json!({"from": from, "to": to, "diff": admin::diff(&a, &b)}),
-    ))
+    Ok(Json(PolicyDiff {
+        from,
+        to,
+        diff: admin::diff(&a, &b),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -265,18 +318,33 @@ pub struct RollbackRequest {
     version: i64,
 }
 
+/// What a rollback did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RolledBack {
+    /// The version now in force.
+    active: i64,
+    /// Unified diff from the version that was in force.
+    diff: String,
+}
+
 /// Make an earlier version active again.
-#[utoipa::path(post, path = "/api/v1/policies/rollback", request_body = RollbackRequest, responses((status = 200, body = Object), (status = 404)))]
+#[utoipa::path(post, path = "/api/v1/policies/rollback", operation_id = "rollback_policy", request_body = RollbackRequest,
+    responses(
+        (status = 200, body = RolledBack),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such version in the tenant"),
+    ))]
 pub async fn rollback(
     State(s): State<AppState>,
     who: Authenticated,
     JsonObject(body): JsonObject,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<RolledBack>> {
     let req: RollbackRequest = typed(body)?;
     match admin::rollback(&s.app, &who.actor, "api", req.version).await? {
-        Some(diff) => Ok(Json(
-            serde_json::json!({"active": req.version, "diff": diff}),
-        )),
+        Some(diff) => Ok(Json(RolledBack {
+            active: req.version,
+            diff,
+        })),
         None => Err(AppError::not_found("policy version")),
     }
 }
@@ -367,7 +435,11 @@ pub(super) fn decision_query<'a>(
     ("until" = Option<i64>, Query, description = "milliseconds since the epoch, exclusive"),
     ("tenant_version" = Option<i64>, Query, description = "decisions the tenant's version took part in"),
     ("digest" = Option<String>, Query, description = "SHA-256 of one input"),
-), responses((status = 200, body = [DecisionEntry]), (status = 400, description = "invalid filter")))]
+), operation_id = "list_decisions", responses(
+    (status = 200, body = [DecisionEntry]),
+    (status = 400, description = "An unknown or repeated filter, or a value outside its rule (`invalid_query`)"),
+    (status = 403, description = "The policy denies it"),
+))]
 pub async fn decisions(
     State(s): State<AppState>,
     who: Authenticated,
