@@ -91,6 +91,8 @@ pub struct Settings {
     /// Where the server also appends the audit checkpoints it signs (a file best kept on
     /// storage the database's administrators cannot rewrite).
     pub audit_checkpoint_file: Option<std::path::PathBuf>,
+    /// Bytes all of one tenant's plugins' records may take together.
+    pub tenant_storage_bytes: u64,
 }
 
 impl Default for Settings {
@@ -98,6 +100,7 @@ impl Default for Settings {
         Self {
             token_max_days: crate::sessions::TOKEN_MAX_DAYS,
             audit_checkpoint_file: None,
+            tenant_storage_bytes: 1 << 30,
         }
     }
 }

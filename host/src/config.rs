@@ -24,6 +24,9 @@ pub struct FileConfig {
     /// A file the server appends each signed audit checkpoint to (JSON lines), for
     /// `crm audit verify --checkpoints`. `CRM_AUDIT_CHECKPOINT_FILE` overrides it.
     pub audit_checkpoint_file: Option<PathBuf>,
+    /// Megabytes all of one tenant's plugins may store (default 1,024).
+    /// `CRM_TENANT_PLUGIN_STORAGE_MB` overrides it.
+    pub tenant_plugin_storage_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +54,20 @@ impl FileConfig {
                 anyhow::bail!("token_max_days must be 1 to 365, not {days}");
             }
             s.token_max_days = days;
+        }
+        let mb = std::env::var("CRM_TENANT_PLUGIN_STORAGE_MB")
+            .ok()
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| anyhow::anyhow!("CRM_TENANT_PLUGIN_STORAGE_MB must be a number"))
+            })
+            .transpose()?
+            .or(self.tenant_plugin_storage_mb);
+        if let Some(mb) = mb {
+            if !(1..=1 << 20).contains(&mb) {
+                anyhow::bail!("tenant_plugin_storage_mb must be 1 to 1048576, not {mb}");
+            }
+            s.tenant_storage_bytes = mb << 20;
         }
         s.audit_checkpoint_file = std::env::var_os("CRM_AUDIT_CHECKPOINT_FILE")
             .map(PathBuf::from)

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod encryption;
+mod plugin_host_work;
 mod plugins;
 mod policies;
 mod roles;

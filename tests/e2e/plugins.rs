@@ -33,6 +33,10 @@ fn test_plugins() -> &'static Path {
                 "ungranted",
                 "-p",
                 "relay",
+                "-p",
+                "impostor",
+                "-p",
+                "bloated",
             ])
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET")
@@ -86,7 +90,7 @@ fn plugin_workspace_tests_pass() {
     assert!(passed > 20, "only {passed} plugin tests ran:\n{text}");
 }
 
-fn wasm(name: &str) -> Vec<u8> {
+pub(crate) fn wasm(name: &str) -> Vec<u8> {
     let path = if name == "hello" {
         PathBuf::from(HELLO)
     } else {
@@ -125,7 +129,7 @@ async fn upload(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn install(
+pub(crate) async fn install(
     s: &Server,
     token: &str,
     bytes: Vec<u8>,

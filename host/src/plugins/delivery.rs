@@ -29,8 +29,9 @@ pub fn covers(subscription: &str, topic: &str) -> bool {
     }
 }
 
-/// The source the host's own events are published under (topics `crm.…`).
-pub const PLATFORM: &str = "crm";
+/// The source the host's own events are stored under (topics `crm.…`): empty, which no plugin's
+/// name can be, so an event's source is always who emitted it.
+pub const PLATFORM: &str = "";
 
 /// The tenant's enabled plugins and the topics each subscribes to: read once for all the
 /// events one call writes.
@@ -112,12 +113,20 @@ pub async fn publish(
 /// Delivers the deliveries that are due (called by the job worker).
 pub async fn run_due(app: &Arc<App>) -> AppResult<()> {
     let now = now_ms();
-    for row in app.store.due_deliveries(now, 32).await? {
-        // One delivery that cannot be made (its plugin just uninstalled, say) holds up no other.
-        let (event, plugin) = (row.event_id.clone(), row.plugin.clone());
-        if let Err(e) = deliver(app, row, now).await {
-            tracing::warn!(%event, %plugin, error = %e.message, "an event could not be delivered");
-        }
+    for row in app
+        .store
+        .due_deliveries(now, super::jobs::DUE_PER_TENANT)
+        .await?
+    {
+        // Each on its own: one slow or failing delivery holds up no other (a delivery in
+        // progress holds its lease, so the next poll skips it).
+        let app = app.clone();
+        tokio::spawn(async move {
+            let (event, plugin) = (row.event_id.clone(), row.plugin.clone());
+            if let Err(e) = deliver(&app, row, now).await {
+                tracing::warn!(%event, %plugin, error = %e.message, "an event could not be delivered");
+            }
+        });
     }
     Ok(())
 }
@@ -198,7 +207,7 @@ async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
             format!("event/{}", row.event_id),
             serde_json::json!({
                 "topic": row.topic,
-                "source": row.source,
+                "source": if row.source == PLATFORM { "platform" } else { row.source.as_str() },
                 "attempt": row.attempt,
                 "status": status,
             }),

@@ -399,6 +399,9 @@ async fn backfill(app: &App) -> AppResult<()> {
 
 /// Starts this host's job worker: every second it runs the due jobs, one at a time, then delivers
 /// the due events.
+/// Due jobs or deliveries of one tenant taken per poll.
+pub const DUE_PER_TENANT: i64 = 8;
+
 pub fn spawn(app: Arc<App>) {
     tokio::spawn(async move {
         if let Err(e) = backfill(&app).await {
@@ -409,18 +412,24 @@ pub fn spawn(app: Arc<App>) {
         loop {
             tick.tick().await;
             let now = now_ms();
-            let due = match app.store.due_jobs(now, 16).await {
+            let due = match app.store.due_jobs(now, DUE_PER_TENANT).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read due plugin jobs");
                     continue;
                 }
             };
+            // Each job runs on its own: a long one holds up no other job and no delivery, and
+            // the call pool shares the plugins' threads between tenants. A job still running is
+            // skipped, since it holds its lease.
             for row in due {
-                let (plugin, job) = (row.plugin.clone(), row.job.clone());
-                if let Err(e) = run_due(&app, row, now).await {
-                    tracing::warn!(%plugin, %job, error = %e.message, "a plugin job could not run");
-                }
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let (plugin, job) = (row.plugin.clone(), row.job.clone());
+                    if let Err(e) = run_due(&app, row, now).await {
+                        tracing::warn!(%plugin, %job, error = %e.message, "a plugin job could not run");
+                    }
+                });
             }
             if let Err(e) = super::delivery::run_due(&app).await {
                 tracing::warn!(error = %e.message, "plugin events could not be delivered");

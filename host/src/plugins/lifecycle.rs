@@ -62,8 +62,20 @@ pub struct PluginInfo {
     pub screens: Vec<ScreenInfo>,
     pub actions: Vec<String>,
     pub limits: Limits,
+    /// What its records take, against its quota and its tenant's.
+    pub storage: Option<StorageUse>,
     pub installed_at: i64,
     pub updated_at: i64,
+}
+
+/// A plugin's stored records against its quota, and its tenant's plugins' against theirs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StorageUse {
+    pub bytes: i64,
+    pub records: i64,
+    pub quota_bytes: i64,
+    pub tenant_bytes: i64,
+    pub tenant_quota_bytes: i64,
 }
 
 /// A plugin as stored, decoded.
@@ -123,6 +135,7 @@ impl Installed {
                 .collect(),
             actions: m.actions.iter().map(|a| a.name.clone()).collect(),
             limits: self.limits.clone(),
+            storage: None,
             installed_at: self.row.installed_at,
             updated_at: self.row.updated_at,
         }
@@ -345,9 +358,23 @@ pub async fn get(app: &App, tenant_id: &str, name: &str) -> AppResult<Installed>
 }
 
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<PluginInfo>> {
+    let usage = app.store.plugin_usage(tenant_id).await?;
+    let tenant_bytes: i64 = usage.iter().map(|u| u.1).sum();
     let mut out = Vec::new();
     for row in app.store.plugins(tenant_id).await? {
-        out.push(Installed::decode(row)?.info());
+        let mut info = Installed::decode(row)?.info();
+        let (bytes, records) = usage
+            .iter()
+            .find(|u| u.0 == info.name)
+            .map_or((0, 0), |u| (u.1, u.2));
+        info.storage = Some(StorageUse {
+            bytes,
+            records,
+            quota_bytes: info.limits.storage_bytes as i64,
+            tenant_bytes,
+            tenant_quota_bytes: app.settings.tenant_storage_bytes as i64,
+        });
+        out.push(info);
     }
     Ok(out)
 }
@@ -597,8 +624,11 @@ pub(crate) async fn with_caller<R>(
                 .plugin_component(&actor.tenant_id, &p.row.name)
                 .await?
                 .ok_or_else(|| AppError::not_found(&format!("plugin {}", clip(&p.row.name))))?;
-            app.plugins
-                .prepare(&p.row.sha256, &bytes, &p.grants)
+            // Compiling a component takes seconds (a Python one, many): off the async workers.
+            let (plugins, sha, grants) = (app.clone(), p.row.sha256.clone(), p.grants.clone());
+            tokio::task::spawn_blocking(move || plugins.plugins.prepare(&sha, &bytes, &grants))
+                .await
+                .map_err(anyhow::Error::from)?
                 .map_err(AppError::from)?
         }
     };
@@ -695,10 +725,20 @@ pub async fn render(
         locale,
         user,
     };
-    with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
+    let screen = with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
         app.plugins.render(prepared, caller, request).await
     })
-    .await
+    .await?;
+    super::screens::check(&screen, &p.manifest).map_err(|why| refused_screen(name, why))?;
+    Ok(screen)
+}
+
+/// A screen the host will not show, as the plugin's failure (502): what it sent is wrong.
+fn refused_screen(plugin: &str, why: String) -> AppError {
+    call_error(CallError::Stopped {
+        plugin: plugin.to_string(),
+        reason: why,
+    })
 }
 
 /// Runs one of a plugin's declared actions for the actor.
@@ -741,6 +781,8 @@ pub async fn act(
         app.plugins.act(prepared, caller, request).await
     })
     .await?;
+    super::screens::check_outcome(&outcome, &p.manifest)
+        .map_err(|why| refused_screen(name, why))?;
     app.audit
         .record(
             &actor.tenant_id,
@@ -821,6 +863,15 @@ fn call_error(e: CallError) -> AppError {
             );
             e.fields = fields;
             e
+        }
+        CallError::Busy => {
+            let mut err = AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "plugins_busy",
+                e.to_string(),
+            );
+            err.retry_after = Some(2);
+            err
         }
         CallError::Host(e) => AppError::from(e),
     }

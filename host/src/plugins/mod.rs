@@ -14,5 +14,6 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod package;
 pub mod runtime;
+pub mod screens;
 
 pub use runtime::{Limits, Runtime};

@@ -201,7 +201,29 @@ fn version_ok(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
-/// Checks a manifest's names.
+/// Names that belong to the platform: its event topics are `crm.…`, so a plugin named `crm`
+/// would publish what subscribers take for platform events.
+pub const RESERVED_NAMES: &[&str] = &["crm", "platform", "host", "system"];
+
+/// How much a manifest may declare: every list and string is bounded, so what the host stores,
+/// lists and renders for a plugin is too.
+pub mod bounds {
+    pub const SCREENS: usize = 50;
+    /// Screens listed in the staff navigation.
+    pub const MENU_SCREENS: usize = 12;
+    pub const ACTIONS: usize = 100;
+    pub const JOBS: usize = 20;
+    pub const SUBSCRIPTIONS: usize = 50;
+    pub const COLLECTIONS: usize = 20;
+    /// Indexed fields per collection (each is an index row per document written).
+    pub const INDEXED_FIELDS: usize = 8;
+    /// Characters of a title or a capability's reason, in each language.
+    pub const LABEL_CHARS: usize = 200;
+    /// Characters of the description, in each language.
+    pub const DESCRIPTION_CHARS: usize = 2000;
+}
+
+/// Checks a manifest's names and sizes.
 pub fn check_manifest(m: &PluginManifest) -> Result<(), AppError> {
     let bad = |what: String| unprocessable("invalid_manifest", what);
     if !name_ok(&m.name, b'-') {
@@ -210,6 +232,14 @@ pub fn check_manifest(m: &PluginManifest) -> Result<(), AppError> {
             m.name.chars().take(60).collect::<String>()
         )));
     }
+    if RESERVED_NAMES.contains(&m.name.as_str()) {
+        return Err(bad(format!(
+            "the plugin name `{}` belongs to the platform (reserved: {})",
+            m.name,
+            RESERVED_NAMES.join(", ")
+        )));
+    }
+    check_sizes(m).map_err(bad)?;
     if !version_ok(&m.version) {
         return Err(bad(format!(
             "the version `{}` is not a semantic version such as 1.4.0",
@@ -258,6 +288,98 @@ pub fn check_manifest(m: &PluginManifest) -> Result<(), AppError> {
     for j in &m.jobs {
         super::jobs::check_schedule(&j.schedule)
             .map_err(|e| bad(format!("the job `{}`: {e}", j.name)))?;
+    }
+    Ok(())
+}
+
+/// Every list of a manifest within [`bounds`], every label within its length.
+fn check_sizes(m: &PluginManifest) -> Result<(), String> {
+    use bounds::*;
+    let count = |what: &str, n: usize, max: usize| {
+        if n > max {
+            Err(format!(
+                "the manifest declares {n} {what}; at most {max} are allowed"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    count("screens", m.screens.len(), SCREENS)?;
+    count(
+        "menu screens",
+        m.screens.iter().filter(|s| s.in_menu).count(),
+        MENU_SCREENS,
+    )?;
+    count("actions", m.actions.len(), ACTIONS)?;
+    count("jobs", m.jobs.len(), JOBS)?;
+    count("subscriptions", m.subscriptions.len(), SUBSCRIPTIONS)?;
+    count("collections", m.collections.len(), COLLECTIONS)?;
+    count(
+        "capability requests",
+        m.capabilities.len(),
+        Capability::ALL.len(),
+    )?;
+    for c in &m.collections {
+        count(
+            &format!("indexed fields in collection `{}`", c.name),
+            c.indexed.len(),
+            INDEXED_FIELDS,
+        )?;
+        if let Some(f) = c.indexed.iter().find(|f| !name_ok(f, b'_')) {
+            return Err(format!(
+                "the indexed field `{}` of collection `{}` is not a valid name",
+                f.chars().take(60).collect::<String>(),
+                c.name
+            ));
+        }
+    }
+    for s in &m.subscriptions {
+        let ok = s.len() <= 100
+            && s.strip_suffix(".*").unwrap_or(s).split('.').all(|p| {
+                !p.is_empty()
+                    && p.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
+            });
+        if !ok {
+            return Err(format!(
+                "the subscription `{}` is not a topic (dotted lowercase names, optionally ending .*)",
+                s.chars().take(60).collect::<String>()
+            ));
+        }
+    }
+    let labels = std::iter::once(("the title", &m.title, LABEL_CHARS))
+        .chain(std::iter::once((
+            "the description",
+            &m.description,
+            DESCRIPTION_CHARS,
+        )))
+        .chain(
+            m.screens
+                .iter()
+                .map(|s| ("a screen title", &s.title, LABEL_CHARS)),
+        )
+        .chain(
+            m.actions
+                .iter()
+                .map(|a| ("an action title", &a.title, LABEL_CHARS)),
+        )
+        .chain(
+            m.jobs
+                .iter()
+                .map(|j| ("a job title", &j.title, LABEL_CHARS)),
+        )
+        .chain(
+            m.capabilities
+                .iter()
+                .map(|c| ("a capability's reason", &c.reason, LABEL_CHARS)),
+        );
+    for (what, l, max) in labels {
+        let long = l.en.chars().count() > max
+            || l.zh_hans.as_ref().is_some_and(|z| z.chars().count() > max);
+        if long {
+            return Err(format!("{what} is longer than {max} characters"));
+        }
     }
     Ok(())
 }

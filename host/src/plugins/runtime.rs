@@ -1,9 +1,19 @@
 //! The sandbox: one Wasmtime engine for every plugin, compiled components cached on disk, and a
 //! fresh instance per call from a prepared `InstancePre` (pooling allocator, copy-on-write memory
-//! images), bounded by a wall-clock deadline, optional fuel, memory/table/instance caps, an
-//! output cap and a host-call cap.
+//! images), bounded by memory/table/instance caps, an output cap and a host-call cap.
+//!
+//! - A call's budget counts the plugin's own execution: fuel (Wasm instructions), at
+//!   [`FUEL_PER_MS`] per millisecond of its deadline, so a busy machine or a slow database never
+//!   turns a plugin's 100 ms into a failure. A separate wall-clock ceiling, many times larger,
+//!   bounds the whole call, waiting on the host included.
+//! - What a plugin hands the host (results, host-call arguments) is bounded while it is read out
+//!   of the sandbox, before the host allocates it (Wasmtime's hostcall fuel, at the output cap).
+//! - Plugin code runs on a runtime of its own ([`CallPool`]), never on the threads that serve
+//!   HTTP, at most a few calls of one tenant at once; a running call yields every millisecond, so
+//!   long calls share the pool's threads instead of holding them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,8 +31,17 @@ use super::abi::v0_1_0::{self as abi, PluginPre};
 use super::caps::{self, Capability, log::LogBuffer};
 use crate::app::{Actor, App};
 
-/// Epoch ticks per second: deadlines are counted in milliseconds.
+/// Epoch ticks per second: the wall-clock ceiling is counted in milliseconds.
 const TICK: Duration = Duration::from_millis(1);
+
+/// Fuel per millisecond of a plugin's deadline. Fuel counts Wasm instructions; a tight loop
+/// runs about 12 million of them per millisecond on the 2-core test machine (the hostile
+/// plugin's loop spends a 100 ms budget in about 85 ms), memory-bound code fewer.
+pub const FUEL_PER_MS: u64 = 10_000_000;
+
+/// The wall-clock ceiling of a call: this many times its deadline, and at least [`MIN_WALL`].
+const WALL_FACTOR: u64 = 20;
+const MIN_WALL: Duration = Duration::from_secs(2);
 
 /// The most any plugin may have, whatever an admin configures (the pool is sized for it).
 const MAX_MEMORY: usize = 64 << 20;
@@ -51,6 +70,8 @@ pub struct Limits {
     pub host_calls: u32,
     /// Bytes of log (log lines, stdout, stderr) kept per invocation.
     pub log_bytes: usize,
+    /// Bytes the plugin's records may take (sealed data and index rows).
+    pub storage_bytes: usize,
 }
 
 /// The platform's deadline for `render`, `act` and `on-event`: 100 ms, or `CRM_PLUGIN_DEADLINE_MS`
@@ -79,6 +100,7 @@ impl Default for Limits {
             output_bytes: 1 << 20,
             host_calls: 1_000,
             log_bytes: 16 << 10,
+            storage_bytes: 64 << 20,
         }
     }
 }
@@ -119,7 +141,12 @@ impl Limits {
             d.output_bytes as u64,
         )?;
         within("host_calls", self.host_calls.into(), d.host_calls.into())?;
-        within("log_bytes", self.log_bytes as u64, d.log_bytes as u64)
+        within("log_bytes", self.log_bytes as u64, d.log_bytes as u64)?;
+        within(
+            "storage_bytes",
+            self.storage_bytes as u64,
+            d.storage_bytes as u64,
+        )
     }
 }
 
@@ -129,6 +156,9 @@ pub enum CallError {
     /// The sandbox stopped the plugin (a limit, a trap, a panic): the text says which.
     #[error("the plugin {plugin} was stopped: {reason}")]
     Stopped { plugin: String, reason: String },
+    /// The tenant's plugins already have as many calls running as they may, for too long.
+    #[error("the tenant's plugins are busy; try again in a moment")]
+    Busy,
     /// The plugin answered with an error of the interface.
     #[error("the plugin {plugin} answered with an error")]
     Plugin { plugin: String, error: abi::Error },
@@ -154,10 +184,24 @@ pub struct CallState {
     pub(crate) events: Vec<caps::events::Pending>,
     /// The call's logical time, in milliseconds: a job's due time, otherwise the call's start.
     pub(crate) now: i64,
+    /// The database work the call may cause; its queries stop when the call's state goes.
+    pub(crate) queries: crate::store::QueryBudget,
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
+
+impl Drop for CallState {
+    fn drop(&mut self) {
+        // A query still running for this call (the call was stopped) is interrupted now.
+        self.queries
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// SQLite VM instructions all of one call's queries may run (a few seconds' worth at most).
+const QUERY_STEPS: u64 = 50_000_000;
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -469,8 +513,8 @@ impl Runtime {
             now: crate::store::now_ms(),
         };
         let (m, _) = self
-            .invoke(&pre, &caller, limits.deadline_ms, async |p, store| {
-                p.crm_platform_guest().call_manifest(store).await
+            .invoke(&pre, &caller, limits.deadline_ms, |p, store| {
+                Box::pin(async move { p.crm_platform_guest().call_manifest(store).await })
             })
             .await?;
         Ok(m)
@@ -487,7 +531,9 @@ impl Runtime {
             prepared,
             caller,
             caller.limits.deadline_ms,
-            async move |p, store| p.crm_platform_guest().call_render(store, &request).await,
+            move |p, store| {
+                Box::pin(async move { p.crm_platform_guest().call_render(store, &request).await })
+            },
         )
         .await
     }
@@ -503,7 +549,9 @@ impl Runtime {
             prepared,
             caller,
             caller.limits.deadline_ms,
-            async move |p, store| p.crm_platform_guest().call_act(store, &request).await,
+            move |p, store| {
+                Box::pin(async move { p.crm_platform_guest().call_act(store, &request).await })
+            },
         )
         .await
     }
@@ -519,7 +567,9 @@ impl Runtime {
             prepared,
             caller,
             caller.limits.deadline_ms,
-            async move |p, store| p.crm_platform_guest().call_on_event(store, &event).await,
+            move |p, store| {
+                Box::pin(async move { p.crm_platform_guest().call_on_event(store, &event).await })
+            },
         )
         .await
     }
@@ -535,7 +585,9 @@ impl Runtime {
             prepared,
             caller,
             caller.limits.job_deadline_ms,
-            async move |p, store| p.crm_platform_guest().call_run_job(store, &request).await,
+            move |p, store| {
+                Box::pin(async move { p.crm_platform_guest().call_run_job(store, &request).await })
+            },
         )
         .await
     }
@@ -550,19 +602,16 @@ impl Runtime {
         f: F,
     ) -> Result<(T, Vec<caps::events::Pending>), CallError>
     where
-        T: Serialize + Send,
-        F: AsyncFnOnce(
-            &abi::Plugin,
-            &mut Store<CallState>,
-        ) -> wasmtime::Result<Result<T, abi::Error>>,
+        T: Serialize + Send + 'static,
+        F: for<'a> CallFn<'a, Result<T, abi::Error>>,
     {
         let (r, events) = self.invoke(&prepared.pre, caller, deadline_ms, f).await?;
         answered(caller.plugin, r, events, caller.limits)
     }
 
-    /// One invocation in a fresh instance: build the store with its limits, instantiate, call
-    /// `f` within `deadline_ms`, and turn whatever stopped the plugin into a `CallError` that
-    /// says which limit.
+    /// One invocation in a fresh instance, on the call pool: build the store with its limits,
+    /// instantiate, call `f` within the budget, and turn whatever stopped the plugin into a
+    /// `CallError` that says which limit.
     async fn invoke<R, F>(
         &self,
         pre: &PluginPre<CallState>,
@@ -571,25 +620,34 @@ impl Runtime {
         f: F,
     ) -> Result<(R, Vec<caps::events::Pending>), CallError>
     where
-        R: Send,
-        F: AsyncFnOnce(&abi::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+        R: Send + 'static,
+        F: for<'a> CallFn<'a, R>,
     {
-        let limits = caller.limits;
-        let mut store = Store::new(&self.engine, self.state(caller)?);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(deadline_ms);
-        store.epoch_deadline_trap();
-        store
-            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-            .map_err(anyhow_of)?;
-        // Host calls can wait on the database outside Wasm, where epochs are not checked: the
-        // timeout bounds the whole call (with slack so the epoch trap names the limit first).
-        let wall = Duration::from_millis(deadline_ms) + Duration::from_millis(50);
-        let run = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        };
-        let result = tokio::time::timeout(wall, run).await;
+        let limits = caller.limits.clone();
+        let budget = Budget::of(&limits, deadline_ms);
+        let state = self.state(caller)?;
+        let (engine, pre) = (self.engine.clone(), pre.clone());
+        let (result, mut store) = CallPool::get()
+            .run(&caller.actor.tenant_id, budget.wall, async move {
+                let mut store = Store::new(&engine, state);
+                store.limiter(|s| &mut s.limiter);
+                let result = budget.apply(&mut store).map_err(anyhow_of);
+                let result = match result {
+                    Err(e) => Ok(Err(wasmtime::Error::msg(e.to_string()))),
+                    Ok(()) => {
+                        // Host calls can wait on the database outside Wasm, where epochs are not
+                        // checked: the timeout bounds the whole call (with slack, so the epoch
+                        // trap names the limit first).
+                        let run = async {
+                            let plugin = pre.instantiate_async(&mut store).await?;
+                            f(&plugin, &mut store).await
+                        };
+                        tokio::time::timeout(budget.wall + Duration::from_millis(50), run).await
+                    }
+                };
+                (result, store)
+            })
+            .await?;
         let stopped = |reason: String| CallError::Stopped {
             plugin: caller.plugin.to_string(),
             reason,
@@ -601,19 +659,24 @@ impl Runtime {
         let why = state.stopped.clone().or(state.limiter.hit.clone());
         drop(store);
         caps::log::persist(&caller.app.store, tenant, caller.plugin, &log).await;
+        let ceiling = format!(
+            "wall-clock ceiling of {} ms exceeded (time waiting on the host included)",
+            budget.wall.as_millis()
+        );
         match result {
-            Err(_) => Err(stopped(format!("time limit of {deadline_ms} ms exceeded"))),
+            Err(_) => Err(stopped(ceiling)),
             Ok(Ok(r)) => Ok((r, events)),
             Ok(Err(e)) => {
                 let reason = if let Some(why) = why {
                     why
                 } else {
                     match e.downcast_ref::<Trap>() {
-                        Some(Trap::Interrupt) => {
-                            format!("time limit of {deadline_ms} ms exceeded")
+                        Some(Trap::Interrupt) => ceiling,
+                        Some(Trap::OutOfFuel) if budget.by_admin => {
+                            format!("fuel limit of {} exceeded", budget.fuel)
                         }
                         Some(Trap::OutOfFuel) => {
-                            format!("fuel limit of {} exceeded", limits.fuel.unwrap_or(u64::MAX))
+                            format!("time limit of {deadline_ms} ms exceeded")
                         }
                         Some(Trap::StackOverflow) => {
                             "call stack exhausted (too deep a recursion)".to_string()
@@ -625,6 +688,11 @@ impl Runtime {
                             "it trapped (unreachable: a panic or an abort)".to_string()
                         }
                         Some(t) => format!("it trapped: {t}"),
+                        None if error_text(&e).contains("fuel allocated for hostcalls") => format!(
+                            "what it handed the host exceeds the limit of {} bytes (refused as it \
+                             was read, before the host copied it)",
+                            limits.output_bytes
+                        ),
                         None => error_text(&e),
                     }
                 };
@@ -659,6 +727,11 @@ impl Runtime {
             log,
             events: Vec::new(),
             now: caller.now,
+            queries: crate::store::QueryBudget::new(
+                std::time::Instant::now()
+                    + Budget::of(caller.limits, caller.limits.job_deadline_ms).wall,
+                QUERY_STEPS,
+            ),
             limiter: Limiter {
                 memory: caller.limits.memory_bytes,
                 table_elements: caller.limits.table_elements,
@@ -669,6 +742,153 @@ impl Runtime {
             table: ResourceTable::new(),
         })
     }
+}
+
+/// What one call may spend.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Fuel for the plugin's own execution.
+    fuel: u64,
+    /// Whether `fuel` is an admin's fuel limit (tighter than the deadline's).
+    by_admin: bool,
+    /// The whole call's wall-clock ceiling.
+    wall: Duration,
+    /// Bytes the plugin may hand the host at once (a result, a host call's arguments).
+    handed: usize,
+}
+
+impl Budget {
+    fn of(limits: &Limits, deadline_ms: u64) -> Self {
+        let cpu = deadline_ms.saturating_mul(FUEL_PER_MS);
+        let fuel = limits.fuel.map_or(cpu, |f| f.min(cpu));
+        Self {
+            fuel,
+            by_admin: fuel < cpu,
+            wall: Duration::from_millis(deadline_ms.saturating_mul(WALL_FACTOR)).max(MIN_WALL),
+            handed: limits.output_bytes,
+        }
+    }
+
+    /// Sets the budget on a fresh store. At each epoch tick a running call yields to the pool's
+    /// other tasks, until the wall-clock ceiling stops it.
+    fn apply(&self, store: &mut Store<CallState>) -> wasmtime::Result<()> {
+        store.set_fuel(self.fuel)?;
+        store.set_hostcall_fuel(self.handed);
+        let end = std::time::Instant::now() + self.wall;
+        store.epoch_deadline_callback(move |_| {
+            Ok(if std::time::Instant::now() >= end {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Yield(1)
+            })
+        });
+        store.set_epoch_deadline(1);
+        Ok(())
+    }
+}
+
+/// Where plugin code runs: a Tokio runtime of its own, so guest code never occupies a thread
+/// that serves HTTP. At most [`TENANT_CALLS`] calls of one tenant run at once and
+/// [`HOST_CALLS`] in all; a tenant's further calls wait behind its own (so one tenant cannot
+/// take every slot), for at most the call's wall-clock ceiling.
+pub struct CallPool {
+    handle: tokio::runtime::Handle,
+    host: Arc<tokio::sync::Semaphore>,
+    tenants: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+/// Calls of one tenant's plugins running at once.
+pub const TENANT_CALLS: usize = 4;
+/// Calls running at once in all, per core.
+const CALLS_PER_CORE: usize = 8;
+
+impl CallPool {
+    /// The process's pool (started on first use; it lives as long as the process).
+    pub fn get() -> &'static CallPool {
+        static POOL: std::sync::OnceLock<(tokio::runtime::Runtime, CallPool)> =
+            std::sync::OnceLock::new();
+        &POOL
+            .get_or_init(|| {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(cores)
+                    .thread_name("plugin-call")
+                    .enable_all()
+                    .build()
+                    .expect("the plugin call runtime starts");
+                let pool = CallPool {
+                    handle: rt.handle().clone(),
+                    host: Arc::new(tokio::sync::Semaphore::new(cores * CALLS_PER_CORE)),
+                    tenants: Mutex::new(HashMap::new()),
+                };
+                (rt, pool)
+            })
+            .1
+    }
+
+    fn tenant(&self, tenant: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut m = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() > 10_000 {
+            m.retain(|_, s| s.available_permits() < TENANT_CALLS);
+        }
+        m.entry(tenant.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(TENANT_CALLS)))
+            .clone()
+    }
+
+    /// Runs `work` on the pool once a slot of the tenant and one of the host are free. Dropping
+    /// the returned future stops the work.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        tenant: &str,
+        wait: Duration,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, CallError> {
+        let mine = self.tenant(tenant);
+        let permits = async {
+            let t = mine.acquire_owned().await.ok()?;
+            let h = self.host.clone().acquire_owned().await.ok()?;
+            Some((t, h))
+        };
+        let Ok(Some(permits)) = tokio::time::timeout(wait, permits).await else {
+            return Err(CallError::Busy);
+        };
+        let task = self.handle.spawn(async move {
+            let _permits = permits;
+            work.await
+        });
+        // Aborted if the caller goes away (a client that disconnected).
+        struct AbortOnDrop(tokio::task::AbortHandle);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _guard = AbortOnDrop(task.abort_handle());
+        task.await
+            .map_err(|e| CallError::Host(anyhow::anyhow!("plugin call task: {e}")))
+    }
+}
+
+/// A call into a plugin's exports, given its instance and store for as long as it runs.
+pub trait CallFn<'a, R>:
+    FnOnce(
+        &'a abi::Plugin,
+        &'a mut Store<CallState>,
+    ) -> futures_util::future::BoxFuture<'a, wasmtime::Result<R>>
+    + Send
+    + 'static
+{
+}
+
+impl<'a, R, F> CallFn<'a, R> for F where
+    F: FnOnce(
+            &'a abi::Plugin,
+            &'a mut Store<CallState>,
+        ) -> futures_util::future::BoxFuture<'a, wasmtime::Result<R>>
+        + Send
+        + 'static
+{
 }
 
 fn prepared_key(sha256: &str, grants: &BTreeSet<Capability>) -> String {

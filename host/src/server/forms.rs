@@ -156,6 +156,40 @@ fn number(v: f64) -> String {
     }
 }
 
+/// Most characters of a field's pattern, and most bytes its compiled program and its lazy DFA
+/// may take: the host compiles and runs patterns for the plugin, so their cost is bounded
+/// (`\w{500}\w{500}` is refused as it compiles, not after seconds).
+pub const MAX_PATTERN_CHARS: usize = crate::plugins::screens::bounds::PATTERN_CHARS;
+const MAX_PATTERN_PROGRAM: usize = 256 << 10;
+/// Patterns one submission may make the host check.
+pub const MAX_PATTERNS: usize = 20;
+
+/// A field's pattern compiled (anchored to the whole input), if it is within the bounds; each
+/// pattern is compiled once per process (the cache is bounded too).
+fn pattern(p: &str) -> Option<std::sync::Arc<regex::Regex>> {
+    type Cache = std::collections::HashMap<String, Option<std::sync::Arc<regex::Regex>>>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    if p.chars().count() > MAX_PATTERN_CHARS {
+        return None;
+    }
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(Default::default);
+    if let Some(re) = cache.get(p) {
+        return re.clone();
+    }
+    if cache.len() >= 512 {
+        cache.clear();
+    }
+    let re = regex::RegexBuilder::new(&format!("^(?:{p})$"))
+        .size_limit(MAX_PATTERN_PROGRAM)
+        .dfa_size_limit(MAX_PATTERN_PROGRAM)
+        .build()
+        .ok()
+        .map(std::sync::Arc::new);
+    cache.insert(p.to_string(), re.clone());
+    re
+}
+
 /// Checks a submission against what was offered: one issue per offending field (a form's
 /// rules, an input the form does not have), or one for the whole submission (a button's
 /// parameters changed, a row action without its row or with inputs).
@@ -163,6 +197,17 @@ pub fn check(offer: &Offer, row: Option<&str>, inputs: &[Param]) -> Vec<FieldIss
     let whole = |en: &str, zh: &str| vec![issue("_form", en.into(), zh.into())];
     match offer {
         Offer::Form(spec) => {
+            let patterns = spec
+                .iter()
+                .flat_map(|f| &f.rules)
+                .filter(|r| matches!(r, Rule::Pattern(_)))
+                .count();
+            if patterns > MAX_PATTERNS {
+                return whole(
+                    "the form declares more patterns than the host checks in one submission",
+                    "表单声明的格式规则过多",
+                );
+            }
             let mut issues = check_fields(spec, inputs);
             let mut unknown: Vec<&str> = inputs
                 .iter()
@@ -326,12 +371,10 @@ fn check_field(f: &FieldSpec, values: &[&str]) -> Option<FieldIssue> {
                     );
                 }
             },
-            Rule::Pattern(p) => {
-                // A pattern that does not compile cannot be met: the plugin's form is broken.
-                let whole = regex::Regex::new(&format!("^(?:{p})$"));
-                if !whole.is_ok_and(|re| re.is_match(v)) {
-                    return fail("is not in the expected format".into(), "格式不正确".into());
-                }
+            // A pattern that does not compile within its bounds cannot be met: the plugin's form
+            // is broken.
+            Rule::Pattern(p) if !pattern(p).is_some_and(|re| re.is_match(v)) => {
+                return fail("is not in the expected format".into(), "格式不正确".into());
             }
             _ => {}
         }
@@ -517,5 +560,26 @@ mod tests {
         assert!(check(&Offer::Row, Some("r1"), &[]).is_empty());
         assert!(!check(&Offer::Row, None, &[]).is_empty());
         assert!(!check(&Offer::Row, Some("r1"), &[p("f", "x")]).is_empty());
+    }
+
+    #[test]
+    fn patterns_are_bounded_before_they_cost() {
+        let started = std::time::Instant::now();
+        // The review's pattern: refused as it compiles (its program is far over the bound).
+        assert!(pattern(r"\w{500}\w{500}").is_none());
+        assert!(pattern(&"a".repeat(MAX_PATTERN_CHARS + 1)).is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(pattern("[a-z0-9-]{2,32}").is_some_and(|re| re.is_match("sports-cn")));
+        let many = Offer::Form(
+            (0..=MAX_PATTERNS)
+                .map(|i| FieldSpec {
+                    name: format!("f{i}"),
+                    kind: FieldKind::Text,
+                    required: false,
+                    rules: vec![Rule::Pattern("[a-z]+".into())],
+                })
+                .collect(),
+        );
+        assert_eq!(check(&many, None, &[])[0].field, "_form");
     }
 }

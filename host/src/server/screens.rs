@@ -47,8 +47,11 @@ fn tone(t: Tone) -> &'static str {
     }
 }
 
+/// A plugin screen's URL, its path segments percent-encoded (the plugin host checked that the
+/// screen is one the plugin declares).
 fn screen_url(plugin: &str, r: &ScreenRef) -> String {
-    let mut url = format!("/apps/{plugin}/{}", r.screen);
+    let segment = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut url = format!("/apps/{}/{}", segment(plugin), segment(&r.screen));
     if !r.params.is_empty() {
         url.push('?');
         url.push_str(
@@ -367,7 +370,13 @@ impl Cx<'_> {
     }
 
     fn post_url(&self) -> String {
-        format!("/apps/{}/{}", self.plugin, self.origin.screen)
+        screen_url(
+            self.plugin,
+            &ScreenRef {
+                screen: self.origin.screen.clone(),
+                params: Vec::new(),
+            },
+        )
     }
 
     fn cell(&self, c: &Cell) -> Markup {
@@ -452,8 +461,16 @@ impl Cx<'_> {
             });
             screen_url(self.plugin, &r)
         };
+        // One form per row action, shared by every row's button (which adds its row's id): a
+        // row costs a button, not a copy of the form's hidden fields.
+        let form_id = |i: usize| format!("{}-act-{i}", t.id);
         html! {
             @if let Some(title) = &t.title { h3 { (self.l(title)) } }
+            @for (i, a) in t.row_actions.iter().enumerate() {
+                form.act id=(form_id(i)) method="post" action=(self.post_url()) {
+                    (self.hidden(&a.action, &forms::Offer::Row))
+                }
+            }
             @if t.rows.is_empty() {
                 p.muted { (t.empty_text.as_ref().map(|e| self.l(e)).unwrap_or_else(|| "—".into())) }
             } @else {
@@ -464,12 +481,8 @@ impl Cx<'_> {
                     } }
                     tbody { @for r in &t.rows { tr {
                         @for c in &r.cells { td { (self.cell(c)) } }
-                        @if !t.row_actions.is_empty() { td { @for a in &t.row_actions {
-                            form.act method="post" action=(self.post_url()) {
-                                (self.hidden(&a.action, &forms::Offer::Row))
-                                input type="hidden" name="_row" value=(r.id);
-                                button type="submit" class=(tone(a.tone)) title=[a.confirm.as_ref().map(|c| self.l(c))] { (self.l(&a.text)) }
-                            }
+                        @if !t.row_actions.is_empty() { td { @for (i, a) in t.row_actions.iter().enumerate() {
+                            button type="submit" form=(form_id(i)) name="_row" value=(r.id) class=(tone(a.tone)) title=[a.confirm.as_ref().map(|c| self.l(c))] { (self.l(&a.text)) }
                         } } }
                     } } }
                 }

@@ -42,18 +42,27 @@ impl Store {
     }
 
     /// Pending deliveries due at `now` to enabled plugins that no host holds, oldest first.
-    pub async fn due_deliveries(&self, now: i64, limit: i64) -> sqlx::Result<Vec<DeliveryRow>> {
+    /// Due deliveries, oldest first, at most `per_tenant` of each tenant (so a tenant with a
+    /// backlog shares the worker with the others).
+    pub async fn due_deliveries(
+        &self,
+        now: i64,
+        per_tenant: i64,
+    ) -> sqlx::Result<Vec<DeliveryRow>> {
         sqlx::query_as(
-            "SELECT d.event_id, d.tenant_id, d.plugin, d.attempt, e.topic, e.source, e.customer_id, \
-             e.payload, e.occurred_at FROM plugin_event_deliveries d \
-             JOIN plugin_events e ON e.id = d.event_id \
+            "SELECT event_id, tenant_id, plugin, attempt, topic, source, customer_id, payload, \
+             occurred_at FROM (SELECT d.event_id, d.tenant_id, d.plugin, d.attempt, e.topic, \
+             e.source, e.customer_id, e.payload, e.occurred_at, d.run_at, ROW_NUMBER() OVER \
+             (PARTITION BY d.tenant_id ORDER BY d.run_at) AS nth \
+             FROM plugin_event_deliveries d JOIN plugin_events e ON e.id = d.event_id \
              WHERE d.status = 'pending' AND d.run_at <= $1 \
              AND (d.lease_until IS NULL OR d.lease_until < $1) \
              AND EXISTS (SELECT 1 FROM plugins p WHERE p.tenant_id = d.tenant_id \
-             AND p.name = d.plugin AND p.state = 'enabled') ORDER BY d.run_at LIMIT $2",
+             AND p.name = d.plugin AND p.state = 'enabled')) due \
+             WHERE nth <= $2 ORDER BY run_at",
         )
         .bind(now)
-        .bind(limit)
+        .bind(per_tenant)
         .fetch_all(self.pool())
         .await
     }

@@ -121,15 +121,18 @@ impl Store {
     }
 
     /// Jobs of enabled plugins whose run is due at `now` and that no host holds, oldest first.
-    pub async fn due_jobs(&self, now: i64, limit: i64) -> sqlx::Result<Vec<JobRow>> {
+    /// Due jobs, oldest first, at most `per_tenant` of each tenant.
+    pub async fn due_jobs(&self, now: i64, per_tenant: i64) -> sqlx::Result<Vec<JobRow>> {
         sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM plugin_jobs WHERE run_at IS NOT NULL AND run_at <= $1 \
+            "SELECT {JOB_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY tenant_id \
+             ORDER BY run_at) AS nth FROM plugin_jobs WHERE run_at IS NOT NULL AND run_at <= $1 \
              AND (lease_until IS NULL OR lease_until < $1) \
              AND EXISTS (SELECT 1 FROM plugins p WHERE p.tenant_id = plugin_jobs.tenant_id \
-             AND p.name = plugin_jobs.plugin AND p.state = 'enabled') ORDER BY run_at LIMIT $2"
+             AND p.name = plugin_jobs.plugin AND p.state = 'enabled')) due \
+             WHERE nth <= $2 ORDER BY run_at"
         ))
         .bind(now)
-        .bind(limit)
+        .bind(per_tenant)
         .fetch_all(self.pool())
         .await
     }

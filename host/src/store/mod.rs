@@ -11,7 +11,7 @@ mod users;
 pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
 pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
-pub use plugins::{PluginLogRow, PluginRow, RecordRow};
+pub use plugins::{OverQuota, PluginLogRow, PluginRow, RecordRow, StorageQuota, record_cost};
 pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
 pub use users::{SessionRow, SigninRefusal, TokenRow, UserRow};
 
@@ -64,6 +64,31 @@ impl DerefMut for Tx {
     }
 }
 
+/// Connections of the plugins' pool.
+const PLUGIN_CONNECTIONS: u32 = 3;
+/// SQLite VM instructions between two checks of a plugin query's budget.
+const STEPS_PER_CHECK: u64 = 10_000;
+
+/// The database work one plugin call may cause: its queries are interrupted at `deadline`,
+/// once they have run `steps` SQLite VM instructions together, or as soon as `stop` is set (the
+/// call ended), so no query outlives the call that asked for it.
+#[derive(Clone)]
+pub struct QueryBudget {
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub deadline: std::time::Instant,
+    pub steps_left: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl QueryBudget {
+    pub fn new(deadline: std::time::Instant, steps: u64) -> Self {
+        Self {
+            stop: Arc::default(),
+            deadline,
+            steps_left: Arc::new(std::sync::atomic::AtomicI64::new(steps as i64)),
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch: the one time representation in the database.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -73,6 +98,9 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The connections plugins' queries use: never one a staff request or the audit writer
+    /// needs (see [`Store::plugin_connection`]).
+    plugin_pool: SqlitePool,
     write_gate: Arc<Mutex<()>>,
     /// The audit chain's key, once the vault has given it (see [`Store::with_audit_chain_key`]).
     audit_chain: Option<Arc<crate::vault::Key>>,
@@ -111,11 +139,17 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let plugin_pool = SqlitePoolOptions::new()
+            .max_connections(PLUGIN_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
         Ok(Self {
             pool,
+            plugin_pool,
             write_gate: Arc::new(Mutex::new(())),
             audit_chain: None,
         })
@@ -135,6 +169,25 @@ impl Store {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A connection of the plugins' own pool whose statements stop when `budget` runs out (the
+    /// query then fails with SQLite's `interrupted`).
+    pub async fn plugin_connection(
+        &self,
+        budget: &QueryBudget,
+    ) -> sqlx::Result<sqlx::pool::PoolConnection<Db>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut conn = self.plugin_pool.acquire().await?;
+        let b = budget.clone();
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(STEPS_PER_CHECK as i32, move || {
+                b.steps_left.fetch_sub(STEPS_PER_CHECK as i64, Relaxed) > 0
+                    && !b.stop.load(Relaxed)
+                    && std::time::Instant::now() < b.deadline
+            });
+        Ok(conn)
     }
 
     /// Starts a write transaction (reads need none: WAL readers never wait for the writer).

@@ -190,7 +190,7 @@ impl Store {
         // records and log only with `purge`.
         let mut tables = vec!["plugin_jobs", "plugin_event_deliveries"];
         if purge {
-            tables.extend(["plugin_records", "plugin_logs"]);
+            tables.extend(["plugin_records", "plugin_logs", "plugin_usage"]);
         }
         for table in tables {
             sqlx::query(&format!(
@@ -214,13 +214,19 @@ impl Store {
         .await
     }
 
+    /// Inserts a record, unless it would take its plugin or tenant over `quota`.
     pub async fn insert_record(
         &self,
         tx: &mut Tx,
         tenant_id: &str,
         r: &RecordRow,
         index: &[(String, String)],
-    ) -> sqlx::Result<()> {
+        quota: &StorageQuota,
+    ) -> sqlx::Result<Result<(), OverQuota>> {
+        let cost = record_cost(r.data.len(), index.len());
+        if let Err(over) = charge(tx, tenant_id, &r.plugin, cost, 1, Some(quota)).await? {
+            return Ok(Err(over));
+        }
         sqlx::query(
             "INSERT INTO plugin_records (id, tenant_id, plugin, collection, customer_id, data, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -236,16 +242,20 @@ impl Store {
         .bind(r.updated_at)
         .execute(&mut **tx)
         .await?;
-        put_index(tx, &r.id, index).await
+        put_index(tx, &r.id, index).await?;
+        Ok(Ok(()))
     }
 
+    /// One of a plugin's records, read within the call's `budget`.
     pub async fn record(
         &self,
+        budget: &super::QueryBudget,
         tenant_id: &str,
         plugin: &str,
         collection: &str,
         id: &str,
     ) -> sqlx::Result<Option<RecordRow>> {
+        let mut conn = self.plugin_connection(budget).await?;
         sqlx::query_as(
             "SELECT id, plugin, collection, customer_id, data, version, created_at, updated_at FROM plugin_records \
              WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4",
@@ -254,11 +264,12 @@ impl Store {
         .bind(plugin)
         .bind(collection)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *conn)
         .await
     }
 
-    /// Replaces a record's data if it is still at `version`.
+    /// Replaces a record's data if it is still at `version` (false if not), unless the new data
+    /// would take its plugin or tenant over `quota`.
     #[allow(clippy::too_many_arguments)]
     pub async fn replace_record(
         &self,
@@ -269,7 +280,24 @@ impl Store {
         data: &[u8],
         at: i64,
         index: &[(String, String)],
-    ) -> sqlx::Result<bool> {
+        quota: &StorageQuota,
+    ) -> sqlx::Result<Result<bool, OverQuota>> {
+        let old: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT plugin, length(data), (SELECT COUNT(*) FROM plugin_record_index i \
+             WHERE i.record_id = r.id) FROM plugin_records r WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((plugin, old_len, old_index)) = old else {
+            return Ok(Ok(false));
+        };
+        let delta = record_cost(data.len(), index.len())
+            - record_cost(old_len as usize, old_index as usize);
+        if let Err(over) = charge(tx, tenant_id, &plugin, delta, 0, Some(quota)).await? {
+            return Ok(Err(over));
+        }
         let r = sqlx::query(
             "UPDATE plugin_records SET data = $1, version = version + 1, updated_at = $2 \
              WHERE tenant_id = $3 AND id = $4 AND version = $5",
@@ -282,14 +310,14 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         if r.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(Ok(false));
         }
         sqlx::query("DELETE FROM plugin_record_index WHERE record_id = $1")
             .bind(id)
             .execute(&mut **tx)
             .await?;
         put_index(tx, id, index).await?;
-        Ok(true)
+        Ok(Ok(true))
     }
 
     pub async fn delete_record(
@@ -300,20 +328,44 @@ impl Store {
         collection: &str,
         id: &str,
     ) -> sqlx::Result<bool> {
-        let r = sqlx::query("DELETE FROM plugin_records WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4")
+        let old: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT length(data), (SELECT COUNT(*) FROM plugin_record_index i WHERE i.record_id = r.id) \
+             FROM plugin_records r WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4",
+        )
+        .bind(tenant_id)
+        .bind(plugin)
+        .bind(collection)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((len, index)) = old else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM plugin_records WHERE tenant_id = $1 AND plugin = $2 AND collection = $3 AND id = $4")
             .bind(tenant_id)
             .bind(plugin)
             .bind(collection)
             .bind(id)
             .execute(&mut **tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        let _ = charge(
+            tx,
+            tenant_id,
+            plugin,
+            -record_cost(len as usize, index as usize),
+            -1,
+            None,
+        )
+        .await?;
+        Ok(true)
     }
 
-    /// Records matching every (field, blind index) condition, oldest first, after `after`.
+    /// Records matching every (field, blind index) condition, oldest first, after `after`, read
+    /// within the call's `budget`.
     #[allow(clippy::too_many_arguments)]
     pub async fn query_records(
         &self,
+        budget: &super::QueryBudget,
         tenant_id: &str,
         plugin: &str,
         collection: &str,
@@ -350,7 +402,8 @@ impl Store {
                 .push("))");
         }
         q.push(" ORDER BY created_at, id LIMIT ").push_bind(limit);
-        q.build_query_as().fetch_all(self.pool()).await
+        let mut conn = self.plugin_connection(budget).await?;
+        q.build_query_as().fetch_all(&mut *conn).await
     }
 
     /// Appends a call's log lines (one statement per line, one transaction).
@@ -372,6 +425,19 @@ impl Store {
                 .bind(message)
                 .execute(&mut *tx)
                 .await?;
+        }
+        // A plugin's log keeps its newest calls: older lines go once it passes the cap.
+        if at % 16 == 0 {
+            sqlx::query(
+                "DELETE FROM plugin_logs WHERE tenant_id = $1 AND plugin = $2 AND at < \
+                 (SELECT at FROM plugin_logs WHERE tenant_id = $1 AND plugin = $2 \
+                 ORDER BY at DESC LIMIT 1 OFFSET $3)",
+            )
+            .bind(tenant_id)
+            .bind(plugin)
+            .bind(MAX_LOG_LINES)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await
     }
@@ -470,6 +536,87 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+}
+
+/// Log lines kept per plugin.
+const MAX_LOG_LINES: i64 = 10_000;
+
+/// How much a plugin may store, and its tenant's plugins together (bytes as [`record_cost`]
+/// counts them).
+#[derive(Debug, Clone, Copy)]
+pub struct StorageQuota {
+    pub plugin_bytes: i64,
+    pub tenant_bytes: i64,
+}
+
+/// A write refused because it would exceed a quota: which (`plugin` or `tenant`), of how much.
+#[derive(Debug, Clone, Copy)]
+pub struct OverQuota {
+    pub which: &'static str,
+    pub quota: i64,
+}
+
+/// What a stored record counts for: its sealed data, 100 bytes per index row, 200 per record.
+pub fn record_cost(data_len: usize, index_rows: usize) -> i64 {
+    (data_len + 100 * index_rows + 200) as i64
+}
+
+/// Adds to a plugin's usage inside the write's transaction; a growth that would take the plugin
+/// or its tenant over `quota` is refused and nothing is added.
+async fn charge(
+    tx: &mut Tx,
+    tenant_id: &str,
+    plugin: &str,
+    bytes: i64,
+    records: i64,
+    quota: Option<&StorageQuota>,
+) -> sqlx::Result<Result<(), OverQuota>> {
+    if let Some(q) = quota.filter(|_| bytes > 0) {
+        let (mine, all): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN plugin = $2 THEN bytes END), 0), COALESCE(SUM(bytes), 0) \
+             FROM plugin_usage WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .bind(plugin)
+        .fetch_one(&mut **tx)
+        .await?;
+        if mine + bytes > q.plugin_bytes {
+            return Ok(Err(OverQuota {
+                which: "plugin",
+                quota: q.plugin_bytes,
+            }));
+        }
+        if all + bytes > q.tenant_bytes {
+            return Ok(Err(OverQuota {
+                which: "tenant",
+                quota: q.tenant_bytes,
+            }));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO plugin_usage (tenant_id, plugin, bytes, records) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, plugin) DO UPDATE SET bytes = MAX(0, plugin_usage.bytes + $3), \
+         records = MAX(0, plugin_usage.records + $4)",
+    )
+    .bind(tenant_id)
+    .bind(plugin)
+    .bind(bytes)
+    .bind(records)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Ok(()))
+}
+
+impl Store {
+    /// What each of the tenant's plugins stores: `(plugin, bytes, records)`.
+    pub async fn plugin_usage(&self, tenant_id: &str) -> sqlx::Result<Vec<(String, i64, i64)>> {
+        sqlx::query_as(
+            "SELECT plugin, bytes, records FROM plugin_usage WHERE tenant_id = $1 ORDER BY plugin",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await
     }
 }
 

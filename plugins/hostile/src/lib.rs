@@ -7,17 +7,24 @@
 //! `other-tenant`, `escape-dotdot`, `escape-absolute`, `escape-symlink`, `scratch-ok`,
 //! `log-flood`, `remember`. The `escape-*` screens return one key-value line per attempt, `blocked: <kind>`
 //! or `LEAKED: <first 40 bytes>`.
+//!
+//! Attacks on the work the host does for a plugin: `query-storm` (a records query with hundreds
+//! of conditions, after filling the collection), `stash` (256 KiB documents until refused),
+//! `shared-buffer` (six strings over one 2 MiB buffer: 12 MiB for the host to copy),
+//! `wide-table` (2,000 rows × 20 row actions), `regex-bomb` (a form of 50 fields whose patterns
+//! are expensive to compile, with action `regex-bomb`), `bad-link` (links out of the plugin's
+//! screens), and the jobs `grind-a` to `grind-d` (each runs until its budget is spent).
 
 use std::hint::black_box;
 use std::io::{self, Write};
 
 use crm_plugin_sdk::prelude::*;
-use crm_plugin_sdk::{customers, log};
+use crm_plugin_sdk::{Notice, customers, log};
 
 pub struct Hostile;
 
 /// Every screen, in manifest order; only `main` is in the menu.
-pub const SCREENS: [&str; 16] = [
+pub const SCREENS: [&str; 22] = [
     "main",
     "loop",
     "memory",
@@ -34,7 +41,20 @@ pub const SCREENS: [&str; 16] = [
     "scratch-ok",
     "log-flood",
     "remember",
+    "query-storm",
+    "stash",
+    "shared-buffer",
+    "wide-table",
+    "regex-bomb",
+    "bad-link",
 ];
+
+/// Jobs that run until their budget is spent.
+pub const GRIND: [&str; 4] = ["grind-a", "grind-b", "grind-c", "grind-d"];
+
+/// Documents `query-storm` and `stash` write.
+static STORM: crm_plugin_sdk::records::Collection<serde_json::Value> =
+    crm_plugin_sdk::records::Collection::new("storm");
 
 /// Host calls made by `flood`.
 const FLOOD_CALLS: u32 = 1_000_000;
@@ -51,11 +71,38 @@ impl Plugin for Hostile {
             ))
             .capability(Capability::Customers, en("flood and other-tenant"))
             .capability(Capability::Log, en("log-flood"))
-            .capability(Capability::Scratch, en("escape-* and scratch-ok"));
+            .capability(Capability::Scratch, en("escape-* and scratch-ok"))
+            .capability(Capability::Records, en("query-storm and stash"))
+            .collection("storm", ["a", "b", "c", "d", "e", "f", "g", "h"])
+            .action("regex-bomb", en("regex-bomb"), false);
+        for job in GRIND {
+            m = m.job(job, en(job), crm_plugin_sdk::Schedule::Manual);
+        }
         for name in SCREENS {
             m = m.screen(name, en(name), name == "main");
         }
         m.build()
+    }
+
+    fn act(request: ActionRequest) -> Result<ActionOutcome, Error> {
+        match request.action.as_str() {
+            // Reached only if the host let a submission through: report what got here.
+            "regex-bomb" => Ok(ActionOutcome {
+                notice: Some(Notice {
+                    text: en(format!("{} inputs reached the plugin", request.inputs.len())),
+                    tone: Tone::Danger,
+                }),
+                next: Next::Refresh,
+            }),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    fn run_job(request: JobRequest) -> Result<JobReport, Error> {
+        match request.job.as_str() {
+            job if GRIND.contains(&job) => spin(),
+            _ => Err(Error::NotFound),
+        }
     }
 
     fn render(request: ScreenRequest) -> Result<Screen, Error> {
@@ -113,9 +160,117 @@ impl Plugin for Hostile {
             }
             "log-flood" => Ok(log_flood()),
             "remember" => Ok(remember()),
+            "query-storm" => query_storm(),
+            "stash" => stash(),
+            "shared-buffer" => Ok(shared_buffer()),
+            "wide-table" => Ok(wide_table()),
+            "regex-bomb" => Ok(regex_bomb()),
+            "bad-link" => Ok(screen("bad-link")
+                .key_values([(
+                    en("out"),
+                    cell::link(en("customers"), ScreenRef::to("../../customers")),
+                )])
+                .build()),
             _ => Err(Error::NotFound),
         }
     }
+}
+
+/// Adds 50 documents to `storm` (until it has a few hundred), then asks for them with 300
+/// conditions; reports what the host answered to each.
+fn query_storm() -> Result<Screen, Error> {
+    use crm_plugin_sdk::records::Query;
+    let (have, _) = STORM.query(Query::new().limit(100))?;
+    if have.len() < 100 {
+        for i in 0..50 {
+            let doc = serde_json::json!({"a": i % 7, "b": i % 5, "c": "x", "d": true});
+            STORM.insert(None, &doc)?;
+        }
+    }
+    let mut storm = Query::new().limit(100);
+    for i in 0..300 {
+        storm = storm.eq(["a", "b", "c", "d", "e", "f", "g", "h"][i % 8], i as i64);
+    }
+    let refused = match STORM.query(storm) {
+        Ok(_) => "ran".to_string(),
+        Err(e) => format!("refused: {e:?}"),
+    };
+    let mut widest = Query::new().limit(100);
+    for f in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        widest = widest.eq(f, 1);
+    }
+    let widest = match STORM.query(widest) {
+        Ok((docs, _)) => format!("ran: {} documents", docs.len()),
+        Err(e) => format!("refused: {e:?}"),
+    };
+    Ok(screen("query-storm")
+        .key_values([
+            (en("300 conditions"), cell::text(refused)),
+            (en("8 conditions"), cell::text(widest)),
+        ])
+        .build())
+}
+
+/// Stores 256 KiB documents until the host refuses one; reports how many it took.
+fn stash() -> Result<Screen, Error> {
+    let blob = "x".repeat((256 << 10) - 64);
+    let mut stored = 0;
+    let refusal = loop {
+        match STORM.insert(None, &serde_json::json!({ "blob": blob })) {
+            Ok(_) => stored += 1,
+            Err(e) => break format!("{e:?}"),
+        }
+        if stored >= 1_000 {
+            break "never refused".to_string();
+        }
+    };
+    Ok(screen("stash")
+        .key_values([
+            (en("stored"), cell::integer(stored)),
+            (en("refusal"), cell::text(refusal)),
+        ])
+        .build())
+}
+
+/// Six strings over the same 2 MiB buffer: a host that copied each would copy 12 MiB.
+fn shared_buffer() -> Screen {
+    let buffer = std::mem::ManuallyDrop::new("x".repeat(2 << 20));
+    // SAFETY: none of these strings is ever dropped or changed (the screen is handed to the
+    // host as it is and the instance is thrown away after the call): they only alias the one
+    // buffer, which is the attack.
+    let alias = || unsafe {
+        std::mem::ManuallyDrop::new(String::from_raw_parts(
+            buffer.as_ptr() as *mut u8,
+            buffer.len(),
+            buffer.capacity(),
+        ))
+    };
+    let mut s = screen("shared-buffer");
+    for _ in 0..6 {
+        s = s.text(std::mem::ManuallyDrop::into_inner(alias()));
+    }
+    s.build()
+}
+
+/// 2,000 rows with 20 row actions each: small to hand over, huge once every row's actions are
+/// rendered.
+fn wide_table() -> Screen {
+    let mut table = TableBuilder::new("wide").column("n", en("n"));
+    for i in 0..20 {
+        table = table.row_action(format!("act-{i}"), en(format!("act {i}")));
+    }
+    let rows: Vec<i64> = (0..2_000).collect();
+    let table = table.rows(&rows, |n: &i64| (n.to_string(), vec![cell::integer(*n)]));
+    screen("wide-table").table(table).build()
+}
+
+/// A form of 50 fields, each with a pattern that is expensive to compile.
+fn regex_bomb() -> Screen {
+    let mut form = FormBuilder::new("bomb", "regex-bomb", en("Submit"));
+    for i in 0..50 {
+        form = form.field(FieldBuilder::text(format!("f{i}"), en(format!("f{i}"))).pattern(r"\w{500}\w{500}"));
+    }
+    screen("regex-bomb").form(form).build()
 }
 
 crm_plugin_sdk::export_plugin!(Hostile);
@@ -314,7 +469,7 @@ mod tests {
         assert_eq!(in_menu.len(), 1);
         assert_eq!(in_menu[0].name, "main");
         let caps: Vec<_> = m.capabilities.iter().map(|c| c.capability.name()).collect();
-        assert_eq!(caps, ["customers", "log", "scratch"]);
+        assert_eq!(caps, ["customers", "log", "scratch", "records"]);
     }
 
     #[test]

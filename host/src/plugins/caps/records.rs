@@ -13,7 +13,7 @@ use crate::plugins::abi::v0_1_0::crm::platform::records::{
 use crate::plugins::abi::v0_1_0::{Error, LimitInfo};
 use crate::plugins::runtime::CallState;
 use crate::policy::{Decision, Resource};
-use crate::store::{RecordRow, now_ms};
+use crate::store::{OverQuota, RecordRow, StorageQuota, now_ms};
 use crate::vault::{FieldRef, SealingKey, TenantKeys};
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
@@ -56,6 +56,11 @@ impl CallState {
             app: &self.app,
             actor: &self.actor,
             plugin: &self.plugin,
+            queries: &self.queries,
+            quota: StorageQuota {
+                plugin_bytes: self.limits.storage_bytes as i64,
+                tenant_bytes: self.app.settings.tenant_storage_bytes as i64,
+            },
         }
     }
 }
@@ -64,6 +69,18 @@ struct Cx<'a> {
     app: &'a std::sync::Arc<crate::app::App>,
     actor: &'a crate::app::Actor,
     plugin: &'a str,
+    /// What the call's queries may still spend.
+    queries: &'a crate::store::QueryBudget,
+    /// What the plugin and its tenant may store.
+    quota: StorageQuota,
+}
+
+/// A write refused for a quota, as the interface's error.
+fn over_quota(over: OverQuota) -> Error {
+    Error::LimitExceeded(LimitInfo {
+        limit: format!("storage-{}", over.which),
+        max: over.quota.max(0) as u64,
+    })
 }
 
 impl Cx<'_> {
@@ -234,10 +251,14 @@ impl Host for CallState {
             };
             let index = cx.index_rows(&keys, &collection, &indexed, &json);
             let mut tx = cx.app.store.begin().await?;
-            cx.app
+            if let Err(over) = cx
+                .app
                 .store
-                .insert_record(&mut tx, &keys.tenant, &row, &index)
-                .await?;
+                .insert_record(&mut tx, &keys.tenant, &row, &index, &cx.quota)
+                .await?
+            {
+                return Ok(Err(over_quota(over)));
+            }
             audit::append(
                 &mut tx,
                 &keys.tenant,
@@ -276,7 +297,7 @@ impl Host for CallState {
             let Some(row) = cx
                 .app
                 .store
-                .record(&keys.tenant, cx.plugin, &collection, &id)
+                .record(cx.queries, &keys.tenant, cx.plugin, &collection, &id)
                 .await?
             else {
                 return Ok(Err(Error::NotFound));
@@ -324,7 +345,7 @@ impl Host for CallState {
             let Some(row) = cx
                 .app
                 .store
-                .record(&keys.tenant, cx.plugin, &collection, &id)
+                .record(cx.queries, &keys.tenant, cx.plugin, &collection, &id)
                 .await?
             else {
                 return Ok(Err(Error::NotFound));
@@ -347,7 +368,7 @@ impl Host for CallState {
             );
             let index = cx.index_rows(&keys, &collection, &indexed, &json);
             let mut tx = cx.app.store.begin().await?;
-            if !cx
+            let replaced = cx
                 .app
                 .store
                 .replace_record(
@@ -358,9 +379,14 @@ impl Host for CallState {
                     &sealed,
                     now,
                     &index,
+                    &cx.quota,
                 )
-                .await?
-            {
+                .await?;
+            let replaced = match replaced {
+                Ok(r) => r,
+                Err(over) => return Ok(Err(over_quota(over))),
+            };
+            if !replaced {
                 return Ok(Err(Error::Conflict(
                     "the document changed meanwhile".into(),
                 )));
@@ -436,6 +462,18 @@ impl Host for CallState {
         if !(1..=100).contains(&query.limit) {
             return Ok(Err(invalid("limit", "must be between 1 and 100")));
         }
+        // One condition per indexed field at most: each is a join the database runs.
+        let mut fields = std::collections::BTreeSet::new();
+        if let Some(c) = query
+            .conditions
+            .iter()
+            .find(|c| !fields.insert(c.field.as_str()))
+        {
+            return Ok(Err(invalid(
+                "field",
+                format!("`{}` is given more than one condition", c.field),
+            )));
+        }
         if let Some(c) = query
             .conditions
             .iter()
@@ -469,6 +507,7 @@ impl Host for CallState {
                 .app
                 .store
                 .query_records(
+                    cx.queries,
                     &keys.tenant,
                     cx.plugin,
                     &collection,
