@@ -11,6 +11,7 @@ mod plugin_host_work;
 mod plugins;
 mod policies;
 mod roles;
+mod schema;
 mod security;
 mod tenancy;
 mod transport;
