@@ -612,7 +612,7 @@ async fn hostile_plugins_are_contained_while_another_tenant_keeps_working() {
         &s,
         &eve,
         wasm("hostile"),
-        "customers,log,scratch",
+        "customers,log,scratch,records",
         &[(
             "limits",
             json!({"deadline_ms": 100, "host_calls": 2, "memory_bytes": 4 << 20}).to_string(),
