@@ -2,7 +2,7 @@
 //!
 //! Each handler declares what it answers itself; [`Conventions`] then adds, in one place, what
 //! the shared extractors answer for every route that uses them (see its rules), gives every error
-//! response the one error shape ([`ErrorBody`]) and every 429 its `Retry-After` header.
+//! response the one error shape ([`ErrorBody`]) and every 429 and 503 its `Retry-After` header.
 
 use std::borrow::Cow;
 
@@ -115,8 +115,8 @@ const PUBLIC: [&str; 1] = ["sign_in"];
 ///   object, an unknown field, a wrong type), 413 (over 256 KiB) or 415 (not `application/json`);
 /// - a path parameter that is not UTF-8 once percent-decoded is answered 400 (axum's `Path`);
 /// - anything may answer 500 (a database or integrity failure, logged);
-/// - every 4xx/5xx answer carries [`ErrorBody`], every 429 a `Retry-After` header (seconds) when
-///   the server knows how long to wait.
+/// - every 4xx/5xx answer carries [`ErrorBody`], every 429 and 503 a `Retry-After` header
+///   (seconds) when the server knows how long to wait.
 struct Conventions;
 
 impl Modify for Conventions {
@@ -204,7 +204,7 @@ fn conventions(op: &mut Operation, unsafe_method: bool) {
                     .build(),
             );
         }
-        if status == "429" {
+        if status == "429" || status == "503" {
             r.headers.entry("Retry-After".into()).or_insert_with(|| {
                 HeaderBuilder::new()
                     .schema(u64::schema())
@@ -437,7 +437,7 @@ mod tests {
                         "{method} {path} {status}"
                     );
                 }
-                if status == "429" {
+                if status == "429" || status == "503" {
                     assert!(r["headers"]["Retry-After"].is_object(), "{method} {path}");
                 }
             }

@@ -444,7 +444,7 @@ fn params(pairs: Vec<(String, String)>) -> Vec<Param> {
         (status = 422, description = "The plugin refused the parameters (`invalid`, with `fields`)"),
         (status = 429, description = "The plugin reached one of its limits (`limit_exceeded`)"),
         (status = 502, description = "The plugin failed: a trap, its deadline, or a limit of its sandbox (`plugin_stopped`)"),
-        (status = 503, description = "The plugin is unavailable (`unavailable`)"),
+        (status = 503, description = "The host's plugin call slots are all taken (`plugins_busy`), or the plugin is unavailable (`unavailable`)"),
     ))]
 pub async fn screen(
     State(s): State<AppState>,
@@ -503,7 +503,7 @@ pub enum ParamValue {
         (status = 422, description = "The origin screen offers no such action (`action_not_offered`), or the inputs break the form's rules or the plugin refused them (`invalid`, with `fields`)"),
         (status = 429, description = "The plugin reached one of its limits (`limit_exceeded`)"),
         (status = 502, description = "The plugin failed: a trap, its deadline, or a limit of its sandbox (`plugin_stopped`)"),
-        (status = 503, description = "The plugin is unavailable (`unavailable`)"),
+        (status = 503, description = "The host's plugin call slots are all taken (`plugins_busy`), or the plugin is unavailable (`unavailable`)"),
     ))]
 pub async fn action(
     State(s): State<AppState>,
