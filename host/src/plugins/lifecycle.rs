@@ -201,7 +201,7 @@ pub async fn install(
         .manifest(app, tenant_id, &checked.component)
         .await
         .map_err(|e| match e {
-            CallError::Host(e) => AppError::from(e),
+            CallError::Host(_) | CallError::Busy => call_error(e),
             other => unprocessable(
                 "invalid_component",
                 format!(
