@@ -10,6 +10,7 @@ mod encryption;
 mod plugin_host_work;
 mod plugins;
 mod policies;
+mod python_plugin;
 mod roles;
 mod schema;
 mod security;

@@ -13,12 +13,20 @@ use super::caps::Capability;
 use super::runtime::Runtime;
 use crate::error::AppError;
 
-/// Largest component accepted.
-pub const MAX_COMPONENT_BYTES: usize = 20 << 20;
+/// Largest component accepted: 32 MiB. A Rust plugin is a few hundred KiB, but a Python one
+/// carries its interpreter: componentize-py 0.25's CPython with a one-screen plugin is 18.4 MB,
+/// a dozen standard-library imports add about 1 MB, and two common pure-Python libraries
+/// (jinja2 and python-dateutil) took such a plugin to 20.98 MB, over the former 20 MiB. 32 MiB
+/// leaves a Python plugin about 14 MB for its own code and dependencies (a JavaScript one,
+/// whose engine is smaller, more). The HTTP body limit is derived from it (`server/plugins.rs`).
+pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
 
-/// WASI interfaces every plugin may import: Rust's standard library needs them, and the host
-/// links them with nothing ambient (no environment, arguments, network or files).
-const WASI_ALWAYS: [&str; 4] = ["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
+/// WASI interfaces every plugin may import, whatever it was granted. The host links them with
+/// nothing ambient (`caps/wasi.rs`): no environment, arguments or network (every `wasi:sockets`
+/// call is denied), and `wasi:filesystem` without any directory unless `scratch` is granted.
+/// Rust's standard library needs the first four; the runtimes of other languages (CPython from
+/// componentize-py, for one) import `wasi:filesystem` and `wasi:sockets` too, used or not.
+const WASI_ALWAYS: [&str; 6] = super::caps::wasi::LINKED;
 
 /// A component that passed every check that needs no database.
 pub struct Checked {
@@ -45,9 +53,10 @@ pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!(
-                "the component is {} bytes; the limit is {} bytes (20 MiB)",
+                "the component is {} bytes; the limit is {} bytes ({} MiB)",
                 bytes.len(),
-                MAX_COMPONENT_BYTES
+                MAX_COMPONENT_BYTES,
+                MAX_COMPONENT_BYTES >> 20
             ),
         ));
     }
@@ -128,6 +137,8 @@ pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
 }
 
 /// The capabilities a list of import names needs; refuses imports no grant could satisfy.
+/// `scratch` is never needed by an import: importing `wasi:filesystem` gets a filesystem with no
+/// directory in it, and only the grant (asked for in the manifest) adds the scratch directory.
 pub fn needed_capabilities(
     imports: &[String],
     version: &str,
@@ -162,13 +173,6 @@ pub fn needed_capabilities(
                     }
                 },
             }
-        } else if name.starts_with("wasi:filesystem/") {
-            caps.insert(Capability::Scratch);
-        } else if name.starts_with("wasi:sockets/") {
-            return Err(unprocessable(
-                "unknown_import",
-                format!("the component imports {name}: plugins never get network access"),
-            ));
         } else if !WASI_ALWAYS.iter().any(|p| name.starts_with(p)) {
             return Err(unprocessable(
                 "unknown_import",
@@ -493,15 +497,41 @@ mod tests {
         .unwrap();
         assert_eq!(
             caps.into_iter().collect::<Vec<_>>(),
-            vec![Capability::Customers, Capability::Log, Capability::Scratch]
+            vec![Capability::Customers, Capability::Log]
+        );
+    }
+
+    #[test]
+    fn what_other_languages_runtimes_import_needs_no_grant() {
+        // componentize-py's CPython imports these whether or not the plugin uses them; the host
+        // links them denying (sockets) or with no directory (filesystem without `scratch`).
+        let caps = needed_capabilities(
+            &names(&[
+                "wasi:filesystem/types@0.2.9",
+                "wasi:filesystem/preopens@0.2.9",
+                "wasi:sockets/network@0.2.9",
+                "wasi:sockets/instance-network@0.2.9",
+                "wasi:sockets/tcp@0.2.9",
+                "wasi:sockets/tcp-create-socket@0.2.9",
+                "wasi:sockets/udp@0.2.9",
+                "wasi:sockets/udp-create-socket@0.2.9",
+                "wasi:sockets/ip-name-lookup@0.2.9",
+                "crm:platform/customers@0.1.0",
+            ]),
+            "0.1.0",
+        )
+        .unwrap();
+        assert_eq!(
+            caps.into_iter().collect::<Vec<_>>(),
+            vec![Capability::Customers]
         );
     }
 
     #[test]
     fn foreign_imports_are_refused() {
         for bad in [
-            "wasi:sockets/tcp@0.2.6",
             "wasi:http/outgoing-handler@0.2.6",
+            "wasi:keyvalue/store@0.2.0-draft",
             "crm:platform/customers@0.2.0",
             "crm:platform/admin@0.1.0",
         ] {

@@ -95,7 +95,8 @@ impl Default for Limits {
             fuel: None,
             memory_bytes: MAX_MEMORY,
             table_elements: 20_000,
-            instances: 32,
+            // Core instances (and memories, tables) per call: the pool's per-component maximum.
+            instances: 64,
             input_bytes: 64 << 10,
             output_bytes: 1 << 20,
             host_calls: 1_000,
@@ -311,13 +312,17 @@ impl Runtime {
     /// The plugin engine: component model, epochs, fuel, the pooling allocator.
     fn new_engine(dirty_pages_only: bool) -> wasmtime::Result<Engine> {
         let mut pool = PoolingAllocationConfig::new();
+        // Core instances are only counted (no slot is reserved for them): enough for every
+        // component instance to make 40 (a Python plugin makes 14, 38 built with `--stub-wasi`).
         pool.total_component_instances(512)
-            .total_core_instances(2048)
+            .total_core_instances(512 * 40)
             .total_memories(512)
             .total_tables(512)
             .total_stacks(512)
             .max_memory_size(MAX_MEMORY)
-            .max_core_instances_per_component(32)
+            // A Rust plugin makes 3 core instances; componentize-py 0.25's CPython 14 (38 when
+            // built with `--stub-wasi`, a stub module per WASI interface).
+            .max_core_instances_per_component(64)
             .max_memories_per_component(8)
             .max_tables_per_component(32)
             .table_elements(20_000)
@@ -450,9 +455,9 @@ impl Runtime {
         Ok(p)
     }
 
-    /// WASI as the standard library needs it (stdio into the log, clocks, randomness; no
-    /// environment, arguments or network; `wasi:filesystem` only with `scratch`) plus exactly the
-    /// granted `crm:platform` capabilities.
+    /// WASI as language runtimes need it (stdio into the log, clocks, randomness; no
+    /// environment or arguments; `wasi:sockets` denying everything; `wasi:filesystem` with a
+    /// directory only with `scratch`) plus exactly the granted `crm:platform` capabilities.
     fn linker(&self, grants: &BTreeSet<Capability>) -> anyhow::Result<Linker<CallState>> {
         let mut l = Linker::new(&self.engine);
         caps::wasi::add_to_linker(&mut l, grants.contains(&Capability::Scratch))
@@ -484,9 +489,7 @@ impl Runtime {
     ) -> Result<abi::guest::PluginManifest, CallError> {
         let mut linker = Linker::new(&self.engine);
         caps::wasi::add_to_linker(&mut linker, false).map_err(anyhow_of)?;
-        linker
-            .define_unknown_imports_as_traps(component)
-            .map_err(anyhow_of)?;
+        caps::wasi::define_other_imports_as_traps(&mut linker, component).map_err(anyhow_of)?;
         let pre = linker
             .instantiate_pre(component)
             .and_then(PluginPre::new)

@@ -27,7 +27,7 @@ use crate::policy::Resource;
 use crate::store::PluginLogRow;
 
 pub fn routes() -> Router<AppState> {
-    // An upload may carry a whole component; the 20 MiB limit itself is checked (and explained)
+    // An upload may carry a whole component; the 32 MiB limit itself is checked (and explained)
     // by the package check, so the body limit leaves room above it.
     let upload_limit = axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (4 << 20));
     Router::new()
@@ -166,7 +166,7 @@ pub async fn list(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct PluginUpload {
-    /// The component (`.wasm`), at most 20 MiB.
+    /// The component (`.wasm`), at most 32 MiB.
     #[schema(value_type = String, format = Binary)]
     component: Vec<u8>,
     /// The publisher's Ed25519 signature of the component: hex, base64 or the 64 raw bytes.
@@ -187,7 +187,7 @@ pub struct PluginUpload {
         (status = 400, description = "Not a multipart upload, an unknown field, no `component`, or an unknown capability (`invalid_upload`)"),
         (status = 403, description = "The policy denies it"),
         (status = 409, description = "A plugin of that name, or that version of it, is already installed"),
-        (status = 413, description = "The upload is over 20 MiB"),
+        (status = 413, description = "The upload is over 32 MiB"),
         (status = 422, description = "Not a component this host runs, an import that was not granted, a bad or missing signature, or a bad manifest"),
     ))]
 pub async fn install(
@@ -217,7 +217,7 @@ pub async fn install(
         (status = 403, description = "The policy denies it"),
         (status = 404, description = "No such plugin in the tenant"),
         (status = 409, description = "That version of the plugin was already installed"),
-        (status = 413, description = "The upload is over 20 MiB"),
+        (status = 413, description = "The upload is over 32 MiB"),
         (status = 422, description = "Another plugin's component, not a component this host runs, an import that was not granted, a bad or missing signature, or a bad manifest"),
     ))]
 pub async fn upgrade(
