@@ -415,14 +415,21 @@ async fn uploads_are_refused_with_the_reason_and_nothing_is_written() {
         .await;
     assert_eq!(st, 204, "{v}");
     let hostile = wasm("hostile");
-    let (st, v) = install(&s, &admin, hostile.clone(), "customers,log,scratch", &[]).await;
+    let (st, v) = install(
+        &s,
+        &admin,
+        hostile.clone(),
+        "customers,log,scratch,records",
+        &[],
+    )
+    .await;
     check(st, &v, 422, "signature_required", "no signature was given");
     let bad = hex::encode(stranger.sign(&hostile).to_bytes());
     let (st, v) = install(
         &s,
         &admin,
         hostile.clone(),
-        "customers,log,scratch",
+        "customers,log,scratch,records",
         &[("signature", bad)],
     )
     .await;
@@ -432,7 +439,7 @@ async fn uploads_are_refused_with_the_reason_and_nothing_is_written() {
         &s,
         &admin,
         hostile.clone(),
-        "customers,log,scratch",
+        "customers,log,scratch,records",
         &[("signature", good.clone())],
     )
     .await;
@@ -444,7 +451,7 @@ async fn uploads_are_refused_with_the_reason_and_nothing_is_written() {
         &s,
         &admin,
         hostile.clone(),
-        "customers,log,scratch",
+        "customers,log,scratch,records",
         &[("signature", good.clone())],
     )
     .await;
@@ -454,7 +461,7 @@ async fn uploads_are_refused_with_the_reason_and_nothing_is_written() {
         "/api/v1/plugins/hostile/upgrade",
         &admin,
         hostile,
-        "customers,log,scratch",
+        "customers,log,scratch,records",
         &[("signature", good)],
     )
     .await;
