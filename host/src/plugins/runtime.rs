@@ -317,7 +317,7 @@ impl Runtime {
         pool.total_component_instances(512)
             .total_core_instances(512 * 40)
             .total_memories(512)
-            .total_tables(512)
+            .total_tables(1024)
             .total_stacks(512)
             .max_memory_size(MAX_MEMORY)
             // A Rust plugin makes 3 core instances; componentize-py 0.25's CPython 14 (38 when

@@ -793,8 +793,7 @@ mod tests {
                                         },
                                         context: serde_json::json!({"channel": "api"}),
                                     };
-                                    let decide =
-                                        || (wasm.decide_here(&i), native.decide_here(&i));
+                                    let decide = || (wasm.decide_here(&i), native.decide_here(&i));
                                     let (mut a, mut b) = decide();
                                     // Native regorus's budget is wall-clock: a busy machine can
                                     // stop it. A real disagreement is the same the second time.
