@@ -17,10 +17,10 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use rand::Rng;
 
-use crate::app::App;
-use crate::policy::Pdp;
-use crate::store::Store;
-use crate::vault::{FieldRef, MasterKey, SealingKey, Vault};
+use crm::app::App;
+use crm::policy::Pdp;
+use crm::store::Store;
+use crm::vault::{FieldRef, MasterKey, SealingKey, Vault};
 
 pub struct Options {
     pub customers: usize,
@@ -129,11 +129,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open_sqlite(&dir.path().join("crm.db")).await?;
     let master = MasterKey::load_or_create(&dir.path().join("master.key"))?;
-    let plugins = crate::plugins::Runtime::new(dir.path())?;
+    let plugins = crm::plugins::Runtime::new(dir.path())?;
     let app = Arc::new(App::new(store.clone(), Vault::new(master), pdp, plugins));
-    let tenant = crate::tenants::create_tenant(&app, "bench", "Bench Broadcasting").await?;
+    let tenant = crm::tenants::create_tenant(&app, "bench", "Bench Broadcasting").await?;
     let password = "Bench-Password-2026!";
-    crate::tenants::add_user(
+    crm::tenants::add_user(
         &app,
         &tenant,
         "bench.admin",
@@ -182,10 +182,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server_app = app.clone();
     let server = tokio::spawn(async move {
-        crate::server::serve(
+        crm::server::serve(
             server_app,
             "127.0.0.1:0".parse().expect("literal address"),
-            crate::server::Tls::None,
+            crm::server::Tls::None,
             Some(baseline),
             move |addr, _| {
                 let _ = tx.send(addr);
@@ -293,9 +293,9 @@ async fn plugin_bench(
     ids: &[String],
     opts: &Options,
 ) -> anyhow::Result<()> {
-    use crate::plugins::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
-    use crate::plugins::abi::v0_1_0::{Param, guest::ScreenRequest};
-    use crate::plugins::{Limits, caps::Capability, lifecycle, runtime::Caller};
+    use crm::plugins::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
+    use crm::plugins::abi::v0_1_0::{Param, guest::ScreenRequest};
+    use crm::plugins::{Limits, caps::Capability, lifecycle, runtime::Caller};
 
     let grants: std::collections::BTreeSet<Capability> =
         [Capability::Clock, Capability::Customers].into();
@@ -320,7 +320,7 @@ async fn plugin_bench(
         .user_by_name(tenant_id, "bench.admin")
         .await?
         .ok_or_else(|| anyhow::anyhow!("bench user missing"))?;
-    let actor = crate::app::Actor {
+    let actor = crm::app::Actor {
         tenant_id: tenant_id.to_string(),
         user_id: user.id.clone(),
         username: user.username.clone(),
@@ -340,7 +340,7 @@ async fn plugin_bench(
         collections: &collections,
         limits: &limits,
         scratch: None,
-        now: crate::store::now_ms(),
+        now: crm::store::now_ms(),
     };
     let request = |screen: &str, params: &[(&str, String)]| ScreenRequest {
         screen: screen.into(),
@@ -401,7 +401,7 @@ async fn plugin_bench(
     );
     // The same calls on an engine that resets memory the plain way, for comparison.
     let scratch = tempfile::tempdir()?;
-    let plain = crate::plugins::Runtime::with_plain_memory_reset(scratch.path())?;
+    let plain = crm::plugins::Runtime::with_plain_memory_reset(scratch.path())?;
     let plain_prepared = plain.prepare(&info.sha256, component, &grants)?;
     let mut plain_calls = Vec::with_capacity(5000);
     for i in 0..5200 {
@@ -465,7 +465,7 @@ async fn plugin_bench(
                 collections: &collections,
                 limits: &limits,
                 scratch: None,
-                now: crate::store::now_ms(),
+                now: crm::store::now_ms(),
             };
             let mut count = 0u64;
             while Instant::now() < deadline {
@@ -527,7 +527,7 @@ async fn plain_customer(
 }
 
 /// A spread of decision inputs: every role, action kind, tenant match and MFA state.
-fn decision_inputs() -> Vec<crate::policy::Input> {
+fn decision_inputs() -> Vec<crm::policy::Input> {
     let mut out = Vec::new();
     for role in ["admin", "compliance", "sales", "support", "marketing"] {
         for action in [
@@ -537,8 +537,8 @@ fn decision_inputs() -> Vec<crate::policy::Input> {
             "audit.read",
         ] {
             for (tenant, mfa) in [("t1", false), ("t1", true), ("t2", true)] {
-                out.push(crate::policy::Input {
-                    subject: crate::policy::Subject {
+                out.push(crm::policy::Input {
+                    subject: crm::policy::Subject {
                         kind: "user".into(),
                         tenant: "t1".into(),
                         user: "u1".into(),
@@ -547,7 +547,7 @@ fn decision_inputs() -> Vec<crate::policy::Input> {
                         plugin: None,
                     },
                     action: action.into(),
-                    resource: crate::policy::Resource {
+                    resource: crm::policy::Resource {
                         kind: "customer".into(),
                         tenant: tenant.into(),
                         id: Some("c1".into()),
@@ -563,7 +563,7 @@ fn decision_inputs() -> Vec<crate::policy::Input> {
 }
 
 /// Decision latency of one decision point over `inputs`, cycling through them.
-fn latencies(pdp: &Pdp, inputs: &[crate::policy::Input], n: usize) -> Latencies {
+fn latencies(pdp: &Pdp, inputs: &[crm::policy::Input], n: usize) -> Latencies {
     for i in inputs {
         std::hint::black_box(pdp.decide_here(i));
     }
@@ -591,7 +591,7 @@ fn machine_tail(length: Duration, n: usize) -> (Duration, Duration) {
 }
 
 /// Decisions per second with `threads` callers sharing one decision point.
-fn throughput(pdp: &Pdp, inputs: &[crate::policy::Input], threads: usize) -> f64 {
+fn throughput(pdp: &Pdp, inputs: &[crm::policy::Input], threads: usize) -> f64 {
     let window = Duration::from_secs(2);
     let total: usize = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
@@ -685,7 +685,7 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
     }
     // Publish = check + test + build (in a policy job, a child process) + load, for the example
     // tenant set (no module cache here).
-    let set = crate::policy_admin::PolicySet {
+    let set = crm::policy_admin::PolicySet {
         files: [
             (
                 "rules.rego".to_string(),
@@ -712,9 +712,9 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
         let built = t.elapsed();
         let t = Instant::now();
         let (_, build) = tokio::runtime::Handle::current()
-            .block_on(crate::policy_admin::Jobs::for_this_host().run(
+            .block_on(crm::policy_admin::Jobs::for_this_host().run(
                 "bench",
-                crate::policy_admin::Job::Build,
+                crm::policy_admin::Job::Build,
                 &set,
             ))?
             .into_build()
@@ -752,7 +752,7 @@ fn policy_bench(concurrency: usize) -> anyhow::Result<Pdp> {
     let build = set.build().map_err(|r| anyhow::anyhow!("{r}"))?;
     wasm.set_tenant_policy(
         "t1",
-        Some(crate::policy::TenantPolicy {
+        Some(crm::policy::TenantPolicy {
             version: 1,
             engine: std::sync::Arc::new(build.engine("bench".into())?),
         }),

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::App;
-use crate::config::{self, DataConfig, FileConfig};
-use crate::policy::Pdp;
-use crate::server::{self, Tls};
-use crate::store::Store;
-use crate::vault::Vault;
+use crm::app::App;
+use crm::config::{self, DataConfig, FileConfig};
+use crm::policy::Pdp;
+use crm::server::{self, Tls};
+use crm::store::Store;
+use crm::vault::Vault;
 
 /// Broadcaster CRM: encrypted customer records, policy-decided access, audited.
 #[derive(Parser)]
@@ -385,7 +385,7 @@ enum PluginCmd {
     },
 }
 
-fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
+fn print_tests(results: &[crm::policy::RegoTestResult]) -> bool {
     let failed = results.iter().filter(|r| !r.passed).count();
     for r in results {
         match &r.error {
@@ -397,8 +397,8 @@ fn print_tests(results: &[crate::policy::RegoTestResult]) -> bool {
     failed == 0
 }
 
-fn print_refusal(r: &crate::policy_admin::Refusal) {
-    use crate::policy_admin::Refusal;
+fn print_refusal(r: &crm::policy_admin::Refusal) {
+    use crm::policy_admin::Refusal;
     match r {
         Refusal::Invalid(errors) => {
             for e in errors {
@@ -446,9 +446,9 @@ impl DataArgs {
             None => Store::open_sqlite(&cfg.sqlite_path()).await?,
         };
         let vault = Vault::new(cfg.master_key()?);
-        crate::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
+        crm::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
         let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
-        let plugins = crate::plugins::Runtime::new(&cfg.data_dir)?;
+        let plugins = crm::plugins::Runtime::new(&cfg.data_dir)?;
         let mut app = App::new(store, vault, pdp, plugins);
         app.settings = file.settings()?;
         let app = Arc::new(app);
@@ -506,7 +506,7 @@ pub fn main() -> ExitCode {
     config::take_master_key_env();
     let cli = Cli::parse();
     if let Command::PolicyJob = cli.command {
-        return crate::policy_admin::sandbox::child_main();
+        return crm::policy_admin::sandbox::child_main();
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -543,7 +543,7 @@ fn read_password(stdin: bool) -> anyhow::Result<(String, bool)> {
     if let Ok(p) = std::env::var("CRM_USER_PASSWORD") {
         return Ok((p, false));
     }
-    let t = crate::auth::random_token("");
+    let t = crm::auth::random_token("");
     let core: String = t
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -603,7 +603,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tenant(TenantCmd::Create { slug, name, data }) => {
             let (app, _, _) = data.open().await?;
-            let t = crate::tenants::create_tenant(&app, &slug, &name).await?;
+            let t = crm::tenants::create_tenant(&app, &slug, &name).await?;
             println!("created tenant {} ({})", t.slug, t.id);
         }
         Command::Tenant(TenantCmd::List { data }) => {
@@ -622,11 +622,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
         }) => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let (password, generated) = read_password(password_stdin)?;
             let display = display_name.unwrap_or_else(|| username.clone());
             let secret =
-                crate::tenants::add_user(&app, &t, &username, &display, &role, &password, mfa)
+                crm::tenants::add_user(&app, &t, &username, &display, &role, &password, mfa)
                     .await?;
             println!("added {username} ({role}) to {}", t.slug);
             if generated {
@@ -634,12 +634,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(s) = secret {
                 println!("TOTP secret: {s}");
-                println!("otpauth URL: {}", crate::auth::totp_url(&s, &username)?);
+                println!("otpauth URL: {}", crm::auth::totp_url(&s, &username)?);
             }
         }
         Command::User(UserCmd::List { tenant, data }) => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             for u in app.store.users(&t.id).await? {
                 println!(
                     "{}\t{}\tmfa={}",
@@ -663,22 +663,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     app.settings.token_max_days
                 );
             }
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let u = app
                 .store
                 .user_by_name(&t.id, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user `{username}` in tenant `{tenant}`"))?;
-            let token = crate::auth::random_token("crm_t_");
-            let now = crate::store::now_ms();
+            let token = crm::auth::random_token("crm_t_");
+            let now = crm::store::now_ms();
             app.store
                 .insert_session(
-                    &crate::auth::token_hash(&token),
+                    &crm::auth::token_hash(&token),
                     &t.id,
                     &u.id,
                     "api",
                     &name,
-                    &crate::auth::random_token(""),
+                    &crm::auth::random_token(""),
                     u.totp_secret.is_some(),
                     now,
                     now + days * 86_400_000,
@@ -687,7 +687,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.audit
                 .record(
                     &t.id,
-                    &crate::audit::Event {
+                    &crm::audit::Event {
                         actor: "operator:cli".into(),
                         action: "token.create".into(),
                         resource: format!("user/{}", u.id),
@@ -706,9 +706,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
         }) => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            match crate::import::import_customers(&app, &t.id, &file, skip_invalid, progress)
+            match crm::import::import_customers(&app, &t.id, &file, skip_invalid, progress)
                 .await?
             {
                 Ok(outcome) => {
@@ -736,7 +736,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(cmd) => return audit_command(cmd).await,
         Command::Policy(cmd) => return policy_command(cmd).await,
-        Command::PolicyJob => return Ok(crate::policy_admin::sandbox::child_main()),
+        Command::PolicyJob => return Ok(crm::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => return plugin_command(cmd).await,
         Command::Bench {
             customers,
@@ -758,7 +758,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// with the name to print for each.
 async fn audit_chains(app: &App, tenant: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
     if let Some(slug) = tenant {
-        let t = crate::tenants::tenant(app, slug).await?;
+        let t = crm::tenants::tenant(app, slug).await?;
         return Ok(vec![(t.id, t.slug)]);
     }
     let slugs: std::collections::HashMap<String, String> = app
@@ -768,7 +768,7 @@ async fn audit_chains(app: &App, tenant: Option<&str>) -> anyhow::Result<Vec<(St
         .into_iter()
         .map(|t| (t.id, t.slug))
         .collect();
-    let mut ids = crate::audit::chains(&app.store).await?;
+    let mut ids = crm::audit::chains(&app.store).await?;
     ids.extend(
         slugs
             .keys()
@@ -797,7 +797,7 @@ async fn audit_command(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let outside: Vec<crate::audit::Checkpoint> = match &checkpoints {
+            let outside: Vec<crm::audit::Checkpoint> = match &checkpoints {
                 None => Vec::new(),
                 Some(path) => std::fs::read_to_string(path)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
@@ -818,7 +818,7 @@ async fn audit_command(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             let keys = app.vault.audit_keys();
             let mut broken = false;
             for (id, name) in audit_chains(&app, tenant.as_deref()).await? {
-                let r = crate::audit::verify(&app.store, &keys, &id, &outside).await?;
+                let r = crm::audit::verify(&app.store, &keys, &id, &outside).await?;
                 match &r.first_break {
                     None => println!(
                         "{name}: ok ({} records, {} signed checkpoints)",
@@ -843,7 +843,7 @@ async fn audit_command(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             );
             let mut lines = String::new();
             for (id, name) in audit_chains(&app, tenant.as_deref()).await? {
-                match crate::audit::checkpoint(&app.store, &keys, &id).await? {
+                match crm::audit::checkpoint(&app.store, &keys, &id).await? {
                     Some(c) => {
                         println!("{name}: record {} {}", c.seq, c.hash);
                         lines.push_str(&serde_json::to_string(&c)?);
@@ -868,7 +868,7 @@ async fn audit_command(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             let keys = app.vault.audit_keys();
             let mut failed = false;
             for (id, name) in audit_chains(&app, None).await? {
-                match crate::audit::upgrade(&app.store, &keys, &id).await? {
+                match crm::audit::upgrade(&app.store, &keys, &id).await? {
                     None => println!("{name}: keyed"),
                     Some(b) => {
                         failed = true;
@@ -889,8 +889,8 @@ fn upload(
     grant: &[String],
     signature: Option<&std::path::Path>,
     limits: Option<&str>,
-) -> anyhow::Result<crate::plugins::lifecycle::Upload> {
-    use crate::plugins::caps::Capability;
+) -> anyhow::Result<crm::plugins::lifecycle::Upload> {
+    use crm::plugins::caps::Capability;
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
     };
@@ -903,7 +903,7 @@ fn upload(
             )
         })?);
     }
-    Ok(crate::plugins::lifecycle::Upload {
+    Ok(crm::plugins::lifecycle::Upload {
         bytes: read(file)?,
         signature: signature.map(read).transpose()?,
         grants,
@@ -914,7 +914,7 @@ fn upload(
 }
 
 async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
-    use crate::plugins::lifecycle;
+    use crm::plugins::lifecycle;
     const BY: &str = "operator:cli";
     let show = |i: &lifecycle::PluginInfo| {
         println!(
@@ -930,7 +930,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     };
-    let fail = |e: crate::error::AppError| -> anyhow::Result<ExitCode> {
+    let fail = |e: crm::error::AppError| -> anyhow::Result<ExitCode> {
         eprintln!("error: {}", e.message);
         Ok(ExitCode::from(2))
     };
@@ -945,7 +945,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         } => {
             let up = upload(&file, &grant, signature.as_deref(), limits.as_deref())?;
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             match lifecycle::install(&app, &t.id, BY, up, None).await {
                 Ok(i) => {
                     print!("installed ");
@@ -965,7 +965,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         } => {
             let up = upload(&file, &grant, signature.as_deref(), limits.as_deref())?;
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             match lifecycle::install(&app, &t.id, BY, up, Some(&name)).await {
                 Ok(i) => {
                     print!("upgraded ");
@@ -976,14 +976,14 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         }
         PluginCmd::List { tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             for i in lifecycle::list(&app, &t.id).await? {
                 show(&i);
             }
         }
         PluginCmd::Show { name, tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             match lifecycle::get(&app, &t.id, &name).await {
                 Ok(p) => println!("{}", serde_json::to_string_pretty(&p.info())?),
                 Err(e) => return fail(e),
@@ -991,7 +991,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         }
         PluginCmd::Enable { name, tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             if let Err(e) = lifecycle::set_enabled(&app, &t.id, BY, &name, true).await {
                 return fail(e);
             }
@@ -999,7 +999,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         }
         PluginCmd::Disable { name, tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             if let Err(e) = lifecycle::set_enabled(&app, &t.id, BY, &name, false).await {
                 return fail(e);
             }
@@ -1012,7 +1012,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             if let Err(e) = lifecycle::uninstall(&app, &t.id, BY, &name, purge).await {
                 return fail(e);
             }
@@ -1029,7 +1029,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             if let Err(e) = lifecycle::trust_key(&app, &t.id, BY, &name, &public_key).await {
                 return fail(e);
             }
@@ -1047,14 +1047,14 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
         }
         PluginCmd::Jobs { name, tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let time = |ms: Option<i64>| {
                 ms.and_then(chrono::DateTime::from_timestamp_millis)
                     .map_or("-".to_string(), |d| {
                         d.format("%Y-%m-%d %H:%M UTC").to_string()
                     })
             };
-            match crate::plugins::jobs::list(&app, &t.id, &name).await {
+            match crm::plugins::jobs::list(&app, &t.id, &name).await {
                 Ok(jobs) => {
                     for j in jobs {
                         let s = &j.state;
@@ -1083,8 +1083,8 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
-            match crate::plugins::jobs::run_now(&app, &t.id, BY, &name, &job).await {
+            let t = crm::tenants::tenant(&app, &tenant).await?;
+            match crm::plugins::jobs::run_now(&app, &t.id, BY, &name, &job).await {
                 Ok(run) if run.status == "ok" => println!(
                     "{name}/{job}: ok, {} processed{}",
                     run.processed.unwrap_or(0),
@@ -1102,7 +1102,7 @@ async fn plugin_command(cmd: PluginCmd) -> anyhow::Result<ExitCode> {
 }
 
 async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
-    use crate::policy_admin::{self as admin, Job, Jobs, PolicySet};
+    use crm::policy_admin::{self as admin, Job, Jobs, PolicySet};
     let fail = ExitCode::from(1);
     // Tenant Rego runs in policy jobs here too, as it does in the server.
     let jobs = Jobs::for_this_host();
@@ -1123,9 +1123,9 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             }
         },
         PolicyCmd::Test { dir: None } => {
-            let mut files: Vec<(&str, &str)> = crate::policy::PLATFORM_POLICIES.to_vec();
-            files.extend_from_slice(crate::policy::PLATFORM_POLICY_TESTS);
-            if !print_tests(&crate::policy::run_rego_tests(&files)?) {
+            let mut files: Vec<(&str, &str)> = crm::policy::PLATFORM_POLICIES.to_vec();
+            files.extend_from_slice(crm::policy::PLATFORM_POLICY_TESTS);
+            if !print_tests(&crm::policy::run_rego_tests(&files)?) {
                 return Ok(fail);
             }
         }
@@ -1171,7 +1171,7 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let started = std::time::Instant::now();
             let (set, prebuilt) = if dir.is_file() {
                 let bytes = std::fs::read(&dir)
@@ -1205,7 +1205,7 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
         }
         PolicyCmd::History { tenant, data } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             let active = app
                 .store
                 .active_policies()
@@ -1234,8 +1234,8 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
-            let load = |v: Option<crate::store::PolicyVersionRow>,
+            let t = crm::tenants::tenant(&app, &tenant).await?;
+            let load = |v: Option<crm::store::PolicyVersionRow>,
                         n: i64|
              -> anyhow::Result<PolicySet> {
                 let row = v.ok_or_else(|| anyhow::anyhow!("no policy version {n} in {tenant}"))?;
@@ -1253,7 +1253,7 @@ async fn policy_command(cmd: PolicyCmd) -> anyhow::Result<ExitCode> {
             data,
         } => {
             let app = data.open_existing().await?;
-            let t = crate::tenants::tenant(&app, &tenant).await?;
+            let t = crm::tenants::tenant(&app, &tenant).await?;
             match admin::rollback_to(&app, &t.id, version, "operator:cli")
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?

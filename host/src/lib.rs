@@ -4,11 +4,8 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
-pub mod bench;
-pub mod cli;
 pub mod config;
 pub mod customers;
-pub mod demo;
 pub mod error;
 pub mod import;
 pub mod metrics;

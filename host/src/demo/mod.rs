@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::app::App;
-use crate::audit;
-use crate::customers::{self, Changes};
-use crate::tenants;
+use crm::app::App;
+use crm::audit;
+use crm::customers::{self, Changes};
+use crm::tenants;
 
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_TENANT_NAME: &str = "Aurora Broadcasting Group";
@@ -34,7 +34,7 @@ pub struct DemoCredentials {
 
 fn demo_password() -> String {
     // Random per install, readable, and within the strength rule (upper, lower, digit, symbol).
-    let t = crate::auth::random_token("");
+    let t = crm::auth::random_token("");
     let core: String = t
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -128,7 +128,7 @@ pub async fn ensure_demo(
     ]
     .into_iter()
     .collect();
-    for role in crate::auth::ROLES {
+    for role in crm::auth::ROLES {
         let (username, mfa) = staff[role];
         let password = demo_password();
         let secret = tenants::add_user(
@@ -154,7 +154,7 @@ pub async fn ensure_demo(
         .user_by_name(&tenant.id, "admin")
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo admin is missing"))?;
-    let admin = crate::app::Actor {
+    let admin = crm::app::Actor {
         tenant_id: tenant.id.clone(),
         user_id: admin.id,
         username: admin.username,
@@ -204,9 +204,9 @@ const FIRST_PARTY: [(&str, &[u8], &[&str]); 4] = [
 pub async fn install_first_party(
     app: &Arc<App>,
     tenant_id: &str,
-    seed_as: Option<&crate::app::Actor>,
+    seed_as: Option<&crm::app::Actor>,
 ) -> anyhow::Result<()> {
-    use crate::plugins::{caps::Capability, lifecycle};
+    use crm::plugins::{caps::Capability, lifecycle};
     let installed: Vec<String> = lifecycle::list(app, tenant_id)
         .await?
         .into_iter()
@@ -237,9 +237,9 @@ pub async fn install_first_party(
 
 /// Calls a plugin's `seed-demo` action until its notice says it is done (tone `success`). The
 /// action is resumable, so a call the sandbox stopped (a busy machine, the deadline) is retried.
-async fn seed_plugin(app: &Arc<App>, admin: &crate::app::Actor, name: &str) -> anyhow::Result<()> {
-    use crate::plugins::abi::v0_1_0::crm::platform::ui::{ScreenRef, Tone};
-    use crate::plugins::lifecycle;
+async fn seed_plugin(app: &Arc<App>, admin: &crm::app::Actor, name: &str) -> anyhow::Result<()> {
+    use crm::plugins::abi::v0_1_0::crm::platform::ui::{ScreenRef, Tone};
+    use crm::plugins::lifecycle;
     let mut last = String::new();
     for _ in 0..200 {
         let origin = ScreenRef {
