@@ -131,15 +131,6 @@ pub fn open(
     serde_json::from_str(&json).map_err(|_| altered())
 }
 
-/// The notice above a form shown again with its fields' messages.
-pub fn check_the_fields(lang: &str) -> &'static str {
-    if lang == "zh" {
-        "请检查标出的字段。"
-    } else {
-        "Please check the marked fields."
-    }
-}
-
 fn issue(field: &str, en: String, zh: String) -> FieldIssue {
     FieldIssue {
         field: field.to_string(),

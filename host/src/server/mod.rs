@@ -7,7 +7,6 @@ mod listener;
 mod openapi;
 mod plugins;
 mod policies;
-mod screens;
 mod web;
 
 pub use auth::{Authenticated, SESSION_COOKIE};
@@ -41,7 +40,6 @@ pub fn router(state: AppState) -> Router {
         .merge(policies::routes())
         .merge(plugins::routes())
         .merge(web::routes())
-        .merge(screens::routes())
         .route(
             "/healthz",
             axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

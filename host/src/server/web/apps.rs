@@ -2,32 +2,24 @@
 //! (every value escaped by maud; no plugin-supplied markup or script reaches the browser) and
 //! turns form posts back into actions.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use maud::{Markup, html};
 
-use super::AppState;
-use super::auth::Authenticated;
-use super::forms;
-use super::web::{error_page, layout, page};
-use crate::error::AppError;
+use super::{error_page, layout, page, t};
+use crate::error::{AppError, FieldIssue};
 use crate::plugins::abi::v0_1_0::Param;
 use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
 use crate::plugins::abi::v0_1_0::crm::platform::ui::{
     Block, ButtonTarget, Cell, ChartKind, FieldKind, Rule, Screen, ScreenRef, Tone,
 };
-use crate::plugins::abi::v0_1_0::guest::Next;
+use crate::plugins::abi::v0_1_0::guest::{ActionOutcome, Next};
 use crate::plugins::lifecycle;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/apps", get(apps))
-        .route("/apps/{plugin}/{screen}", get(show).post(act))
-}
+use crate::server::AppState;
+use crate::server::auth::Authenticated;
+use crate::server::forms;
 
 /// A label in the member's language (English when no Chinese text is given).
 fn tr(lang: &str, l: &Label) -> String {
@@ -110,7 +102,10 @@ fn nav(current: Option<(&str, &str)>, items: &[(String, String, String)]) -> Mar
 }
 
 /// `/apps`: the installed plugins' screens this member may open.
-async fn apps(State(s): State<AppState>, who: Result<Authenticated, AppError>) -> Response {
+pub(super) async fn apps(
+    State(s): State<AppState>,
+    who: Result<Authenticated, AppError>,
+) -> Response {
     let Ok(who) = who else {
         return Redirect::to("/login").into_response();
     };
@@ -133,7 +128,7 @@ async fn apps(State(s): State<AppState>, who: Result<Authenticated, AppError>) -
         return error_page(&lang, Some(&who), &e);
     }
     let items = menu(&s, &who).await;
-    let title = if lang == "zh" { "应用" } else { "Apps" };
+    let title = t(&lang, "apps");
     page(
         StatusCode::OK,
         layout(
@@ -154,7 +149,7 @@ fn params_of(uri: &axum::http::Uri) -> Vec<Param> {
         .collect()
 }
 
-async fn show(
+pub(super) async fn show(
     State(s): State<AppState>,
     who: Result<Authenticated, AppError>,
     Path((plugin, screen)): Path<(String, String)>,
@@ -175,7 +170,7 @@ async fn show(
 }
 
 /// A form post: `_action`, `_row`, `csrf_token`, the origin's params as `_p.NAME`, and the inputs.
-async fn act(
+pub(super) async fn act(
     State(s): State<AppState>,
     who: Result<Authenticated, AppError>,
     Path((plugin, screen)): Path<(String, String)>,
@@ -203,40 +198,11 @@ async fn act(
         );
     };
     let row = get("_row").map(str::to_string);
-    // Every action the host renders carries what it offers; a post without it is not one.
-    let offer = match (get("_form"), get("_form_mac")) {
-        (Some(sealed), Some(mac)) => s
-            .app
-            .tenant_keys(&who.actor.tenant_id)
-            .await
-            .and_then(|keys| forms::open(&keys, &plugin, &action, sealed, mac)),
-        _ => Err(AppError::bad_request(
-            "invalid_form",
-            "the submission does not carry the form it came from; reload the page and try again",
-        )),
-    };
-    let offer = match offer {
+    let offer = match offer_of(&s, &who, &plugin, &action, get("_form"), get("_form_mac")).await {
         Ok(o) => o,
         Err(e) => return error_page(&lang, Some(&who), &e),
     };
-    let mut origin = ScreenRef {
-        screen: screen.clone(),
-        params: Vec::new(),
-    };
-    let mut inputs = Vec::new();
-    for (name, value) in &pairs {
-        if let Some(p) = name.strip_prefix("_p.") {
-            origin.params.push(Param {
-                name: p.to_string(),
-                value: value.clone(),
-            });
-        } else if !name.starts_with('_') && name != "csrf_token" {
-            inputs.push(Param {
-                name: name.clone(),
-                value: value.clone(),
-            });
-        }
-    }
+    let (origin, inputs) = submission(&screen, &pairs);
     // What was offered is checked here; the plugin is called only with a submission that fits.
     let issues = forms::check(&offer, row.as_deref(), &inputs);
     let result = if issues.is_empty() {
@@ -251,59 +217,134 @@ async fn act(
         )
         .await
     } else {
-        // A changed button or row action has no field to point at: say what is wrong.
-        let message = match issues.as_slice() {
-            [one] if one.field == "_form" => one.message.clone(),
-            _ => forms::check_the_fields(&lang).to_string(),
-        };
-        let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.fields = issues;
-        Err(e)
+        Err(unfit(&lang, issues))
+    };
+    let done = Done {
+        s: &s,
+        who: &who,
+        plugin: &plugin,
+        origin: &origin,
     };
     match result {
-        Ok(out) => {
-            let notice = out.notice.map(|n| (tr(&lang, &n.text), tone(n.tone)));
-            match out.next {
-                Next::Navigate(r) => Redirect::to(&screen_url(&plugin, &r)).into_response(),
-                Next::Show(sc) => render_page(&s, &who, &plugin, &origin, &sc, notice).await,
-                Next::Refresh => {
-                    match lifecycle::render(
-                        &s.app,
-                        &who.actor,
-                        &plugin,
-                        &origin.screen,
-                        origin.params.clone(),
-                    )
-                    .await
-                    {
-                        Ok(sc) => render_page(&s, &who, &plugin, &origin, &sc, notice).await,
-                        Err(e) => error_page(&lang, Some(&who), &e),
-                    }
-                }
-            }
+        Ok(out) => done.acted(out).await,
+        Err(e) => done.refused(&action, &inputs, e).await,
+    }
+}
+
+/// The offer a post carries, opened (its MAC checked): every action the host renders carries
+/// what it offers, so a post without it is not one.
+async fn offer_of(
+    s: &AppState,
+    who: &Authenticated,
+    plugin: &str,
+    action: &str,
+    sealed: Option<&str>,
+    mac: Option<&str>,
+) -> Result<forms::Offer, AppError> {
+    match (sealed, mac) {
+        (Some(sealed), Some(mac)) => s
+            .app
+            .tenant_keys(&who.actor.tenant_id)
+            .await
+            .and_then(|keys| forms::open(&keys, plugin, action, sealed, mac)),
+        _ => Err(AppError::bad_request(
+            "invalid_form",
+            "the submission does not carry the form it came from; reload the page and try again",
+        )),
+    }
+}
+
+/// The screen a post came from (its params sent as `_p.NAME`) and the inputs it submits (every
+/// field not starting with `_`, but the CSRF token).
+fn submission(screen: &str, pairs: &[(String, String)]) -> (ScreenRef, Vec<Param>) {
+    let mut origin = ScreenRef {
+        screen: screen.to_string(),
+        params: Vec::new(),
+    };
+    let mut inputs = Vec::new();
+    for (name, value) in pairs {
+        if let Some(p) = name.strip_prefix("_p.") {
+            origin.params.push(Param {
+                name: p.to_string(),
+                value: value.clone(),
+            });
+        } else if !name.starts_with('_') && name != "csrf_token" {
+            inputs.push(Param {
+                name: name.clone(),
+                value: value.clone(),
+            });
         }
-        Err(e) => match lifecycle::render(
-            &s.app,
-            &who.actor,
-            &plugin,
-            &origin.screen,
-            origin.params.clone(),
-        )
-        .await
-        {
-            // The action was refused: show the screen again with the reason on top, each
-            // field's message next to it, and what was typed kept.
+    }
+    (origin, inputs)
+}
+
+/// The refusal of a submission that does not fit its offer.
+fn unfit(lang: &str, issues: Vec<FieldIssue>) -> AppError {
+    // A changed button or row action has no field to point at: say what is wrong.
+    let message = match issues.as_slice() {
+        [one] if one.field == "_form" => one.message.clone(),
+        _ => t(lang, "check_the_fields").to_string(),
+    };
+    let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+    e.fields = issues;
+    e
+}
+
+/// Where a post to a plugin screen came from, to answer it.
+struct Done<'a> {
+    s: &'a AppState,
+    who: &'a Authenticated,
+    plugin: &'a str,
+    origin: &'a ScreenRef,
+}
+
+impl Done<'_> {
+    /// The action's answer: another screen (by URL or given), or the origin again, with the
+    /// plugin's notice on top.
+    async fn acted(&self, out: ActionOutcome) -> Response {
+        let lang = &self.who.actor.lang;
+        let notice = out.notice.map(|n| (tr(lang, &n.text), tone(n.tone)));
+        match out.next {
+            Next::Navigate(r) => Redirect::to(&screen_url(self.plugin, &r)).into_response(),
+            Next::Show(sc) => self.page(&sc, notice).await,
+            Next::Refresh => match self.origin_screen().await {
+                Ok(sc) => self.page(&sc, notice).await,
+                Err(e) => error_page(lang, Some(self.who), &e),
+            },
+        }
+    }
+
+    /// The action was refused: show the screen again with the reason on top, each field's
+    /// message next to it, and what was typed kept.
+    async fn refused(&self, action: &str, inputs: &[Param], e: AppError) -> Response {
+        let lang = &self.who.actor.lang;
+        match self.origin_screen().await {
             Ok(mut sc) if e.status.is_client_error() => {
                 // Messages shown next to their fields need only a pointer on top.
-                let notice = if forms::fill(&mut sc, &action, &inputs, &e.fields) {
-                    forms::check_the_fields(&lang).to_string()
+                let notice = if forms::fill(&mut sc, action, inputs, &e.fields) {
+                    t(lang, "check_the_fields").to_string()
                 } else {
                     e.message.clone()
                 };
-                render_page(&s, &who, &plugin, &origin, &sc, Some((notice, "danger"))).await
+                self.page(&sc, Some((notice, "danger"))).await
             }
-            _ => error_page(&lang, Some(&who), &e),
-        },
+            _ => error_page(lang, Some(self.who), &e),
+        }
+    }
+
+    async fn origin_screen(&self) -> Result<Screen, AppError> {
+        lifecycle::render(
+            &self.s.app,
+            &self.who.actor,
+            self.plugin,
+            &self.origin.screen,
+            self.origin.params.clone(),
+        )
+        .await
+    }
+
+    async fn page(&self, sc: &Screen, notice: Option<(String, &'static str)>) -> Response {
+        render_page(self.s, self.who, self.plugin, self.origin, sc, notice).await
     }
 }
 
