@@ -293,8 +293,8 @@ async fn plugin_bench(
     ids: &[String],
     opts: &Options,
 ) -> anyhow::Result<()> {
-    use crm::plugins::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
-    use crm::plugins::abi::v0_1_0::{Param, guest::ScreenRequest};
+    use crm::plugins::abi::latest::types::{ActingUser, Locale};
+    use crm::plugins::abi::latest::{Param, guest::ScreenRequest};
     use crm::plugins::{Limits, caps::Capability, lifecycle, runtime::Caller};
 
     let grants: std::collections::BTreeSet<Capability> =
@@ -339,7 +339,6 @@ async fn plugin_bench(
         grants: &grants,
         collections: &collections,
         limits: &limits,
-        scratch: None,
         now: crm::store::now_ms(),
     };
     let request = |screen: &str, params: &[(&str, String)]| ScreenRequest {
@@ -464,7 +463,6 @@ async fn plugin_bench(
                 grants: &grants,
                 collections: &collections,
                 limits: &limits,
-                scratch: None,
                 now: crm::store::now_ms(),
             };
             let mut count = 0u64;

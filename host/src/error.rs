@@ -1,11 +1,40 @@
-//! One error type for the whole request path, rendered as `{"error": {"code", "message"}}`.
+//! One error type for every use case: a domain kind, a stable code and a message without
+//! personal data. The edges translate the kind: `server` to an HTTP status, the plugin
+//! capabilities to the interface's `error`.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+/// What went wrong, in the domain's words; no layer below `server` knows about HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is malformed or breaks a rule (400).
+    Invalid,
+    /// The input is well formed but cannot be accepted as it is: a package, a plugin's refusal (422).
+    Rejected,
+    /// The input is bigger than its limit (413).
+    TooLarge,
+    /// The input is not in a format this endpoint reads (415).
+    UnsupportedFormat,
+    /// No valid credential came with the request (401).
+    Unauthenticated,
+    /// The policy, or a rule about who may do this, refuses (403).
+    Forbidden,
+    NotFound,
+    /// The request contradicts the current state (409).
+    Conflict,
+    /// A rate limit or a per-tenant share is used up; `retry_after` may say when to come back (429).
+    Throttled,
+    /// This host is too busy right now (503).
+    Busy,
+    /// A plugin failed or broke its limits while serving the request (502).
+    PluginFailed,
+    /// A stored value failed its integrity check (500, never returned).
+    Integrity,
+    /// A fault on our side; details are logged, never returned (500).
+    Internal,
+}
 
 #[derive(Debug)]
 pub struct AppError {
-    pub status: StatusCode,
+    pub kind: ErrorKind,
     pub code: &'static str,
     pub message: String,
     /// Seconds a client should wait (sign-in throttling).
@@ -26,9 +55,9 @@ pub struct FieldIssue {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status,
+            kind,
             code,
             message: message.into(),
             retry_after: None,
@@ -36,10 +65,16 @@ impl AppError {
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(ErrorKind::Invalid, code, message)
+    }
+    pub fn rejected(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Rejected, code, message)
+    }
+    pub fn too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::TooLarge, code, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        Self::new(ErrorKind::Unauthenticated, "unauthenticated", message)
     }
     pub fn forbidden(reasons: &[String]) -> Self {
         let message = if reasons.is_empty() {
@@ -47,30 +82,47 @@ impl AppError {
         } else {
             format!("the policy denies this request: {}", reasons.join("; "))
         };
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorKind::Forbidden, "forbidden", message)
     }
     pub fn not_found(what: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
             "not_found",
             format!("{what} not found"),
         )
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(ErrorKind::Conflict, "conflict", message)
+    }
+    pub fn throttled(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Throttled, code, message)
+    }
+    pub fn busy(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Busy, code, message)
     }
     pub fn integrity() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Integrity,
             "integrity_error",
             "a stored value failed its integrity check and was not returned",
         )
     }
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Internal,
             "internal",
             "internal error; it has been logged",
+        )
+    }
+    /// The caller's input was refused (as opposed to a fault or a refusal of the caller).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Invalid
+                | ErrorKind::Rejected
+                | ErrorKind::TooLarge
+                | ErrorKind::UnsupportedFormat
+                | ErrorKind::Conflict
         )
     }
 }
@@ -102,21 +154,5 @@ impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::internal()
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let mut body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        if !self.fields.is_empty() {
-            body["error"]["fields"] = serde_json::json!(self.fields);
-        }
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after
-            && let Ok(v) = s.to_string().parse()
-        {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        resp
     }
 }

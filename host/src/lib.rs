@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod customers;
 pub mod error;
+pub mod events;
 pub mod import;
 pub mod metrics;
 pub mod plugins;

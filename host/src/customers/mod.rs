@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::app::{Actor, App};
 use crate::audit;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::{Decision, Resource};
 use crate::store::{CustomerFilter, CustomerRow, InteractionRow, SealedFields, now_ms};
 use crate::vault::{FieldRef, SealingKey, TenantKeys, normalise_email, normalise_phone};
@@ -409,8 +409,8 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
         ),
     )
     .await?;
-    crate::plugins::delivery::publish(
-        app,
+    crate::events::publish(
+        &app.store,
         &mut tx,
         &actor.tenant_id,
         &["crm.customer.created"],
@@ -560,11 +560,7 @@ async fn take_lookup(
             },
         )
         .await?;
-    let mut e = AppError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        reason,
-    );
+    let mut e = AppError::new(ErrorKind::Throttled, "rate_limited", reason);
     e.retry_after = Some(retry);
     Err(e)
 }
@@ -640,8 +636,8 @@ pub async fn update(
     } else {
         &["crm.customer.updated"]
     };
-    crate::plugins::delivery::publish(
-        app,
+    crate::events::publish(
+        &app.store,
         &mut tx,
         &actor.tenant_id,
         topics,
@@ -680,8 +676,8 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     .await?;
     // Not "about" the customer (that would drop it as erased): the id is in the payload, so
     // subscribers can forget what they kept outside the customer's records.
-    crate::plugins::delivery::publish(
-        app,
+    crate::events::publish(
+        &app.store,
         &mut tx,
         &actor.tenant_id,
         &["crm.customer.erased"],

@@ -238,7 +238,7 @@ pub async fn install_first_party(
 /// Calls a plugin's `seed-demo` action until its notice says it is done (tone `success`). The
 /// action is resumable, so a call the sandbox stopped (a busy machine, the deadline) is retried.
 async fn seed_plugin(app: &Arc<App>, admin: &crm::app::Actor, name: &str) -> anyhow::Result<()> {
-    use crm::plugins::abi::v0_1_0::crm::platform::ui::{ScreenRef, Tone};
+    use crm::plugins::abi::latest::ui::{ScreenRef, Tone};
     use crm::plugins::lifecycle;
     let mut last = String::new();
     for _ in 0..200 {

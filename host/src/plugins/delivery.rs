@@ -1,7 +1,7 @@
 //! Delivery of the tenant's outbox events to the plugins subscribed to them (`on-event`).
 //!
-//! An event is fanned out when its emitting call's transaction writes it: one delivery per
-//! enabled plugin of the tenant whose manifest subscribes to the topic (an exact topic, or a
+//! An event is fanned out when its emitting call's transaction writes it (`events`): one delivery
+//! per enabled plugin of the tenant whose manifest subscribes to the topic (an exact topic, or a
 //! prefix ending in `.*`). The job worker then delivers each at least once, as the subscriber's
 //! service identity (`plugin:<name>/event:<topic>`, no staff member behind it), retrying a
 //! failure after 1, 2, 4 and 8 minutes before giving up. An event about a customer who was
@@ -11,104 +11,13 @@
 
 use std::sync::Arc;
 
-use super::abi::v0_1_0::guest::{EventSource, IncomingEvent};
+use super::abi::latest::guest::{EventSource, IncomingEvent};
 use super::jobs::{MAX_ATTEMPTS, MINUTE, retry_delay};
 use super::lifecycle;
 use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::AppResult;
-use crate::store::{DeliveryRow, Tx, now_ms};
-
-/// Whether a subscription (`crm.customer.created`, `subscriptions.*`) covers `topic`.
-pub fn covers(subscription: &str, topic: &str) -> bool {
-    match subscription.strip_suffix(".*") {
-        Some(prefix) => topic
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.')),
-        None => subscription == topic,
-    }
-}
-
-/// The source the host's own events are stored under (topics `crm.…`): empty, which no plugin's
-/// name can be, so an event's source is always who emitted it.
-pub const PLATFORM: &str = "";
-
-/// The tenant's enabled plugins and the topics each subscribes to: read once for all the
-/// events one call writes.
-pub struct Subscriptions(Vec<(String, Vec<String>)>);
-
-impl Subscriptions {
-    pub async fn of(app: &App, tenant_id: &str) -> AppResult<Self> {
-        let mut subs = Vec::new();
-        for row in app.store.plugins(tenant_id).await? {
-            if row.state == "enabled" {
-                let p = lifecycle::Installed::decode(row)?;
-                subs.push((p.row.name, p.manifest.subscriptions));
-            }
-        }
-        Ok(Self(subs))
-    }
-
-    /// The plugins subscribed to `topic`.
-    fn to<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> {
-        self.0
-            .iter()
-            .filter(move |(_, subs)| subs.iter().any(|s| covers(s, topic)))
-            .map(|(name, _)| name.as_str())
-    }
-
-    /// Queues the event for every plugin subscribed to its topic, inside the transaction that
-    /// writes the event. Returns the subscribers.
-    pub async fn fan_out(
-        &self,
-        app: &App,
-        tx: &mut Tx,
-        tenant_id: &str,
-        event_id: &str,
-        topic: &str,
-    ) -> AppResult<Vec<String>> {
-        let mut queued = Vec::new();
-        for name in self.to(topic) {
-            app.store
-                .queue_delivery(tx, tenant_id, event_id, name, now_ms())
-                .await?;
-            queued.push(name.to_string());
-        }
-        Ok(queued)
-    }
-}
-
-/// Publishes platform events (`crm.customer.created`, …), one per topic, inside the change's
-/// transaction; a topic no plugin subscribes to is not written. `payload` holds ids, never
-/// personal data.
-pub async fn publish(
-    app: &App,
-    tx: &mut Tx,
-    tenant_id: &str,
-    topics: &[&str],
-    customer: Option<&str>,
-    payload: serde_json::Value,
-) -> AppResult<()> {
-    let subs = Subscriptions::of(app, tenant_id).await?;
-    for topic in topics {
-        if subs.to(topic).next().is_none() {
-            continue;
-        }
-        let id = app
-            .store
-            .insert_plugin_event(
-                tx,
-                tenant_id,
-                PLATFORM,
-                topic,
-                customer,
-                &payload.to_string(),
-            )
-            .await?;
-        subs.fan_out(app, tx, tenant_id, &id, topic).await?;
-    }
-    Ok(())
-}
+use crate::store::{DeliveryRow, now_ms};
 
 /// Delivers the deliveries that are due (called by the job worker).
 pub async fn run_due(app: &Arc<App>) -> AppResult<()> {
@@ -153,7 +62,7 @@ async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
         let event = IncomingEvent {
             id: row.event_id.clone(),
             topic: row.topic.clone(),
-            source: if row.source == PLATFORM {
+            source: if row.source == crate::events::PLATFORM {
                 EventSource::Platform
             } else {
                 EventSource::Plugin(row.source.clone())
@@ -207,7 +116,7 @@ async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
             format!("event/{}", row.event_id),
             serde_json::json!({
                 "topic": row.topic,
-                "source": if row.source == PLATFORM { "platform" } else { row.source.as_str() },
+                "source": if row.source == crate::events::PLATFORM { "platform" } else { row.source.as_str() },
                 "attempt": row.attempt,
                 "status": status,
             }),
@@ -216,20 +125,4 @@ async fn deliver(app: &Arc<App>, row: DeliveryRow, now: i64) -> AppResult<()> {
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::covers;
-
-    #[test]
-    fn subscriptions_cover_exact_topics_and_prefixes() {
-        assert!(covers("relay.ping", "relay.ping"));
-        assert!(!covers("relay.ping", "relay.pingback"));
-        assert!(covers("relay.*", "relay.ping"));
-        assert!(covers("relay.*", "relay.ping.again"));
-        assert!(!covers("relay.*", "relay"));
-        assert!(!covers("relay.*", "relayx.ping"));
-        assert!(covers("crm.customer.*", "crm.customer.erased"));
-    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::abi::v0_1_0::guest::{JobReport, JobRequest, PluginManifest, Schedule};
+use super::abi::latest::guest::{JobReport, JobRequest, PluginManifest, Schedule};
 use super::lifecycle;
 use crate::app::{Actor, App};
 use crate::audit;

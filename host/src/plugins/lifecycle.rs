@@ -7,19 +7,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::Serialize;
 
-use super::abi::v0_1_0::crm::platform::types::{ActingUser, Locale};
-use super::abi::v0_1_0::crm::platform::ui::{Screen, ScreenRef};
-use super::abi::v0_1_0::guest::{ActionOutcome, ActionRequest, PluginManifest, ScreenRequest};
-use super::abi::v0_1_0::{Error, Param};
+use super::abi::latest::guest::{ActionOutcome, ActionRequest, PluginManifest, ScreenRequest};
+use super::abi::latest::types::{ActingUser, Locale};
+use super::abi::latest::ui::{Screen, ScreenRef};
+use super::abi::latest::{Error, Param};
 use super::caps::Capability;
 use super::package;
 use super::runtime::{CallError, Caller, Limits};
 use crate::app::{Actor, App};
 use crate::audit;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::store::{PluginRow, now_ms};
 
 /// An upload: the component, an optional detached Ed25519 signature, the grants, optional limits.
@@ -169,7 +168,7 @@ pub(crate) fn allowed(
 }
 
 fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    AppError::new(ErrorKind::Rejected, code, message)
 }
 
 fn names(caps: impl IntoIterator<Item = Capability>) -> String {
@@ -613,7 +612,7 @@ pub(crate) async fn with_caller<R>(
     call: impl AsyncFnOnce(
         &super::runtime::Prepared,
         &Caller<'_>,
-    ) -> Result<(R, Vec<super::caps::events::Pending>), CallError>,
+    ) -> Result<(R, Vec<crate::events::Emitted>), CallError>,
 ) -> AppResult<R> {
     // The component's bytes are read only when this host has not prepared it yet.
     let prepared = match app.plugins.prepared(&p.row.sha256, &p.grants) {
@@ -632,10 +631,6 @@ pub(crate) async fn with_caller<R>(
                 .map_err(AppError::from)?
         }
     };
-    let scratch = p
-        .grants
-        .contains(&Capability::Scratch)
-        .then(|| app.plugins.scratch_dir(&actor.tenant_id, &p.row.name));
     let collections = p.collections();
     let caller = Caller {
         app,
@@ -644,7 +639,6 @@ pub(crate) async fn with_caller<R>(
         grants: &p.grants,
         collections: &collections,
         limits: &p.limits,
-        scratch: scratch.as_deref(),
         now,
     };
     let (r, events) = call(&prepared, &caller).await.map_err(call_error)?;
@@ -657,47 +651,17 @@ async fn deliver_events(
     app: &App,
     actor: &Actor,
     plugin: &str,
-    events: &[super::caps::events::Pending],
+    events: &[crate::events::Emitted],
 ) -> AppResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let subs = super::delivery::Subscriptions::of(app, &actor.tenant_id).await?;
-    let mut tx = app.store.begin().await?;
-    for e in events {
-        let id = app
-            .store
-            .insert_plugin_event(
-                &mut tx,
-                &actor.tenant_id,
-                plugin,
-                &e.topic,
-                e.customer.as_deref(),
-                &e.payload,
-            )
-            .await?;
-        let subscribers = subs
-            .fan_out(app, &mut tx, &actor.tenant_id, &id, &e.topic)
-            .await?;
-        audit::append(
-            &mut tx,
-            &actor.tenant_id,
-            &allowed(
-                app,
-                actor.through_plugin(plugin).audit_name(),
-                "event.emit",
-                format!("event/{id}"),
-                serde_json::json!({
-                    "topic": e.topic,
-                    "customer": e.customer,
-                    "subscribers": subscribers,
-                }),
-            ),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    crate::events::emit(
+        &app.store,
+        &actor.tenant_id,
+        plugin,
+        events,
+        &actor.through_plugin(plugin).audit_name(),
+        app.pdp.version(),
+    )
+    .await
 }
 
 /// Renders one of a plugin's screens for the actor.
@@ -800,7 +764,7 @@ pub async fn act(
 
 fn too_large(max: usize) -> AppError {
     AppError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TooLarge,
         "too_large",
         format!("the request's parameters exceed the plugin's input limit of {max} bytes"),
     )
@@ -832,7 +796,7 @@ fn error_text(e: &Error) -> String {
 fn call_error(e: CallError) -> AppError {
     match e {
         CallError::Stopped { .. } => {
-            AppError::new(StatusCode::BAD_GATEWAY, "plugin_stopped", e.to_string())
+            AppError::new(ErrorKind::PluginFailed, "plugin_stopped", e.to_string())
         }
         CallError::Plugin { plugin, error } => {
             let text = clip_long(&error_text(&error));
@@ -848,28 +812,20 @@ fn call_error(e: CallError) -> AppError {
                     .collect(),
                 _ => Vec::new(),
             };
-            let (status, code) = match error {
-                Error::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
-                Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-                Error::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-                Error::LimitExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
-                Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-                Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            let (kind, code) = match error {
+                Error::Denied(_) => (ErrorKind::Forbidden, "forbidden"),
+                Error::NotFound => (ErrorKind::NotFound, "not_found"),
+                Error::Invalid(_) => (ErrorKind::Rejected, "invalid"),
+                Error::LimitExceeded(_) => (ErrorKind::Throttled, "limit_exceeded"),
+                Error::Conflict(_) => (ErrorKind::Conflict, "conflict"),
+                Error::Unavailable(_) => (ErrorKind::Busy, "unavailable"),
             };
-            let mut e = AppError::new(
-                status,
-                code,
-                format!("the plugin {plugin} answered: {text}"),
-            );
+            let mut e = AppError::new(kind, code, format!("the plugin {plugin} answered: {text}"));
             e.fields = fields;
             e
         }
         CallError::Busy => {
-            let mut err = AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "plugins_busy",
-                e.to_string(),
-            );
+            let mut err = AppError::new(ErrorKind::Busy, "plugins_busy", e.to_string());
             err.retry_after = Some(2);
             err
         }

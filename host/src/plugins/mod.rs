@@ -12,7 +12,9 @@ pub mod caps;
 pub mod delivery;
 pub mod jobs;
 pub mod lifecycle;
+pub mod limits;
 pub mod package;
+pub mod pool;
 pub mod runtime;
 pub mod screens;
 

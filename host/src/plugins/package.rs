@@ -3,12 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::StatusCode;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use super::abi::{self, v0_1_0::guest::PluginManifest};
+use super::abi::{self, latest::guest::PluginManifest};
 use super::caps::Capability;
 use super::runtime::Runtime;
 use crate::error::AppError;
@@ -37,20 +36,15 @@ pub struct Checked {
     pub imports: BTreeSet<Capability>,
 }
 
-fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::new(status, code, message)
-}
-
 fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
-    refuse(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    AppError::rejected(code, message)
 }
 
 /// Checks the bytes: size, Wasm, a component (not a core module), compiles, exports the guest
 /// interface of a supported version, imports nothing this host does not provide.
 pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
     if bytes.len() > MAX_COMPONENT_BYTES {
-        return Err(refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(AppError::too_large(
             "too_large",
             format!(
                 "the component is {} bytes; the limit is {} bytes ({} MiB)",
@@ -389,8 +383,8 @@ fn check_sizes(m: &PluginManifest) -> Result<(), String> {
 }
 
 /// The manifest's capability as the host's.
-pub fn capability_of(c: abi::v0_1_0::guest::Capability) -> Capability {
-    use abi::v0_1_0::guest::Capability as G;
+pub fn capability_of(c: abi::latest::guest::Capability) -> Capability {
+    use abi::latest::guest::Capability as G;
     match c {
         G::Customers => Capability::Customers,
         G::Records => Capability::Records,
@@ -536,7 +530,7 @@ mod tests {
             "crm:platform/admin@0.1.0",
         ] {
             let e = needed_capabilities(&names(&[bad]), "0.1.0").unwrap_err();
-            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            assert_eq!(e.kind, crate::error::ErrorKind::Rejected, "{bad}");
         }
     }
 

@@ -8,27 +8,29 @@
 //!   bounds the whole call, waiting on the host included.
 //! - What a plugin hands the host (results, host-call arguments) is bounded while it is read out
 //!   of the sandbox, before the host allocates it (Wasmtime's hostcall fuel, at the output cap).
-//! - Plugin code runs on a runtime of its own ([`CallPool`]), never on the threads that serve
+//! - Plugin code runs on a runtime of its own ([`super::pool::CallPool`]), never on the threads that serve
 //!   HTTP, at most a few calls of one tenant at once; a running call yields every millisecond, so
 //!   long calls share the pool's threads instead of holding them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use serde::Serialize;
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     Trap,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::abi::v0_1_0::{self as abi, PluginPre};
+use super::abi::latest::{self as abi, PluginPre};
 use super::caps::{self, Capability, log::LogBuffer};
+pub use super::limits::Limits;
+use super::limits::MAX_MEMORY;
+use super::pool::CallPool;
 use crate::app::{Actor, App};
 
 /// Epoch ticks per second: the wall-clock ceiling is counted in milliseconds.
@@ -42,114 +44,6 @@ pub const FUEL_PER_MS: u64 = 10_000_000;
 /// The wall-clock ceiling of a call: this many times its deadline, and at least [`MIN_WALL`].
 const WALL_FACTOR: u64 = 20;
 const MIN_WALL: Duration = Duration::from_secs(2);
-
-/// The most any plugin may have, whatever an admin configures (the pool is sized for it).
-const MAX_MEMORY: usize = 64 << 20;
-
-/// Per-plugin limits. The defaults are the ceiling: an admin can only tighten them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Wall-clock deadline of `render`, `act` and `on-event`, in milliseconds.
-    pub deadline_ms: u64,
-    /// Wall-clock deadline of `run-job`, in milliseconds.
-    pub job_deadline_ms: u64,
-    /// Fuel (roughly, Wasm instructions) per call; none means only the deadline bounds work.
-    pub fuel: Option<u64>,
-    /// Linear memory, bytes.
-    pub memory_bytes: usize,
-    /// Elements of all tables together.
-    pub table_elements: usize,
-    /// Core instances a component may create.
-    pub instances: usize,
-    /// Bytes of request (params, inputs) passed in.
-    pub input_bytes: usize,
-    /// Bytes of the result (as JSON) passed out.
-    pub output_bytes: usize,
-    /// Host-capability calls per invocation.
-    pub host_calls: u32,
-    /// Bytes of log (log lines, stdout, stderr) kept per invocation.
-    pub log_bytes: usize,
-    /// Bytes the plugin's records may take (sealed data and index rows).
-    pub storage_bytes: usize,
-}
-
-/// The platform's deadline for `render`, `act` and `on-event`: 100 ms, or `CRM_PLUGIN_DEADLINE_MS`
-/// (10 to 60,000) for an operator whose hosts are slower (the test suite runs debug builds on
-/// busy machines).
-fn deadline_ceiling() -> u64 {
-    static CEILING: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *CEILING.get_or_init(|| {
-        std::env::var("CRM_PLUGIN_DEADLINE_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(100, |v| v.clamp(10, 60_000))
-    })
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            deadline_ms: deadline_ceiling(),
-            job_deadline_ms: 10_000,
-            fuel: None,
-            memory_bytes: MAX_MEMORY,
-            table_elements: 20_000,
-            // Core instances (and memories, tables) per call: the pool's per-component maximum.
-            instances: 64,
-            input_bytes: 64 << 10,
-            output_bytes: 1 << 20,
-            host_calls: 1_000,
-            log_bytes: 16 << 10,
-            storage_bytes: 64 << 20,
-        }
-    }
-}
-
-impl Limits {
-    /// Checks that every limit is within the default (the ceiling) and above zero.
-    pub fn check(&self) -> Result<(), String> {
-        let d = Self::default();
-        let within = |name: &str, v: u64, max: u64| -> Result<(), String> {
-            if v == 0 || v > max {
-                Err(format!(
-                    "limit {name} must be between 1 and {max} (got {v})"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        within("deadline_ms", self.deadline_ms, d.deadline_ms)?;
-        within("job_deadline_ms", self.job_deadline_ms, d.job_deadline_ms)?;
-        if let Some(f) = self.fuel {
-            within("fuel", f, u64::MAX)?;
-        }
-        within(
-            "memory_bytes",
-            self.memory_bytes as u64,
-            d.memory_bytes as u64,
-        )?;
-        within(
-            "table_elements",
-            self.table_elements as u64,
-            d.table_elements as u64,
-        )?;
-        within("instances", self.instances as u64, d.instances as u64)?;
-        within("input_bytes", self.input_bytes as u64, d.input_bytes as u64)?;
-        within(
-            "output_bytes",
-            self.output_bytes as u64,
-            d.output_bytes as u64,
-        )?;
-        within("host_calls", self.host_calls.into(), d.host_calls.into())?;
-        within("log_bytes", self.log_bytes as u64, d.log_bytes as u64)?;
-        within(
-            "storage_bytes",
-            self.storage_bytes as u64,
-            d.storage_bytes as u64,
-        )
-    }
-}
 
 /// Why a call did not return a result.
 #[derive(Debug, thiserror::Error)]
@@ -168,41 +62,17 @@ pub enum CallError {
     Host(#[from] anyhow::Error),
 }
 
-/// Everything one invocation may touch. Each capability in `caps` reads what it needs from here.
+/// Everything one invocation may touch: the states of its granted capabilities, the host-call
+/// count they share, the log, and the sandbox's own bookkeeping (limits, WASI, resources).
 pub struct CallState {
-    pub(crate) app: Arc<App>,
-    /// The staff member, acting through the plugin.
-    pub(crate) actor: Actor,
-    pub(crate) plugin: String,
-    pub(crate) grants: BTreeSet<Capability>,
-    /// The manifest's record collections and their indexed fields.
-    pub(crate) collections: BTreeMap<String, Vec<String>>,
-    pub(crate) limits: Limits,
-    pub(crate) host_calls: u32,
-    /// Set when the host stopped the plugin from a host function (why, for the error).
-    pub(crate) stopped: Option<String>,
-    pub(crate) log: LogBuffer,
-    pub(crate) events: Vec<caps::events::Pending>,
-    /// The call's logical time, in milliseconds: a job's due time, otherwise the call's start.
-    pub(crate) now: i64,
-    /// The database work the call may cause; its queries stop when the call's state goes.
-    pub(crate) queries: crate::store::QueryBudget,
+    pub(crate) calls: caps::HostCalls,
+    pub(crate) factors: caps::Factors,
+    /// Where the plugin's log lines, stdout and stderr go.
+    log: LogBuffer,
     limiter: Limiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
-
-impl Drop for CallState {
-    fn drop(&mut self) {
-        // A query still running for this call (the call was stopped) is interrupted now.
-        self.queries
-            .stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// SQLite VM instructions all of one call's queries may run (a few seconds' worth at most).
-const QUERY_STEPS: u64 = 50_000_000;
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -271,14 +141,13 @@ pub struct Prepared {
 
 /// Who calls, for what: the context of one invocation.
 pub struct Caller<'a> {
+    /// The services the capabilities reach the tenant's data through.
     pub app: &'a Arc<App>,
     pub actor: &'a Actor,
     pub plugin: &'a str,
     pub grants: &'a BTreeSet<Capability>,
     pub collections: &'a BTreeMap<String, Vec<String>>,
     pub limits: &'a Limits,
-    /// The plugin's scratch directory when `scratch` is granted.
-    pub scratch: Option<&'a Path>,
     /// The call's logical time (milliseconds since the epoch).
     pub now: i64,
 }
@@ -462,21 +331,7 @@ impl Runtime {
         let mut l = Linker::new(&self.engine);
         caps::wasi::add_to_linker(&mut l, grants.contains(&Capability::Scratch))
             .map_err(anyhow_of)?;
-        use abi::crm::platform as p;
-        for cap in grants {
-            let r = match cap {
-                Capability::Customers => {
-                    p::customers::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)
-                }
-                Capability::Records => p::records::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
-                Capability::Consent => p::consent::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
-                Capability::Events => p::events::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
-                Capability::Log => p::log::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
-                Capability::Clock => p::clock::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s),
-                Capability::Scratch => Ok(()),
-            };
-            r.map_err(anyhow_of)?;
-        }
+        caps::link(&mut l, grants).map_err(anyhow_of)?;
         Ok(l)
     }
 
@@ -512,7 +367,6 @@ impl Runtime {
             grants: &BTreeSet::new(),
             collections: &BTreeMap::new(),
             limits: &limits,
-            scratch: None,
             now: crate::store::now_ms(),
         };
         let (m, _) = self
@@ -529,7 +383,7 @@ impl Runtime {
         prepared: &Prepared,
         caller: &Caller<'_>,
         request: abi::guest::ScreenRequest,
-    ) -> Result<(abi::crm::platform::ui::Screen, Vec<caps::events::Pending>), CallError> {
+    ) -> Result<(abi::crm::platform::ui::Screen, Vec<crate::events::Emitted>), CallError> {
         self.handle(
             prepared,
             caller,
@@ -547,7 +401,7 @@ impl Runtime {
         prepared: &Prepared,
         caller: &Caller<'_>,
         request: abi::guest::ActionRequest,
-    ) -> Result<(abi::guest::ActionOutcome, Vec<caps::events::Pending>), CallError> {
+    ) -> Result<(abi::guest::ActionOutcome, Vec<crate::events::Emitted>), CallError> {
         self.handle(
             prepared,
             caller,
@@ -565,7 +419,7 @@ impl Runtime {
         prepared: &Prepared,
         caller: &Caller<'_>,
         event: abi::guest::IncomingEvent,
-    ) -> Result<((), Vec<caps::events::Pending>), CallError> {
+    ) -> Result<((), Vec<crate::events::Emitted>), CallError> {
         self.handle(
             prepared,
             caller,
@@ -583,7 +437,7 @@ impl Runtime {
         prepared: &Prepared,
         caller: &Caller<'_>,
         request: abi::guest::JobRequest,
-    ) -> Result<(abi::guest::JobReport, Vec<caps::events::Pending>), CallError> {
+    ) -> Result<(abi::guest::JobReport, Vec<crate::events::Emitted>), CallError> {
         self.handle(
             prepared,
             caller,
@@ -603,7 +457,7 @@ impl Runtime {
         caller: &Caller<'_>,
         deadline_ms: u64,
         f: F,
-    ) -> Result<(T, Vec<caps::events::Pending>), CallError>
+    ) -> Result<(T, Vec<crate::events::Emitted>), CallError>
     where
         T: Serialize + Send + 'static,
         F: for<'a> CallFn<'a, Result<T, abi::Error>>,
@@ -621,7 +475,7 @@ impl Runtime {
         caller: &Caller<'_>,
         deadline_ms: u64,
         f: F,
-    ) -> Result<(R, Vec<caps::events::Pending>), CallError>
+    ) -> Result<(R, Vec<crate::events::Emitted>), CallError>
     where
         R: Send + 'static,
         F: for<'a> CallFn<'a, R>,
@@ -657,9 +511,14 @@ impl Runtime {
         };
         let tenant = &caller.actor.tenant_id;
         let state = store.data_mut();
-        let events = std::mem::take(&mut state.events);
+        let events = state
+            .factors
+            .events
+            .take()
+            .map(|e| e.emitted)
+            .unwrap_or_default();
         let log = state.log.clone();
-        let why = state.stopped.clone().or(state.limiter.hit.clone());
+        let why = state.calls.stopped.clone().or(state.limiter.hit.clone());
         drop(store);
         caps::log::persist(&caller.app.store, tenant, caller.plugin, &log).await;
         let ceiling = format!(
@@ -704,37 +563,39 @@ impl Runtime {
         }
     }
 
-    /// The per-call state: WASI with nothing ambient, the plugin's log pipes, limits.
+    /// The per-call state: WASI with nothing ambient, the plugin's log pipes, limits, and the
+    /// states of the granted capabilities.
     fn state(&self, caller: &Caller<'_>) -> Result<CallState, CallError> {
         let log = LogBuffer::new(caller.limits.log_bytes);
+        let actor = caller.actor.through_plugin(caller.plugin);
+        let scratch = self.scratch_dir(&caller.actor.tenant_id, caller.plugin);
+        let setup = caps::Setup {
+            app: caller.app,
+            actor: &actor,
+            plugin: caller.plugin,
+            collections: caller.collections,
+            limits: caller.limits,
+            now: caller.now,
+            log: &log,
+            scratch: &scratch,
+            ends: std::time::Instant::now()
+                + Budget::of(caller.limits, caller.limits.job_deadline_ms).wall,
+        };
+        let factors = caps::Factors::configure(caller.grants, &setup)?;
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.pipe(caps::log::Stream::Stdout))
             .stderr(log.pipe(caps::log::Stream::Stderr))
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
             .allow_udp(false);
-        if let Some(dir) = caller.scratch {
-            std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
-            wasi.preopened_dir(dir, "/scratch", wasmtime_wasi::FsPerms::ReadWrite)
+        if let Some(s) = &factors.scratch {
+            wasi.preopened_dir(&s.dir, "/scratch", wasmtime_wasi::FsPerms::ReadWrite)
                 .map_err(anyhow_of)?;
         }
         Ok(CallState {
-            app: caller.app.clone(),
-            actor: caller.actor.through_plugin(caller.plugin),
-            plugin: caller.plugin.to_string(),
-            grants: caller.grants.clone(),
-            collections: caller.collections.clone(),
-            limits: caller.limits.clone(),
-            host_calls: 0,
-            stopped: None,
+            calls: caps::HostCalls::new(caller.limits.host_calls),
+            factors,
             log,
-            events: Vec::new(),
-            now: caller.now,
-            queries: crate::store::QueryBudget::new(
-                std::time::Instant::now()
-                    + Budget::of(caller.limits, caller.limits.job_deadline_ms).wall,
-                QUERY_STEPS,
-            ),
             limiter: Limiter {
                 memory: caller.limits.memory_bytes,
                 table_elements: caller.limits.table_elements,
@@ -790,89 +651,6 @@ impl Budget {
     }
 }
 
-/// Where plugin code runs: a Tokio runtime of its own, so guest code never occupies a thread
-/// that serves HTTP. At most [`TENANT_CALLS`] calls of one tenant run at once and
-/// [`HOST_CALLS`] in all; a tenant's further calls wait behind its own (so one tenant cannot
-/// take every slot), for at most the call's wall-clock ceiling.
-pub struct CallPool {
-    handle: tokio::runtime::Handle,
-    host: Arc<tokio::sync::Semaphore>,
-    tenants: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
-}
-
-/// Calls of one tenant's plugins running at once.
-pub const TENANT_CALLS: usize = 4;
-/// Calls running at once in all, per core.
-const CALLS_PER_CORE: usize = 8;
-
-impl CallPool {
-    /// The process's pool (started on first use; it lives as long as the process).
-    pub fn get() -> &'static CallPool {
-        static POOL: std::sync::OnceLock<(tokio::runtime::Runtime, CallPool)> =
-            std::sync::OnceLock::new();
-        &POOL
-            .get_or_init(|| {
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(cores)
-                    .thread_name("plugin-call")
-                    .enable_all()
-                    .build()
-                    .expect("the plugin call runtime starts");
-                let pool = CallPool {
-                    handle: rt.handle().clone(),
-                    host: Arc::new(tokio::sync::Semaphore::new(cores * CALLS_PER_CORE)),
-                    tenants: Mutex::new(HashMap::new()),
-                };
-                (rt, pool)
-            })
-            .1
-    }
-
-    fn tenant(&self, tenant: &str) -> Arc<tokio::sync::Semaphore> {
-        let mut m = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() > 10_000 {
-            m.retain(|_, s| s.available_permits() < TENANT_CALLS);
-        }
-        m.entry(tenant.to_string())
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(TENANT_CALLS)))
-            .clone()
-    }
-
-    /// Runs `work` on the pool once a slot of the tenant and one of the host are free. Dropping
-    /// the returned future stops the work.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        tenant: &str,
-        wait: Duration,
-        work: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, CallError> {
-        let mine = self.tenant(tenant);
-        let permits = async {
-            let t = mine.acquire_owned().await.ok()?;
-            let h = self.host.clone().acquire_owned().await.ok()?;
-            Some((t, h))
-        };
-        let Ok(Some(permits)) = tokio::time::timeout(wait, permits).await else {
-            return Err(CallError::Busy);
-        };
-        let task = self.handle.spawn(async move {
-            let _permits = permits;
-            work.await
-        });
-        // Aborted if the caller goes away (a client that disconnected).
-        struct AbortOnDrop(tokio::task::AbortHandle);
-        impl Drop for AbortOnDrop {
-            fn drop(&mut self) {
-                self.0.abort();
-            }
-        }
-        let _guard = AbortOnDrop(task.abort_handle());
-        task.await
-            .map_err(|e| CallError::Host(anyhow::anyhow!("plugin call task: {e}")))
-    }
-}
-
 /// A call into a plugin's exports, given its instance and store for as long as it runs.
 pub trait CallFn<'a, R>:
     FnOnce(
@@ -903,9 +681,9 @@ fn prepared_key(sha256: &str, grants: &BTreeSet<Capability>) -> String {
 fn answered<T: Serialize>(
     plugin: &str,
     r: Result<T, abi::Error>,
-    events: Vec<caps::events::Pending>,
+    events: Vec<crate::events::Emitted>,
     limits: &Limits,
-) -> Result<(T, Vec<caps::events::Pending>), CallError> {
+) -> Result<(T, Vec<crate::events::Emitted>), CallError> {
     match r {
         Err(error) => Err(CallError::Plugin {
             plugin: plugin.to_string(),
@@ -941,43 +719,4 @@ pub fn error_text(e: &wasmtime::Error) -> String {
         s.push_str(&c.to_string());
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Limits;
-
-    #[test]
-    fn limits_can_only_be_tightened() {
-        assert!(Limits::default().check().is_ok());
-        let tighter = Limits {
-            deadline_ms: 20,
-            memory_bytes: 8 << 20,
-            fuel: Some(1_000_000),
-            ..Limits::default()
-        };
-        assert!(tighter.check().is_ok());
-        for looser in [
-            Limits {
-                deadline_ms: 101,
-                ..Limits::default()
-            },
-            Limits {
-                memory_bytes: 1 << 30,
-                ..Limits::default()
-            },
-            Limits {
-                host_calls: 0,
-                ..Limits::default()
-            },
-            Limits {
-                fuel: Some(0),
-                ..Limits::default()
-            },
-        ] {
-            assert!(looser.check().is_err(), "{looser:?}");
-        }
-        let e = serde_json::from_str::<Limits>(r#"{"memory": 1}"#).unwrap_err();
-        assert!(e.to_string().contains("unknown field"));
-    }
 }

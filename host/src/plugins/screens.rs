@@ -4,10 +4,8 @@
 //! Sizes in bytes are bounded earlier, while the screen is read out of the sandbox (the output
 //! cap).
 
-use super::abi::v0_1_0::crm::platform::ui::{
-    Block, ButtonTarget, Cell, FieldKind, Rule, Screen, ScreenRef,
-};
-use super::abi::v0_1_0::guest::{ActionOutcome, Next, PluginManifest};
+use super::abi::latest::guest::{ActionOutcome, Next, PluginManifest};
+use super::abi::latest::ui::{Block, ButtonTarget, Cell, FieldKind, Rule, Screen, ScreenRef};
 
 /// The bounds, each named in the refusal that reports it.
 pub mod bounds {

@@ -14,11 +14,9 @@ pub use set::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet, Refusal, diff};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
 use crate::app::{Actor, App};
 use crate::audit;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::{
     Engine, Input, RegoTestResult, Resource, Subject, TenantPolicy, Tier, WasmEngine,
     malformed_decision,
@@ -74,14 +72,10 @@ pub async fn run_job(
 ) -> AppResult<sandbox::Outcome> {
     jobs.run(tenant, job, set).await.map_err(|e| {
         let mut err = match &e {
-            JobError::TenantBusy => AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "policy_job_busy",
-                e.to_string(),
-            ),
-            JobError::HostBusy => {
-                AppError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            JobError::TenantBusy => {
+                AppError::new(ErrorKind::Throttled, "policy_job_busy", e.to_string())
             }
+            JobError::HostBusy => AppError::new(ErrorKind::Busy, "busy", e.to_string()),
             JobError::Failed(_) => {
                 tracing::error!(error = %e, "policy job failed");
                 return AppError::internal();

@@ -14,7 +14,7 @@ use super::auth::{Authenticated, SESSION_COOKIE, set_cookie};
 use crate::audit;
 use crate::auth;
 use crate::customers::{self, ListQuery, validate};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::Resource;
 use crate::sessions;
 
@@ -67,7 +67,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json_type {
             return Err(AppError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorKind::UnsupportedFormat,
                 "unsupported_media_type",
                 "send the body as application/json",
             ));
@@ -75,7 +75,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorKind::TooLarge,
                     "payload_too_large",
                     format!("the request body exceeds {} bytes", super::MAX_BODY),
                 )

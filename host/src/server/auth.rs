@@ -2,11 +2,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
 use crate::sessions::{self, Session};
 
 pub const SESSION_COOKIE: &str = "crm_session";
@@ -89,7 +89,7 @@ impl FromRequestParts<AppState> for Authenticated {
             let submitted = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !me.csrf_ok(submitted) {
                 return Err(AppError::new(
-                    StatusCode::FORBIDDEN,
+                    ErrorKind::Forbidden,
                     "csrf",
                     "missing or wrong CSRF token (send the X-CSRF-Token header)",
                 ));

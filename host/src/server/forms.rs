@@ -15,11 +15,9 @@ use serde_json::Value;
 
 use crate::customers::validate;
 use crate::error::{AppError, FieldIssue};
-use crate::plugins::abi::v0_1_0::Param;
-use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
-use crate::plugins::abi::v0_1_0::crm::platform::ui::{
-    Block, ButtonTarget, FieldKind, Form, Rule, Screen,
-};
+use crate::plugins::abi::latest::Param;
+use crate::plugins::abi::latest::types::Label;
+use crate::plugins::abi::latest::ui::{Block, ButtonTarget, FieldKind, Form, Rule, Screen};
 use crate::vault::TenantKeys;
 
 /// What the host checks of one field.
@@ -419,7 +417,7 @@ pub fn fill(screen: &mut Screen, action: &str, inputs: &[Param], issues: &[Field
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::abi::v0_1_0::crm::platform::ui::Choice;
+    use crate::plugins::abi::latest::ui::Choice;
 
     fn spec(kind: FieldKind, required: bool, rules: Vec<Rule>) -> Vec<FieldSpec> {
         vec![FieldSpec {

@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod error;
 mod forms;
 mod listener;
 mod openapi;
@@ -216,7 +217,7 @@ async fn json_error_of(resp: Response) -> Response {
         } else {
             text.chars().take(300).collect()
         };
-    let mut out = AppError::new(status, code, message).into_response();
+    let mut out = error::with_status(AppError::new(error::kind_of(status), code, message), status);
     if let Some(a) = allow {
         out.headers_mut().insert(header::ALLOW, a);
     }

@@ -15,10 +15,10 @@ use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use super::forms;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::plugins::Limits;
-use crate::plugins::abi::v0_1_0::Param;
-use crate::plugins::abi::v0_1_0::crm::platform::ui::ScreenRef;
+use crate::plugins::abi::latest::Param;
+use crate::plugins::abi::latest::ui::ScreenRef;
 use crate::plugins::caps::Capability;
 use crate::plugins::jobs::{JobInfo, JobRun};
 use crate::plugins::lifecycle::{self, PluginInfo, Upload};
@@ -77,7 +77,7 @@ async fn authorize(
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     AppError::new(
-        e.status(),
+        super::error::kind_of(e.status()),
         "invalid_upload",
         format!("the upload could not be read: {}", e.body_text()),
     )
@@ -581,7 +581,7 @@ async fn offered(
         + row.map_or(0, str::len);
     if size > plugin.limits.input_bytes {
         return Err(AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
             "too_large",
             format!(
                 "the request's parameters exceed the plugin's input limit of {} bytes",
@@ -600,7 +600,7 @@ async fn offered(
     let offers = forms::offers(&screen, action);
     if offers.is_empty() {
         return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Rejected,
             "action_not_offered",
             format!(
                 "screen `{}` offers no action `{}`; give the screen it is on as `origin`",
@@ -622,7 +622,7 @@ async fn offered(
         [one] if one.field == "_form" => one.message.clone(),
         _ => "the inputs do not meet the form's rules".to_string(),
     };
-    let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+    let mut e = AppError::new(ErrorKind::Rejected, "invalid", message);
     e.fields = issues;
     Err(e)
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::Decision;
 use crate::policy_admin::{self as admin, PolicySet, Refusal};
 use crate::store::{DecisionQuery, DecisionRow, PolicyVersionRow};
@@ -53,7 +53,7 @@ fn refusal_error(r: &Refusal) -> AppError {
         Refusal::Invalid(_) => "policy_invalid",
         Refusal::TestsFailed(_) => "policy_tests_failed",
     };
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, r.to_string())
+    AppError::new(ErrorKind::Rejected, code, r.to_string())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

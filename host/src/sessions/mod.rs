@@ -11,14 +11,13 @@
 
 use std::net::IpAddr;
 
-use axum::http::StatusCode;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::app::{Actor, App};
 use crate::audit;
 use crate::auth;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::Resource;
 use crate::store::{SigninRefusal, TokenRow, UserRow, now_ms};
 
@@ -103,7 +102,7 @@ fn throttle_key(tenant_slug: &str, username: &str) -> String {
 }
 
 fn too_many(code: &'static str, message: String, until: i64, now: i64) -> AppError {
-    let mut e = AppError::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+    let mut e = AppError::new(ErrorKind::Throttled, code, message);
     e.retry_after = Some(((until - now).max(0) / 1000 + 1) as u64);
     e
 }
@@ -174,7 +173,7 @@ pub async fn sign_in(
     let address = source.to_string();
     if let Err(retry) = app.signin_sources.take(&address, now) {
         let mut e = AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Throttled,
             "throttled",
             "too many failed sign-ins from this address; try again later",
         );
@@ -183,7 +182,7 @@ pub async fn sign_in(
     }
     let result = attempt(app, tenant_slug, username, password, second_factor, now).await;
     // Only a credential found wrong counts against the address.
-    let counted = matches!(&result, Err(e) if e.status == StatusCode::UNAUTHORIZED
+    let counted = matches!(&result, Err(e) if e.kind == ErrorKind::Unauthenticated
         && e.code != "mfa_required");
     if !counted {
         app.signin_sources.give_back(&address);
@@ -243,7 +242,7 @@ async fn attempt(
         // until a sign-in succeeds, so this cannot reset the count between guessed codes).
         (Some(_), None) => {
             return Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
+                ErrorKind::Unauthenticated,
                 "mfa_required",
                 "this account uses two-factor sign-in: send the current code as `totp` (or a \
                  recovery code)",
@@ -259,7 +258,7 @@ async fn attempt(
                     )
                     .await?;
                 return Err(AppError::new(
-                    StatusCode::UNAUTHORIZED,
+                    ErrorKind::Unauthenticated,
                     "invalid_totp",
                     "the two-factor code is wrong or was already used",
                 ));
@@ -405,7 +404,7 @@ fn ctx() -> serde_json::Value {
 fn require_signed_in(session: &Session, what: &str) -> AppResult<()> {
     if session.kind == Kind::Token {
         return Err(AppError::new(
-            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
             "token_not_allowed",
             format!("{what} needs a signed-in session, not an API token"),
         ));
@@ -430,7 +429,7 @@ async fn reauthenticate(
     let key = throttle_key(&tenant.slug, &user.username);
     let now = now_ms();
     claim_attempt(app, &key, now).await?;
-    let wrong = |m: &str| AppError::new(StatusCode::FORBIDDEN, "reauthentication_failed", m);
+    let wrong = |m: &str| AppError::new(ErrorKind::Forbidden, "reauthentication_failed", m);
     if !password_matches(password, Some(&user.password_hash)).await {
         audit_self(
             app,

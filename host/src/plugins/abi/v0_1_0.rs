@@ -10,4 +10,5 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::crm::platform::types::{Error, FieldError, Label, LimitInfo, Param};
+pub use self::crm::platform::{clock, consent, customers, events, log, records, types, ui};
 pub use exports::crm::platform::guest;

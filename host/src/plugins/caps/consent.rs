@@ -2,12 +2,20 @@
 //! request path (a change is a `customer.update` of the `consents` field, decided and audited).
 
 use serde_json::{Map, json};
+use wasmtime::component::Linker;
 
-use super::{Capability, admit, invalid, wit_error};
+use super::{Capability, Factor, View, admit, invalid, wit_error};
 use crate::customers as svc;
-use crate::plugins::abi::v0_1_0::Error;
-use crate::plugins::abi::v0_1_0::crm::platform::consent::{Host, PurposeState, Status};
+use crate::plugins::abi::latest::Error;
+use crate::plugins::abi::latest::consent::{self, Host, PurposeState, Status};
 use crate::plugins::runtime::CallState;
+
+/// Consent is read and changed through the customer request path, with its state.
+pub use super::customers::{State, configure};
+
+pub fn link(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    consent::add_to_linker::<_, Factor<State>>(l, |s| s.view(|f| &mut f.consent))
+}
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -19,18 +27,18 @@ fn status(granted: Option<bool>) -> Status {
     }
 }
 
-impl Host for CallState {
+impl Host for View<'_, State> {
     async fn check(&mut self, customer: String, purpose: String) -> Answer<Status> {
-        admit!(self, Capability::Consent);
-        Ok(svc::get(&self.app, &self.actor, &customer)
+        let s = admit!(self, Capability::Consent);
+        Ok(svc::get(&s.app, &s.actor, &customer)
             .await
             .map(|c| status(c.consents.get(&purpose).copied()))
             .map_err(wit_error))
     }
 
     async fn purposes(&mut self, customer: String) -> Answer<Vec<PurposeState>> {
-        admit!(self, Capability::Consent);
-        Ok(svc::get(&self.app, &self.actor, &customer)
+        let s = admit!(self, Capability::Consent);
+        Ok(svc::get(&s.app, &s.actor, &customer)
             .await
             .map(|c| {
                 c.consents
@@ -52,7 +60,7 @@ impl Host for CallState {
         granted: bool,
         evidence: Option<String>,
     ) -> Answer<PurposeState> {
-        admit!(self, Capability::Consent);
+        let s = admit!(self, Capability::Consent);
         if evidence.as_ref().is_some_and(|e| e.chars().count() > 200) {
             return Ok(Err(invalid("evidence", "is longer than 200 characters")));
         }
@@ -62,7 +70,7 @@ impl Host for CallState {
             Ok(c) => c,
             Err(msg) => return Ok(Err(invalid("purpose", msg))),
         };
-        Ok(svc::update(&self.app, &self.actor, &customer, &changes)
+        Ok(svc::update(&s.app, &s.actor, &customer, &changes)
             .await
             .map(|_| PurposeState {
                 purpose,

@@ -1,58 +1,79 @@
 //! Capability `customers`: the tenant's customers as the acting staff member may see them, through
 //! the same request path (decide → open only what the decision reveals → audit) as the staff API.
 
-use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
-use super::{Capability, admit, invalid, wit_error};
+use serde_json::{Map, Value, json};
+use wasmtime::component::Linker;
+
+use super::{Capability, Factor, Setup, View, admit, invalid, wit_error};
+use crate::app::{Actor, App};
 use crate::customers::{self as svc, CustomerView, ListQuery};
-use crate::plugins::abi::v0_1_0::Error;
-use crate::plugins::abi::v0_1_0::crm::platform::customers::{
-    ConsentFlag, Customer, CustomerChanges, CustomerPage, FieldChange, Host, InteractionKind,
-    NewInteraction, PersonalField, Region, SearchQuery,
+use crate::plugins::abi::latest::Error;
+use crate::plugins::abi::latest::customers::{
+    self as binding, ConsentFlag, Customer, CustomerChanges, CustomerPage, FieldChange, Host,
+    InteractionKind, NewInteraction, PersonalField, Region, SearchQuery,
 };
 use crate::plugins::runtime::CallState;
 
+/// The customer request path, as the acting member through the plugin.
+pub struct State {
+    pub(super) app: Arc<App>,
+    pub(super) actor: Actor,
+}
+
+pub fn configure(setup: &Setup<'_>) -> anyhow::Result<State> {
+    Ok(State {
+        app: setup.app.clone(),
+        actor: setup.actor.clone(),
+    })
+}
+
+pub fn link(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    binding::add_to_linker::<_, Factor<State>>(l, |s| s.view(|f| &mut f.customers))
+}
+
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
-impl Host for CallState {
+impl Host for View<'_, State> {
     async fn get(&mut self, id: String) -> Answer<Customer> {
-        admit!(self, Capability::Customers);
-        Ok(svc::get(&self.app, &self.actor, &id)
+        let s = admit!(self, Capability::Customers);
+        Ok(svc::get(&s.app, &s.actor, &id)
             .await
             .map(|v| customer(&v))
             .map_err(wit_error))
     }
 
     async fn find_by_email(&mut self, email: String) -> Answer<Option<Customer>> {
-        admit!(self, Capability::Customers);
+        let s = admit!(self, Capability::Customers);
         let q = ListQuery {
             email: Some(email),
             page: 1,
             per_page: 1,
             ..ListQuery::default()
         };
-        Ok(svc::list(&self.app, &self.actor, &q)
+        Ok(svc::list(&s.app, &s.actor, &q)
             .await
             .map(|p| p.items.first().map(customer))
             .map_err(wit_error))
     }
 
     async fn find_by_phone(&mut self, phone: String) -> Answer<Vec<Customer>> {
-        admit!(self, Capability::Customers);
+        let s = admit!(self, Capability::Customers);
         let q = ListQuery {
             phone: Some(phone),
             page: 1,
             per_page: 100,
             ..ListQuery::default()
         };
-        Ok(svc::list(&self.app, &self.actor, &q)
+        Ok(svc::list(&s.app, &s.actor, &q)
             .await
             .map(|p| p.items.iter().map(customer).collect())
             .map_err(wit_error))
     }
 
     async fn search(&mut self, query: SearchQuery) -> Answer<CustomerPage> {
-        admit!(self, Capability::Customers);
+        let s = admit!(self, Capability::Customers);
         if !(1..=100).contains(&query.per_page) {
             return Ok(Err(invalid("per-page", "must be between 1 and 100")));
         }
@@ -66,7 +87,7 @@ impl Host for CallState {
             per_page: query.per_page.into(),
             ..ListQuery::default()
         };
-        Ok(svc::list(&self.app, &self.actor, &q)
+        Ok(svc::list(&s.app, &s.actor, &q)
             .await
             .map(|p| CustomerPage {
                 items: p.items.iter().map(customer).collect(),
@@ -78,19 +99,19 @@ impl Host for CallState {
     }
 
     async fn update(&mut self, id: String, changes: CustomerChanges) -> Answer<Customer> {
-        admit!(self, Capability::Customers);
+        let s = admit!(self, Capability::Customers);
         let changes = match svc::validate::changes(&changes_json(changes), false) {
             Ok(c) => c,
             Err(msg) => return Ok(Err(invalid("", msg))),
         };
-        Ok(svc::update(&self.app, &self.actor, &id, &changes)
+        Ok(svc::update(&s.app, &s.actor, &id, &changes)
             .await
             .map(|v| customer(&v))
             .map_err(wit_error))
     }
 
     async fn add_interaction(&mut self, id: String, interaction: NewInteraction) -> Answer<String> {
-        admit!(self, Capability::Customers);
+        let s = admit!(self, Capability::Customers);
         let summary = interaction.summary.unwrap_or_default();
         if summary.chars().count() > 2000 {
             return Ok(Err(invalid("summary", "is longer than 2,000 characters")));
@@ -103,12 +124,10 @@ impl Host for CallState {
             InteractionKind::Complaint => "complaint",
             InteractionKind::Note => "note",
         };
-        Ok(
-            svc::add_interaction(&self.app, &self.actor, &id, kind, &summary)
-                .await
-                .map(|i| i.id)
-                .map_err(wit_error),
-        )
+        Ok(svc::add_interaction(&s.app, &s.actor, &id, kind, &summary)
+            .await
+            .map(|i| i.id)
+            .map_err(wit_error))
     }
 }
 

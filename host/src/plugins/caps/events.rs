@@ -1,21 +1,40 @@
 //! Capability `events`: a plugin's events, kept with the call and written to the tenant's outbox
 //! only when the call succeeds (an event of a failed call is dropped).
 
-use super::{Capability, admit, invalid};
-use crate::plugins::abi::v0_1_0::Error;
-use crate::plugins::abi::v0_1_0::crm::platform::events::Host;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+
+use super::{Capability, Factor, Setup, View, admit, invalid};
+use crate::app::{Actor, App};
+use crate::events::Emitted;
+use crate::plugins::abi::latest::events::{self as binding, Host};
+use crate::plugins::abi::latest::{Error, LimitInfo};
 use crate::plugins::runtime::CallState;
 
 /// Events per call, and bytes per payload.
 const MAX_EVENTS: usize = 100;
 const MAX_PAYLOAD: usize = 64 << 10;
 
-/// An event waiting for its call to succeed.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub topic: String,
-    pub customer: Option<String>,
-    pub payload: String,
+/// The call's events so far, and the decision point's view of who emits them.
+pub struct State {
+    app: Arc<App>,
+    actor: Actor,
+    plugin: String,
+    pub emitted: Vec<Emitted>,
+}
+
+pub fn configure(setup: &Setup<'_>) -> anyhow::Result<State> {
+    Ok(State {
+        app: setup.app.clone(),
+        actor: setup.actor.clone(),
+        plugin: setup.plugin.to_string(),
+        emitted: Vec::new(),
+    })
+}
+
+pub fn link(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    binding::add_to_linker::<_, Factor<State>>(l, |s| s.view(|f| &mut f.events))
 }
 
 fn topic_ok(t: &str) -> bool {
@@ -29,14 +48,14 @@ fn topic_ok(t: &str) -> bool {
         })
 }
 
-impl Host for CallState {
+impl Host for View<'_, State> {
     async fn emit(
         &mut self,
         topic: String,
         customer: Option<String>,
         payload: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        admit!(self, Capability::Events);
+        let s = admit!(self, Capability::Events);
         if !topic_ok(&topic) {
             return Ok(Err(invalid(
                 "topic",
@@ -44,37 +63,33 @@ impl Host for CallState {
             )));
         }
         if payload.len() > MAX_PAYLOAD {
-            return Ok(Err(Error::LimitExceeded(
-                crate::plugins::abi::v0_1_0::LimitInfo {
-                    limit: "event-size".into(),
-                    max: MAX_PAYLOAD as u64,
-                },
-            )));
+            return Ok(Err(Error::LimitExceeded(LimitInfo {
+                limit: "event-size".into(),
+                max: MAX_PAYLOAD as u64,
+            })));
         }
         if !serde_json::from_str::<serde_json::Value>(&payload).is_ok_and(|v| v.is_object()) {
             return Ok(Err(invalid("payload", "must be a JSON object")));
         }
-        if self.events.len() >= MAX_EVENTS {
-            return Ok(Err(Error::LimitExceeded(
-                crate::plugins::abi::v0_1_0::LimitInfo {
-                    limit: "event-rate".into(),
-                    max: MAX_EVENTS as u64,
-                },
-            )));
+        if s.emitted.len() >= MAX_EVENTS {
+            return Ok(Err(Error::LimitExceeded(LimitInfo {
+                limit: "event-rate".into(),
+                max: MAX_EVENTS as u64,
+            })));
         }
         if let Some(id) = &customer
             && uuid::Uuid::parse_str(id).is_err()
         {
             return Ok(Err(Error::NotFound));
         }
-        let decision = match self
+        let decision = match s
             .app
             .authorize(
-                &self.actor,
+                &s.actor,
                 "event.emit",
                 crate::policy::Resource {
                     kind: "event".into(),
-                    tenant: self.actor.tenant_id.clone(),
+                    tenant: s.actor.tenant_id.clone(),
                     id: None,
                     fields: None,
                 },
@@ -86,8 +101,8 @@ impl Host for CallState {
             Err(e) => return Ok(Err(super::wit_error(e))),
         };
         drop(decision);
-        self.events.push(Pending {
-            topic: format!("{}.{topic}", self.plugin),
+        s.emitted.push(Emitted {
+            topic: format!("{}.{topic}", s.plugin),
             customer,
             payload,
         });

@@ -6,10 +6,27 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use super::Capability;
-use crate::plugins::abi::v0_1_0::crm::platform::log::{Host, Level};
+use wasmtime::component::Linker;
+
+use super::{Capability, Factor, Setup, View};
+use crate::plugins::abi::latest::log::{self as binding, Host, Level};
 use crate::plugins::runtime::CallState;
 use crate::store::Store;
+
+/// The call's log (stdout and stderr write into it whatever the grants).
+pub struct State {
+    log: LogBuffer,
+}
+
+pub fn configure(setup: &Setup<'_>) -> anyhow::Result<State> {
+    Ok(State {
+        log: setup.log.clone(),
+    })
+}
+
+pub fn link(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    binding::add_to_linker::<_, Factor<State>>(l, |s| s.view(|f| &mut f.log))
+}
 
 /// Where a line came from.
 #[derive(Debug, Clone, Copy)]
@@ -152,11 +169,12 @@ impl tokio::io::AsyncWrite for Pipe {
     }
 }
 
-impl Host for CallState {
+impl Host for View<'_, State> {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        if !self.grants.contains(&Capability::Log) {
-            wasmtime::bail!("called the ungranted capability log");
-        }
+        // Logging is not counted against the host-call cap (the log's byte cap bounds it).
+        let Some(s) = self.state.as_deref_mut() else {
+            wasmtime::bail!("called the ungranted capability {}", Capability::Log.name());
+        };
         let level = match level {
             Level::Trace => "trace",
             Level::Debug => "debug",
@@ -164,7 +182,7 @@ impl Host for CallState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        self.log.push(level, &message);
+        s.log.push(level, &message);
         Ok(())
     }
 }

@@ -4,17 +4,65 @@
 
 use serde_json::Value;
 
-use super::{Capability, admit, invalid, wit_error};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+
+use super::{Capability, Factor, Setup, View, admit, invalid, wit_error};
+use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::AppResult;
-use crate::plugins::abi::v0_1_0::crm::platform::records::{
-    Document, DocumentPage, DocumentQuery, Host, IndexValue,
+use crate::plugins::abi::latest::records::{
+    self as binding, Document, DocumentPage, DocumentQuery, Host, IndexValue,
 };
-use crate::plugins::abi::v0_1_0::{Error, LimitInfo};
+use crate::plugins::abi::latest::{Error, LimitInfo};
 use crate::plugins::runtime::CallState;
 use crate::policy::{Decision, Resource};
-use crate::store::{OverQuota, RecordRow, StorageQuota, now_ms};
+use crate::store::{OverQuota, QueryBudget, RecordRow, StorageQuota, now_ms};
 use crate::vault::{FieldRef, SealingKey, TenantKeys};
+
+/// SQLite VM instructions all of one call's queries may run (a few seconds' worth at most).
+const QUERY_STEPS: u64 = 50_000_000;
+
+/// The plugin's collections, what it and its tenant may still store, and the database work its
+/// queries may still do.
+pub struct State {
+    app: Arc<App>,
+    actor: Actor,
+    plugin: String,
+    /// The manifest's record collections and their indexed fields.
+    collections: BTreeMap<String, Vec<String>>,
+    queries: QueryBudget,
+    quota: StorageQuota,
+}
+
+pub fn configure(setup: &Setup<'_>) -> anyhow::Result<State> {
+    Ok(State {
+        app: setup.app.clone(),
+        actor: setup.actor.clone(),
+        plugin: setup.plugin.to_string(),
+        collections: setup.collections.clone(),
+        queries: QueryBudget::new(setup.ends, QUERY_STEPS),
+        quota: StorageQuota {
+            plugin_bytes: setup.limits.storage_bytes as i64,
+            tenant_bytes: setup.app.settings.tenant_storage_bytes as i64,
+        },
+    })
+}
+
+pub fn link(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    binding::add_to_linker::<_, Factor<State>>(l, |s| s.view(|f| &mut f.records))
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // A query still running for this call (the call was stopped) is interrupted now.
+        self.queries
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -39,7 +87,7 @@ fn index_of_json(v: &Value) -> Option<IndexValue> {
     }
 }
 
-impl CallState {
+impl State {
     /// The collection's indexed fields, if the manifest declares it.
     fn collection(&self, name: &str) -> Result<Vec<String>, Error> {
         self.collections.get(name).cloned().ok_or_else(|| {
@@ -57,10 +105,7 @@ impl CallState {
             actor: &self.actor,
             plugin: &self.plugin,
             queries: &self.queries,
-            quota: StorageQuota {
-                plugin_bytes: self.limits.storage_bytes as i64,
-                tenant_bytes: self.app.settings.tenant_storage_bytes as i64,
-            },
+            quota: self.quota,
         }
     }
 }
@@ -212,22 +257,22 @@ fn answer<T>(r: AppResult<Result<T, Error>>) -> Result<T, Error> {
     r.unwrap_or_else(|e| Err(wit_error(e)))
 }
 
-impl Host for CallState {
+impl Host for View<'_, State> {
     async fn insert(
         &mut self,
         collection: String,
         customer: Option<String>,
         data: String,
     ) -> Answer<Document> {
-        admit!(self, Capability::Records);
-        let (indexed, json) = match self
+        let s = admit!(self, Capability::Records);
+        let (indexed, json) = match s
             .collection(&collection)
             .and_then(|i| Ok((i, parse_document(&data)?)))
         {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
-        let cx = self.cx();
+        let cx = s.cx();
         let r: AppResult<Result<Document, Error>> = async {
             let d = cx.decide("record.write", &collection).await?;
             let keys = cx.app.tenant_keys(&cx.actor.tenant_id).await?;
@@ -286,11 +331,11 @@ impl Host for CallState {
     }
 
     async fn get(&mut self, collection: String, id: String) -> Answer<Document> {
-        admit!(self, Capability::Records);
-        if let Err(e) = self.collection(&collection) {
+        let s = admit!(self, Capability::Records);
+        if let Err(e) = s.collection(&collection) {
             return Ok(Err(e));
         }
-        let cx = self.cx();
+        let cx = s.cx();
         let r: AppResult<Result<Document, Error>> = async {
             let d = cx.decide("record.read", &collection).await?;
             let keys = cx.app.tenant_keys(&cx.actor.tenant_id).await?;
@@ -330,15 +375,15 @@ impl Host for CallState {
         data: String,
         expected_version: Option<u64>,
     ) -> Answer<Document> {
-        admit!(self, Capability::Records);
-        let (indexed, json) = match self
+        let s = admit!(self, Capability::Records);
+        let (indexed, json) = match s
             .collection(&collection)
             .and_then(|i| Ok((i, parse_document(&data)?)))
         {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
-        let cx = self.cx();
+        let cx = s.cx();
         let r: AppResult<Result<Document, Error>> = async {
             let d = cx.decide("record.write", &collection).await?;
             let keys = cx.app.tenant_keys(&cx.actor.tenant_id).await?;
@@ -418,11 +463,11 @@ impl Host for CallState {
     }
 
     async fn delete(&mut self, collection: String, id: String) -> Answer<()> {
-        admit!(self, Capability::Records);
-        if let Err(e) = self.collection(&collection) {
+        let s = admit!(self, Capability::Records);
+        if let Err(e) = s.collection(&collection) {
             return Ok(Err(e));
         }
-        let cx = self.cx();
+        let cx = s.cx();
         let r: AppResult<Result<(), Error>> = async {
             let d = cx.decide("record.write", &collection).await?;
             let tenant = cx.actor.tenant_id.clone();
@@ -454,8 +499,8 @@ impl Host for CallState {
     }
 
     async fn query(&mut self, collection: String, query: DocumentQuery) -> Answer<DocumentPage> {
-        admit!(self, Capability::Records);
-        let indexed = match self.collection(&collection) {
+        let s = admit!(self, Capability::Records);
+        let indexed = match s.collection(&collection) {
             Ok(i) => i,
             Err(e) => return Ok(Err(e)),
         };
@@ -489,7 +534,7 @@ impl Host for CallState {
             Some(Some(c)) => Some(c),
             Some(None) => return Ok(Err(invalid("cursor", "is not a cursor of this query"))),
         };
-        let cx = self.cx();
+        let cx = s.cx();
         let r: AppResult<Result<DocumentPage, Error>> = async {
             let d = cx.decide("record.read", &collection).await?;
             let keys = cx.app.tenant_keys(&cx.actor.tenant_id).await?;
@@ -503,7 +548,7 @@ impl Host for CallState {
                     )
                 })
                 .collect();
-            let rows = self
+            let rows = cx
                 .app
                 .store
                 .query_records(

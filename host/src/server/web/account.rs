@@ -10,6 +10,7 @@ use super::{SignedForm, error_page, layout, page, sign_in, t};
 use crate::error::AppError;
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
+use crate::server::error::HttpStatus;
 
 pub(super) async fn account_page(
     State(s): State<AppState>,
@@ -130,7 +131,7 @@ pub(super) async fn account_mfa_start(
     let current = f.get("current").map(String::as_str);
     match crate::sessions::mfa_start(&s.app, &who, password, current).await {
         Ok((secret, url)) => render_account(&s, &who, AccountNote::Pending(secret, url)).await,
-        Err(e) if e.status.is_client_error() => {
+        Err(e) if e.status().is_client_error() => {
             render_account(&s, &who, AccountNote::Error(e.message)).await
         }
         Err(e) => error_page(&who.actor.lang, Some(&who), &e),

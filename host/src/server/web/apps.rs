@@ -9,16 +9,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::{error_page, layout, page, t};
-use crate::error::{AppError, FieldIssue};
-use crate::plugins::abi::v0_1_0::Param;
-use crate::plugins::abi::v0_1_0::crm::platform::types::Label;
-use crate::plugins::abi::v0_1_0::crm::platform::ui::{
+use crate::error::{AppError, ErrorKind, FieldIssue};
+use crate::plugins::abi::latest::Param;
+use crate::plugins::abi::latest::guest::{ActionOutcome, Next};
+use crate::plugins::abi::latest::types::Label;
+use crate::plugins::abi::latest::ui::{
     Block, ButtonTarget, Cell, ChartKind, FieldKind, Rule, Screen, ScreenRef, Tone,
 };
-use crate::plugins::abi::v0_1_0::guest::{ActionOutcome, Next};
 use crate::plugins::lifecycle;
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
+use crate::server::error::HttpStatus;
 use crate::server::forms;
 
 /// A label in the member's language (English when no Chinese text is given).
@@ -184,7 +185,7 @@ pub(super) async fn act(
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if !who.csrf_ok(get("csrf_token")) {
         let e = AppError::new(
-            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
             "csrf",
             "missing or wrong CSRF token; reload the page and try again",
         );
@@ -285,7 +286,7 @@ fn unfit(lang: &str, issues: Vec<FieldIssue>) -> AppError {
         [one] if one.field == "_form" => one.message.clone(),
         _ => t(lang, "check_the_fields").to_string(),
     };
-    let mut e = AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+    let mut e = AppError::new(ErrorKind::Rejected, "invalid", message);
     e.fields = issues;
     e
 }
@@ -319,7 +320,7 @@ impl Done<'_> {
     async fn refused(&self, action: &str, inputs: &[Param], e: AppError) -> Response {
         let lang = &self.who.actor.lang;
         match self.origin_screen().await {
-            Ok(mut sc) if e.status.is_client_error() => {
+            Ok(mut sc) if e.status().is_client_error() => {
                 // Messages shown next to their fields need only a pointer on top.
                 let notice = if forms::fill(&mut sc, action, inputs, &e.fields) {
                     t(lang, "check_the_fields").to_string()
@@ -492,7 +493,7 @@ impl Cx<'_> {
         }
     }
 
-    fn table(&self, t: &crate::plugins::abi::v0_1_0::crm::platform::ui::Table) -> Markup {
+    fn table(&self, t: &crate::plugins::abi::latest::ui::Table) -> Markup {
         let page_link = |page: u32, param: &str| {
             let mut r = self.origin.clone();
             r.params.retain(|p| p.name != param);
@@ -540,7 +541,7 @@ impl Cx<'_> {
         }
     }
 
-    fn form(&self, f: &crate::plugins::abi::v0_1_0::crm::platform::ui::Form) -> Markup {
+    fn form(&self, f: &crate::plugins::abi::latest::ui::Form) -> Markup {
         html! {
             form.plugin-form id=(f.id) method="post" action=(self.post_url()) {
                 @if let Some(t) = &f.title { h3 { (self.l(t)) } }
@@ -583,7 +584,7 @@ impl Cx<'_> {
 
     /// A chart as server-rendered SVG (no script): bars or lines over the x labels, with a table
     /// of the same figures for screen readers.
-    fn chart(&self, c: &crate::plugins::abi::v0_1_0::crm::platform::ui::Chart) -> Markup {
+    fn chart(&self, c: &crate::plugins::abi::latest::ui::Chart) -> Markup {
         let (w, h, pad) = (640.0, 220.0, 30.0);
         let n = c.x_labels.len().max(1) as f64;
         let max = c

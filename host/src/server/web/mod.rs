@@ -23,7 +23,8 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
 use super::auth::Authenticated;
-use crate::error::AppError;
+use super::error::HttpStatus;
+use crate::error::{AppError, ErrorKind};
 use i18n::t;
 
 pub fn routes() -> Router<AppState> {
@@ -122,13 +123,13 @@ pub fn not_found_page() -> Response {
 
 fn error_page(lang: &str, who: Option<&Authenticated>, e: &AppError) -> Response {
     page(
-        e.status,
+        e.status(),
         layout(
             lang,
             "Error",
             who,
             html! {
-                h1 { (e.status.canonical_reason().unwrap_or("Error")) }
+                h1 { (e.status().canonical_reason().unwrap_or("Error")) }
                 p.error role="alert" { (e.message) }
                 p { a href="/customers" { (t(lang, "back")) } }
             },
@@ -172,7 +173,7 @@ impl FromRequest<AppState> for SignedForm {
             .map_err(|e| error_page(&who.actor.lang, Some(&who), &e))?;
         if !who.csrf_ok(form.get("csrf_token").map(String::as_str)) {
             let e = AppError::new(
-                StatusCode::FORBIDDEN,
+                ErrorKind::Forbidden,
                 "csrf",
                 "missing or wrong CSRF token; reload the page and try again",
             );

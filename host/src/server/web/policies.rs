@@ -13,6 +13,7 @@ use crate::policy::RegoTestResult;
 use crate::policy_admin::{self, PolicySet, Refusal};
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
+use crate::server::error::HttpStatus;
 use crate::server::policies::{DecisionEntry, decision_query};
 use crate::store::{DecisionRow, PolicyVersionRow};
 
@@ -231,7 +232,7 @@ pub(super) async fn decisions_page(
     let filters = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .filter(|(k, v)| k != "lang" && !v.is_empty());
     let (status, rows, error) = match decision_query(filters) {
-        Err(e) => (e.status, vec![], Some(e.message)),
+        Err(e) => (e.status(), vec![], Some(e.message)),
         Ok(query) => match s.app.store.decisions(&who.actor.tenant_id, &query).await {
             Ok(rows) => (StatusCode::OK, rows, None),
             Err(e) => return error_page(&lang, Some(&who), &e.into()),

@@ -11,6 +11,7 @@ use super::{FormData, SignedForm, error_page, lang_of, layout, page, query_map, 
 use crate::auth;
 use crate::server::AppState;
 use crate::server::auth::{SESSION_COOKIE, cookie_value, set_cookie};
+use crate::server::error::HttpStatus;
 
 const LOGIN_CSRF_COOKIE: &str = "crm_login_csrf";
 
@@ -116,7 +117,7 @@ pub(super) async fn login_submit(
         .await
     {
         Ok(session) => signed_in(&s, &session.token),
-        Err(e) => login_form(&s, &lang, Some(&e.message), e.status),
+        Err(e) => login_form(&s, &lang, Some(&e.message), e.status()),
     }
 }
 
