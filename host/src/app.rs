@@ -9,6 +9,33 @@ use crate::policy::{Decision, Input, Pdp, Resource, Subject};
 use crate::store::Store;
 use crate::vault::{FieldRef, SealingKey, TenantKeys, Vault};
 
+/// Where a request came in: the policy sees it as `input.context.channel`, set here once so
+/// that every screen, route and command of a use case asks the same question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channel {
+    /// The JSON API (a Bearer token or the web UI's own API calls).
+    #[default]
+    Api,
+    /// The staff web screens.
+    Web,
+    /// The `crm` command line, on the server's own machine.
+    Cli,
+    /// A plugin's host call: for a staff member (through a screen or action) or as its own
+    /// service identity (a job, an event delivery).
+    Plugin,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Web => "web",
+            Channel::Cli => "cli",
+            Channel::Plugin => "plugin",
+        }
+    }
+}
+
 /// Who is acting: a signed-in staff member (or, via the CLI, the operator).
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -24,6 +51,10 @@ pub struct Actor {
     /// What the plugin runs when no staff member is behind it (`job:<name>`, `event:<topic>`):
     /// the subject is then the plugin's service identity (`type: service`).
     pub service: Option<String>,
+    /// Where the request came in (the policy's `context.channel`).
+    pub channel: Channel,
+    /// Set only for the operator (see [`Actor::operator`]).
+    pub operator: Option<&'static str>,
 }
 
 impl Actor {
@@ -43,8 +74,48 @@ impl Actor {
         }
     }
 
+    /// The operator on the server's own machine (the `crm` command line, the demo set-up), for
+    /// one tenant. No tenant policy is asked for it: whoever runs the binary holds the master key
+    /// already. Only the binary makes one; nothing a request carries can.
+    pub fn operator(tenant_id: &str, name: &'static str) -> Self {
+        Self {
+            tenant_id: tenant_id.to_string(),
+            user_id: String::new(),
+            username: String::new(),
+            role: "operator".into(),
+            mfa: false,
+            lang: "en".into(),
+            via_plugin: None,
+            service: None,
+            channel: Channel::Cli,
+            operator: Some(name),
+        }
+    }
+
+    /// The audit record of what `decision` allowed (or denied) this actor: the one way an event
+    /// names its actor and the policy version that decided.
+    pub fn audit(
+        &self,
+        action: &str,
+        resource: String,
+        decision: &Decision,
+        detail: serde_json::Value,
+    ) -> audit::Event {
+        audit::Event::decided(
+            self.audit_name(),
+            action,
+            resource,
+            decision.allow,
+            &decision.policy_version,
+            detail,
+        )
+    }
+
     /// How the actor appears in audit records (ids, not names).
     pub fn audit_name(&self) -> String {
+        if let Some(name) = self.operator {
+            return format!("operator:{name}");
+        }
         match (&self.via_plugin, &self.service) {
             (Some(p), Some(s)) => format!("plugin:{p}/{s}"),
             (Some(p), None) => format!("plugin:{p}/user:{}", self.user_id),
@@ -64,6 +135,8 @@ impl Actor {
             lang: "en".into(),
             via_plugin: Some(plugin.to_string()),
             service: Some(what),
+            channel: Channel::Plugin,
+            operator: None,
         }
     }
 
@@ -71,6 +144,7 @@ impl Actor {
     pub fn through_plugin(&self, plugin: &str) -> Self {
         Self {
             via_plugin: Some(plugin.to_string()),
+            channel: Channel::Plugin,
             ..self.clone()
         }
     }
@@ -83,55 +157,28 @@ pub const LOOKUPS_PER_WINDOW: u32 = 100;
 /// Wrong credentials one client address may send in ten minutes.
 pub const SIGNIN_FAILURES_PER_ADDRESS: u32 = 30;
 
-/// What an operator configures (the TOML file and `CRM_*` variables).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The longest an API token may live, in days.
-    pub token_max_days: i64,
-    /// Where the server also appends the audit checkpoints it signs (a file best kept on
-    /// storage the database's administrators cannot rewrite).
-    pub audit_checkpoint_file: Option<std::path::PathBuf>,
-    /// Bytes all of one tenant's plugins' records may take together.
-    pub tenant_storage_bytes: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            token_max_days: crate::sessions::TOKEN_MAX_DAYS,
-            audit_checkpoint_file: None,
-            tenant_storage_bytes: 1 << 30,
-        }
-    }
-}
-
 pub struct App {
     pub store: Store,
     pub audit: audit::Recorder,
     pub vault: Vault,
     pub pdp: Pdp,
-    pub plugins: crate::plugins::Runtime,
-    /// Where tenant Rego is checked, tested and compiled: child processes, never this one.
-    pub policy_jobs: crate::policy_admin::Jobs,
     /// Lookups by email or phone per member (see `customers::list`).
     pub lookups: crate::ratelimit::Window,
     /// Wrong credentials per client address (see `sessions::sign_in`): an address spraying many
     /// usernames is stopped, which per-account counters cannot see.
     pub signin_sources: crate::ratelimit::Window,
-    pub settings: Settings,
+    pub settings: crate::config::Settings,
     keys: RwLock<HashMap<String, Arc<TenantKeys>>>,
 }
 
 impl App {
-    pub fn new(store: Store, vault: Vault, pdp: Pdp, plugins: crate::plugins::Runtime) -> Self {
+    pub fn new(store: Store, vault: Vault, pdp: Pdp) -> Self {
         let store = store.with_audit_chain_key(vault.audit_keys().chain().duplicate());
         Self {
             audit: audit::Recorder::spawn(store.clone()),
             store,
             vault,
             pdp,
-            plugins,
-            policy_jobs: crate::policy_admin::Jobs::for_this_host(),
             lookups: crate::ratelimit::Window::new(
                 LOOKUPS_PER_WINDOW,
                 std::time::Duration::from_secs(600),
@@ -140,7 +187,7 @@ impl App {
                 SIGNIN_FAILURES_PER_ADDRESS,
                 std::time::Duration::from_secs(600),
             ),
-            settings: Settings::default(),
+            settings: crate::config::Settings::default(),
             keys: RwLock::new(HashMap::new()),
         }
     }
@@ -180,7 +227,9 @@ impl App {
         )?))
     }
 
-    /// Asks the decision point; a deny is audited here and returned as 403.
+    /// Asks the decision point; a deny is audited here and returned as a `Forbidden` error.
+    /// `context` is what the use case adds to the input (an object, or null); the actor's
+    /// channel is written into it here, so no caller can name another.
     pub async fn authorize(
         &self,
         actor: &Actor,
@@ -188,6 +237,15 @@ impl App {
         resource: Resource,
         context: serde_json::Value,
     ) -> AppResult<Decision> {
+        if actor.operator.is_some() {
+            return Ok(Decision::operator());
+        }
+        let mut context = match context {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        context.insert("channel".into(), actor.channel.as_str().into());
+        let context = serde_json::Value::Object(context);
         let resource_name = match &resource.id {
             Some(id) => format!("{}/{id}", resource.kind),
             None => resource.kind.clone(),
@@ -217,14 +275,12 @@ impl App {
             self.audit
                 .record(
                     &actor.tenant_id,
-                    &audit::Event {
-                        actor: actor.audit_name(),
-                        action: action.to_string(),
-                        resource: resource_name,
-                        decision: "deny".into(),
-                        policy_version: decision.policy_version.clone(),
-                        detail: serde_json::json!({"reasons": decision.reasons}),
-                    },
+                    &actor.audit(
+                        action,
+                        resource_name,
+                        &decision,
+                        serde_json::json!({"reasons": decision.reasons}),
+                    ),
                 )
                 .await?;
             return Err(AppError::forbidden(&decision.deny_reasons));

@@ -7,6 +7,31 @@ use serde::Deserialize;
 
 use crate::vault::MasterKey;
 
+/// The longest an API token may live unless the operator sets `token_max_days`.
+pub const TOKEN_MAX_DAYS: i64 = 90;
+
+/// What an operator configures (the TOML file and `CRM_*` variables).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The longest an API token may live, in days.
+    pub token_max_days: i64,
+    /// Where the server also appends the audit checkpoints it signs (a file best kept on
+    /// storage the database's administrators cannot rewrite).
+    pub audit_checkpoint_file: Option<std::path::PathBuf>,
+    /// Bytes all of one tenant's plugins' records may take together.
+    pub tenant_storage_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_max_days: TOKEN_MAX_DAYS,
+            audit_checkpoint_file: None,
+            tenant_storage_bytes: 1 << 30,
+        }
+    }
+}
+
 /// The TOML file's shape (every key optional).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,8 +65,8 @@ pub struct TlsConfig {
 
 impl FileConfig {
     /// The operator's settings: this file's, overridden by `CRM_*` variables, checked.
-    pub fn settings(&self) -> anyhow::Result<crate::app::Settings> {
-        let mut s = crate::app::Settings::default();
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut s = Settings::default();
         let env = std::env::var("CRM_TOKEN_MAX_DAYS")
             .ok()
             .map(|v| {

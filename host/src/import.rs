@@ -9,6 +9,8 @@ use crate::app::App;
 use crate::audit;
 use crate::customers::{self, Changes, validate};
 use crate::error::AppError;
+use crate::store::Tx;
+use crate::vault::TenantKeys;
 
 const COLUMNS: [&str; 9] = validate::WRITABLE_FIELDS;
 
@@ -75,6 +77,37 @@ pub async fn import_customers(
     skip_invalid: bool,
     progress: bool,
 ) -> anyhow::Result<Result<Outcome, Vec<RowError>>> {
+    let (mut reader, headers) = open(path)?;
+    let (rows, errors) = parse_rows(&mut reader, &headers);
+    if !errors.is_empty() && !skip_invalid {
+        return Ok(Err(errors));
+    }
+
+    let keys = app
+        .tenant_keys(tenant_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bar = progress_bar(progress, rows.len());
+    let mut tx = app.store.begin().await?;
+    let mut outcome = Outcome {
+        imported: 0,
+        skipped: errors,
+    };
+    let db_errors = insert_rows(app, &mut tx, &keys, tenant_id, &rows, &bar, &mut outcome).await?;
+    bar.finish_and_clear();
+    if !db_errors.is_empty() && !skip_invalid {
+        tx.rollback().await?;
+        return Ok(Err(db_errors));
+    }
+    outcome.skipped.extend(db_errors);
+    outcome.skipped.sort_by_key(|e| e.line);
+    tx.commit().await?;
+    Ok(Ok(outcome))
+}
+
+/// The header line is checked before any row is read, so a file with the wrong columns is
+/// refused as a whole rather than row by row.
+fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_path(path)
@@ -96,7 +129,15 @@ pub async fn import_customers(
     if !headers.iter().any(|h| h == "name") || !headers.iter().any(|h| h == "region") {
         anyhow::bail!("line 1: the columns `name` and `region` are required");
     }
+    Ok((reader, headers))
+}
 
+/// Validates every row before anything is written, collecting all bad rows (including emails
+/// repeated within the file) so that they can be reported together.
+fn parse_rows(
+    reader: &mut csv::Reader<std::fs::File>,
+    headers: &[String],
+) -> (Vec<(u64, Changes)>, Vec<RowError>) {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut emails = std::collections::HashMap::new();
@@ -111,7 +152,7 @@ pub async fn import_customers(
             }
             Ok(r) => {
                 let line = r.position().map(|p| p.line()).unwrap_or(0);
-                match parse_row(&headers, &r) {
+                match parse_row(headers, &r) {
                     Ok(c) => {
                         if let Some(Some(e)) = &c.email
                             && let Some(first) = emails.insert(e.to_lowercase(), line)
@@ -129,16 +170,13 @@ pub async fn import_customers(
             }
         }
     }
-    if !errors.is_empty() && !skip_invalid {
-        return Ok(Err(errors));
-    }
+    (rows, errors)
+}
 
-    let keys = app
-        .tenant_keys(tenant_id)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+/// Shown only when asked for, so that scripted imports print nothing but the outcome.
+fn progress_bar(progress: bool, len: usize) -> indicatif::ProgressBar {
     let bar = if progress {
-        indicatif::ProgressBar::new(rows.len() as u64)
+        indicatif::ProgressBar::new(len as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -146,26 +184,34 @@ pub async fn import_customers(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} customers ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut tx = app.store.begin().await?;
-    let mut outcome = Outcome {
-        imported: 0,
-        skipped: errors,
-    };
+    bar
+}
+
+/// Inserts the valid rows in the caller's transaction, which decides whether to commit; a
+/// conflict (such as an email already in the database) is returned as a row error, any other
+/// failure aborts the import.
+async fn insert_rows(
+    app: &App,
+    tx: &mut Tx,
+    keys: &TenantKeys,
+    tenant_id: &str,
+    rows: &[(u64, Changes)],
+    bar: &indicatif::ProgressBar,
+    outcome: &mut Outcome,
+) -> anyhow::Result<Vec<RowError>> {
     let mut db_errors = Vec::new();
-    for (line, changes) in &rows {
-        match customers::insert_new(app, &mut tx, &keys, changes).await {
+    for (line, changes) in rows {
+        match customers::insert_new(app, tx, keys, changes).await {
             Ok(id) => {
                 audit::append(
-                    &mut tx,
+                    tx,
                     tenant_id,
-                    &audit::Event {
-                        actor: "operator:import".into(),
-                        action: "customer.create".into(),
-                        resource: format!("customer/{id}"),
-                        decision: "allow".into(),
-                        policy_version: app.pdp.version().to_string(),
-                        detail: serde_json::json!({"source": "csv", "line": line}),
-                    },
+                    &audit::Event::operator(
+                        "import",
+                        "customer.create",
+                        format!("customer/{id}"),
+                        serde_json::json!({"source": "csv", "line": line}),
+                    ),
                 )
                 .await?;
                 outcome.imported += 1;
@@ -184,13 +230,5 @@ pub async fn import_customers(
         }
         bar.inc(1);
     }
-    bar.finish_and_clear();
-    if !db_errors.is_empty() && !skip_invalid {
-        tx.rollback().await?;
-        return Ok(Err(db_errors));
-    }
-    outcome.skipped.extend(db_errors);
-    outcome.skipped.sort_by_key(|e| e.line);
-    tx.commit().await?;
-    Ok(Ok(outcome))
+    Ok(db_errors)
 }

@@ -9,7 +9,10 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod import;
+#[cfg(test)]
+mod layers;
 pub mod metrics;
+pub mod oversight;
 pub mod plugins;
 pub mod policy;
 pub mod policy_admin;
@@ -18,4 +21,6 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod tenants;
+#[cfg(test)]
+mod testing;
 pub mod vault;

@@ -42,20 +42,29 @@ pub async fn create_tenant(app: &App, slug: &str, name: &str) -> anyhow::Result<
     audit::append(
         &mut tx,
         &row.id,
-        &audit::Event {
-            actor: "operator:cli".into(),
-            action: "tenant.create".into(),
-            resource: format!("tenant/{}", row.id),
-            decision: "allow".into(),
-            policy_version: String::new(),
-            detail: serde_json::json!({}),
-        },
+        &audit::Event::operator(
+            "cli",
+            "tenant.create",
+            format!("tenant/{}", row.id),
+            serde_json::json!({}),
+        ),
     )
     .await?;
     tx.commit().await?;
     Ok(row)
 }
 
+/// Every tenant of this deployment (for the operator).
+pub async fn list(app: &App) -> anyhow::Result<Vec<TenantRow>> {
+    Ok(app.store.tenants().await?)
+}
+
+/// A tenant's staff (for the operator).
+pub async fn users(app: &App, tenant_id: &str) -> anyhow::Result<Vec<crate::store::UserRow>> {
+    Ok(app.store.users(tenant_id).await?)
+}
+
+/// The tenant named `slug`.
 pub async fn tenant(app: &App, slug: &str) -> anyhow::Result<TenantRow> {
     app.store
         .tenant_by_slug(slug)
@@ -126,14 +135,12 @@ pub async fn add_user(
     audit::append(
         &mut tx,
         &tenant.id,
-        &audit::Event {
-            actor: "operator:cli".into(),
-            action: "user.create".into(),
-            resource: format!("user/{id}"),
-            decision: "allow".into(),
-            policy_version: String::new(),
-            detail: serde_json::json!({"role": role, "mfa": mfa}),
-        },
+        &audit::Event::operator(
+            "cli",
+            "user.create",
+            format!("user/{id}"),
+            serde_json::json!({"role": role, "mfa": mfa}),
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -34,6 +34,62 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+impl Event {
+    /// What a decision allowed (or denied), by `actor` (an audit name): the record names the
+    /// policy version that decided. Build it through `Actor::audit` where there is an actor.
+    pub fn decided(
+        actor: String,
+        action: &str,
+        resource: String,
+        allow: bool,
+        policy_version: &str,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self {
+            actor,
+            action: action.to_string(),
+            resource,
+            decision: if allow { "allow" } else { "deny" }.into(),
+            policy_version: policy_version.to_string(),
+            detail,
+        }
+    }
+
+    /// What no policy was asked about: a sign-in attempt (before anyone is identified), a job
+    /// run or event delivery the host starts on its own schedule.
+    pub fn without_policy(
+        actor: String,
+        action: &str,
+        resource: String,
+        allow: bool,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self::decided(actor, action, resource, allow, "", detail)
+    }
+
+    /// What the operator on the server's machine did (`crm` on the command line, the demo set-up,
+    /// an import): no tenant policy is asked for the operator (see `Actor::operator`).
+    pub fn operator(name: &str, action: &str, resource: String, detail: serde_json::Value) -> Self {
+        Self::without_policy(format!("operator:{name}"), action, resource, true, detail)
+    }
+
+    /// The same event, refused after the decision allowed it (a missing consent, a limit).
+    pub fn refused(self) -> Self {
+        Self {
+            decision: "deny".into(),
+            ..self
+        }
+    }
+
+    /// The same event, failed after the decision allowed it.
+    pub fn failed(self) -> Self {
+        Self {
+            decision: "error".into(),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Record {
     pub tenant_id: String,
@@ -371,7 +427,6 @@ pub async fn verify(
     tenant: &str,
     outside: &[Checkpoint],
 ) -> sqlx::Result<Report> {
-    use futures_util::TryStreamExt;
     let head: Option<(i64, String, i64)> =
         sqlx::query_as("SELECT seq, hash, format FROM audit_heads WHERE tenant_id = $1")
             .bind(tenant)
@@ -394,32 +449,65 @@ pub async fn verify(
         checkpoints_checked: checkpoints.len() as i64,
         first_break,
     };
+    if let Some(b) = break_before_records(keys, head.as_ref(), &checkpoints) {
+        return Ok(report(0, Some(b)));
+    }
+    let walk = walk_chain(store, keys.chain(), tenant, &checkpoints).await?;
+    let first_break = match walk.first_break {
+        Some(b) => Some(b),
+        None => break_at_end(head, walk.last, &walk.prev_hash, &checkpoints),
+    };
+    Ok(report(walk.records_checked, first_break))
+}
+
+/// A forged checkpoint or an unkeyed chain makes walking the records pointless, so these are
+/// reported before any record is read.
+fn break_before_records(
+    keys: &AuditKeys,
+    head: Option<&(i64, String, i64)>,
+    checkpoints: &[&Checkpoint],
+) -> Option<Break> {
     if let Some(c) = checkpoints.iter().find(|c| !c.signed_by(keys)) {
-        return Ok(report(
-            0,
-            Some(Break {
-                seq: c.seq,
-                problem: format!(
-                    "the checkpoint of record {} is not signed by this deployment's audit key \
-                     (forged or altered)",
-                    c.seq
-                ),
-            }),
-        ));
+        return Some(Break {
+            seq: c.seq,
+            problem: format!(
+                "the checkpoint of record {} is not signed by this deployment's audit key \
+                 (forged or altered)",
+                c.seq
+            ),
+        });
     }
-    if head.as_ref().is_some_and(|h| h.2 == FORMAT_LEGACY) {
-        return Ok(report(
-            0,
-            Some(Break {
-                seq: 1,
-                problem: "the chain is in the unkeyed format of earlier versions (plain SHA-256), \
-                          which anyone who can write the database can recompute: run \
-                          `crm audit upgrade` once to verify and key it"
-                    .into(),
-            }),
-        ));
+    if head.is_some_and(|h| h.2 == FORMAT_LEGACY) {
+        return Some(Break {
+            seq: 1,
+            problem: "the chain is in the unkeyed format of earlier versions (plain SHA-256), \
+                      which anyone who can write the database can recompute: run \
+                      `crm audit upgrade` once to verify and key it"
+                .into(),
+        });
     }
-    let key = keys.chain();
+    None
+}
+
+/// How far [`walk_chain`] got, which the end-of-chain checks need.
+struct Walk {
+    records_checked: i64,
+    /// The last record that linked correctly (0 if none).
+    last: i64,
+    /// That record's hash ([`GENESIS`] if none).
+    prev_hash: String,
+    first_break: Option<Break>,
+}
+
+/// Streams the records rather than loading them, since a chain can be long; stops at the first
+/// record that does not continue the chain.
+async fn walk_chain(
+    store: &Store,
+    key: &Key,
+    tenant: &str,
+    checkpoints: &[&Checkpoint],
+) -> sqlx::Result<Walk> {
+    use futures_util::TryStreamExt;
     let mut rows = sqlx::query_as::<_, Record>(
         "SELECT tenant_id, seq, at, actor, action, resource, decision, policy_version, detail, prev_hash, hash \
          FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
@@ -432,72 +520,98 @@ pub async fn verify(
     let mut first_break = None;
     while let Some(r) = rows.try_next().await? {
         checked += 1;
-        let problem = if r.seq != expected_seq {
-            Some((
-                expected_seq,
-                format!(
-                    "record {expected_seq} is missing (the next record found is {})",
-                    r.seq
-                ),
-            ))
-        } else if r.prev_hash != prev_hash {
-            Some((
-                r.seq,
-                format!(
-                    "record {} does not link to record {} (deleted, reordered or rewritten)",
-                    r.seq,
-                    r.seq - 1
-                ),
-            ))
-        } else if r.compute_hash(Some(key)) != r.hash {
-            Some((
-                r.seq,
-                format!(
-                    "record {} was altered: its contents do not match its keyed hash",
-                    r.seq
-                ),
-            ))
-        } else if let Some(c) = checkpoints
-            .iter()
-            .find(|c| c.seq == r.seq && c.hash != r.hash)
-        {
-            Some((
-                r.seq,
-                format!(
-                    "record {} is not the one the signed checkpoint of {} vouches for",
-                    r.seq,
-                    iso(c.at)
-                ),
-            ))
-        } else {
-            None
-        };
-        if let Some((seq, problem)) = problem {
-            first_break = Some(Break { seq, problem });
+        if let Some(b) = record_break(&r, expected_seq, &prev_hash, key, checkpoints) {
+            first_break = Some(b);
             break;
         }
         expected_seq += 1;
         prev_hash = r.hash;
     }
-    drop(rows);
-    let last = expected_seq - 1;
-    if first_break.is_none() {
-        let (head_seq, head_hash) = head
-            .map(|(s, h, _)| (s, h))
-            .unwrap_or((0, GENESIS.to_string()));
-        if head_seq != last || head_hash != prev_hash {
-            first_break = Some(Break {
-                seq: last + 1,
-                problem: format!(
-                    "the chain ends at record {last} but its head records {head_seq}: records were removed from the end"
-                ),
-            });
-        } else if let Some(c) = checkpoints
+    Ok(Walk {
+        records_checked: checked,
+        last: expected_seq - 1,
+        prev_hash,
+        first_break,
+    })
+}
+
+/// Why record `r` does not continue the chain after `prev_hash`, if it does not; the checks run
+/// from the most basic (a gap) to the most specific (a checkpoint), and the first failing one is
+/// the one reported.
+fn record_break(
+    r: &Record,
+    expected_seq: i64,
+    prev_hash: &str,
+    key: &Key,
+    checkpoints: &[&Checkpoint],
+) -> Option<Break> {
+    let (seq, problem) = if r.seq != expected_seq {
+        (
+            expected_seq,
+            format!(
+                "record {expected_seq} is missing (the next record found is {})",
+                r.seq
+            ),
+        )
+    } else if r.prev_hash != prev_hash {
+        (
+            r.seq,
+            format!(
+                "record {} does not link to record {} (deleted, reordered or rewritten)",
+                r.seq,
+                r.seq - 1
+            ),
+        )
+    } else if r.compute_hash(Some(key)) != r.hash {
+        (
+            r.seq,
+            format!(
+                "record {} was altered: its contents do not match its keyed hash",
+                r.seq
+            ),
+        )
+    } else if let Some(c) = checkpoints
+        .iter()
+        .find(|c| c.seq == r.seq && c.hash != r.hash)
+    {
+        (
+            r.seq,
+            format!(
+                "record {} is not the one the signed checkpoint of {} vouches for",
+                r.seq,
+                iso(c.at)
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Break { seq, problem })
+}
+
+/// Every record may link and yet some be missing from the end: the head row and the signed
+/// checkpoints remember how far the chain went.
+fn break_at_end(
+    head: Option<(i64, String, i64)>,
+    last: i64,
+    prev_hash: &str,
+    checkpoints: &[&Checkpoint],
+) -> Option<Break> {
+    let (head_seq, head_hash) = head
+        .map(|(s, h, _)| (s, h))
+        .unwrap_or((0, GENESIS.to_string()));
+    if head_seq != last || head_hash != prev_hash {
+        Some(Break {
+            seq: last + 1,
+            problem: format!(
+                "the chain ends at record {last} but its head records {head_seq}: records were removed from the end"
+            ),
+        })
+    } else {
+        checkpoints
             .iter()
             .filter(|c| c.seq > last)
             .max_by_key(|c| c.seq)
-        {
-            first_break = Some(Break {
+            .map(|c| Break {
                 seq: last + 1,
                 problem: format!(
                     "the chain ends at record {last}, but a signed checkpoint of {} vouches for \
@@ -505,10 +619,8 @@ pub async fn verify(
                     iso(c.at),
                     c.seq
                 ),
-            });
-        }
+            })
     }
-    Ok(report(checked, first_break))
 }
 
 fn iso(ms: i64) -> String {

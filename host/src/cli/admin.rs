@@ -83,7 +83,7 @@ pub(super) async fn tenant(cmd: TenantCmd) -> anyhow::Result<ExitCode> {
         }
         TenantCmd::List { data } => {
             let app = data.open_existing().await?;
-            for t in app.store.tenants().await? {
+            for t in crm::tenants::list(&app).await? {
                 println!("{}\t{}\t{}", t.slug, t.id, t.name);
             }
         }
@@ -119,7 +119,7 @@ pub(super) async fn user(cmd: UserCmd) -> anyhow::Result<ExitCode> {
         }
         UserCmd::List { tenant, data } => {
             let (app, t) = data.open_tenant(&tenant).await?;
-            for u in app.store.users(&t.id).await? {
+            for u in crm::tenants::users(&app, &t.id).await? {
                 println!(
                     "{}\t{}\tmfa={}",
                     u.username,
@@ -159,46 +159,11 @@ pub(super) async fn token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
         data,
     } = cmd;
     let app = data.open_existing().await?;
-    if days > app.settings.token_max_days {
-        anyhow::bail!(
-            "--days must be at most {} (token_max_days)",
-            app.settings.token_max_days
-        );
-    }
     let t = crm::tenants::tenant(&app, &tenant).await?;
-    let u = app
-        .store
-        .user_by_name(&t.id, &username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no user `{username}` in tenant `{tenant}`"))?;
-    let token = crm::auth::random_token("crm_t_");
-    let now = crm::store::now_ms();
-    app.store
-        .insert_session(
-            &crm::auth::token_hash(&token),
-            &t.id,
-            &u.id,
-            "api",
-            &name,
-            &crm::auth::random_token(""),
-            u.totp_secret.is_some(),
-            now,
-            now + days * 86_400_000,
-        )
-        .await?;
-    app.audit
-        .record(
-            &t.id,
-            &crm::audit::Event {
-                actor: "operator:cli".into(),
-                action: "token.create".into(),
-                resource: format!("user/{}", u.id),
-                decision: "allow".into(),
-                policy_version: String::new(),
-                detail: serde_json::json!({"days": days}),
-            },
-        )
-        .await?;
+    let operator = crm::app::Actor::operator(&t.id, "cli");
+    let token = crm::sessions::issue_token(&app, &operator, &username, &name, days)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

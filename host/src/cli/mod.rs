@@ -134,11 +134,16 @@ impl DataArgs {
         let vault = Vault::new(cfg.master_key()?);
         crm::policy::set_cache_dir(&cfg.data_dir.join("cache").join("modules"));
         let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
-        let plugins = crm::plugins::Runtime::new(&cfg.data_dir)?;
-        let mut app = App::new(store, vault, pdp, plugins);
+        let mut app = App::new(store, vault, pdp);
         app.settings = file.settings()?;
         let app = Arc::new(app);
         Ok((app, cfg, file))
+    }
+
+    /// The plugin runtime, its compiled components and scratch directories in the data folder.
+    fn plugins(&self) -> anyhow::Result<Arc<crm::plugins::Runtime>> {
+        let (cfg, _) = self.resolve()?;
+        Ok(Arc::new(crm::plugins::Runtime::new(&cfg.data_dir)?))
     }
 
     /// Opens an existing data folder (commands other than demo/serve must not create one by accident).

@@ -11,7 +11,13 @@ use crm::plugins::lifecycle::{self, PluginInfo, Upload};
 use super::DataArgs;
 
 /// Who the lifecycle functions record as acting.
-const BY: &str = "operator:cli";
+/// The operator's permit to manage the tenant's plugins (no tenant policy is asked for it).
+async fn operator(app: &crm::app::App, tenant_id: &str) -> anyhow::Result<lifecycle::Permit> {
+    let operator = crm::app::Actor::operator(tenant_id, "cli");
+    lifecycle::permit(app, &operator, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
+}
 
 #[derive(Subcommand)]
 pub(super) enum PluginCmd {
@@ -233,7 +239,15 @@ async fn install(
     data: &DataArgs,
 ) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    match lifecycle::install(&app, &t.id, BY, up, upgrade).await {
+    match lifecycle::install(
+        &app,
+        &data.plugins()?,
+        &operator(&app, &t.id).await?,
+        up,
+        upgrade,
+    )
+    .await
+    {
         Ok(i) => {
             print!(
                 "{} ",
@@ -252,7 +266,8 @@ async fn install(
 
 async fn list(tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    for i in lifecycle::list(&app, &t.id).await? {
+    let operator = crm::app::Actor::operator(&t.id, "cli");
+    for i in lifecycle::list_for(&app, &operator).await? {
         show(&i);
     }
     Ok(ExitCode::SUCCESS)
@@ -260,8 +275,9 @@ async fn list(tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
 
 async fn show_one(name: &str, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    match lifecycle::get(&app, &t.id, name).await {
-        Ok(p) => println!("{}", serde_json::to_string_pretty(&p.info())?),
+    let operator = crm::app::Actor::operator(&t.id, "cli");
+    match lifecycle::show_for(&app, &operator, name).await {
+        Ok(p) => println!("{}", serde_json::to_string_pretty(&p)?),
         Err(e) => return fail(e),
     }
     Ok(ExitCode::SUCCESS)
@@ -274,7 +290,8 @@ async fn set_enabled(
     data: &DataArgs,
 ) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    if let Err(e) = lifecycle::set_enabled(&app, &t.id, BY, name, enabled).await {
+    if let Err(e) = lifecycle::set_enabled(&app, &operator(&app, &t.id).await?, name, enabled).await
+    {
         return fail(e);
     }
     println!("{name} {}", if enabled { "enabled" } else { "disabled" });
@@ -288,7 +305,15 @@ async fn uninstall(
     data: &DataArgs,
 ) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    if let Err(e) = lifecycle::uninstall(&app, &t.id, BY, name, purge).await {
+    if let Err(e) = lifecycle::uninstall(
+        &app,
+        &*data.plugins()?,
+        &operator(&app, &t.id).await?,
+        name,
+        purge,
+    )
+    .await
+    {
         return fail(e);
     }
     println!(
@@ -306,10 +331,15 @@ async fn trust(
     data: &DataArgs,
 ) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    if let Err(e) = lifecycle::trust_key(&app, &t.id, BY, name, public_key).await {
+    if let Err(e) =
+        lifecycle::trust_key(&app, &operator(&app, &t.id).await?, name, public_key).await
+    {
         return fail(e);
     }
-    if require && let Err(e) = lifecycle::require_signatures(&app, &t.id, BY, true).await {
+    if require
+        && let Err(e) =
+            lifecycle::require_signatures(&app, &operator(&app, &t.id).await?, true).await
+    {
         return fail(e);
     }
     println!(
@@ -332,7 +362,7 @@ async fn jobs(name: &str, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitC
                 d.format("%Y-%m-%d %H:%M UTC").to_string()
             })
     };
-    match crm::plugins::jobs::list(&app, &t.id, name).await {
+    match crm::plugins::jobs::list(&app, &operator(&app, &t.id).await?, name).await {
         Ok(jobs) => {
             for j in jobs {
                 let s = &j.state;
@@ -359,7 +389,15 @@ async fn jobs(name: &str, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitC
 /// Runs a job now: exit code 1 if the run failed, 2 if it was refused.
 async fn run_job(name: &str, job: &str, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    match crm::plugins::jobs::run_now(&app, &t.id, BY, name, job).await {
+    match crm::plugins::jobs::run_now(
+        &app,
+        &data.plugins()?,
+        &operator(&app, &t.id).await?,
+        name,
+        job,
+    )
+    .await
+    {
         Ok(run) if run.status == "ok" => println!(
             "{name}/{job}: ok, {} processed{}",
             run.processed.unwrap_or(0),

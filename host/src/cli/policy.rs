@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crm::app::Actor;
 use crm::policy_admin::{self as admin, Job, Jobs, PolicySet, Refusal};
 
 use super::DataArgs;
@@ -200,17 +201,15 @@ async fn publish(
 ) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
     let started = std::time::Instant::now();
-    let (set, prebuilt) = if dir.is_file() {
+    let operator = Actor::operator(&t.id, "cli");
+    let published = if dir.is_file() {
         let bytes = std::fs::read(dir)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
-        admin::bundle::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e:#}", dir.display()))?
+        admin::publish_bundle(&app, &operator, bytes, note).await
     } else {
-        (PolicySet::load_dir(dir)?, None)
+        admin::publish(&app, &operator, &PolicySet::load_dir(dir)?, note).await
     };
-    match admin::publish_set(&app, &t.id, &set, prebuilt, "operator:cli", note)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?
-    {
+    match published.map_err(|e| anyhow::anyhow!("{}: {}", dir.display(), e.message))? {
         Ok(p) => {
             print!("{}", p.diff);
             println!(
@@ -234,14 +233,11 @@ async fn publish(
 /// Lists the tenant's versions, the active one marked `*`.
 async fn history(tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    let active = app
-        .store
-        .active_policies()
-        .await?
-        .into_iter()
-        .find(|(id, _)| *id == t.id)
-        .map(|(_, v)| v);
-    for v in app.store.policy_versions(&t.id).await? {
+    let history = admin::history::history_of(&app, &t.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let active = history.active;
+    for v in history.versions {
         let at = chrono::DateTime::from_timestamp_millis(v.created_at)
             .map(|d| d.to_rfc3339())
             .unwrap_or_default();
@@ -259,21 +255,16 @@ async fn history(tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
 
 async fn diff(from: i64, to: i64, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    let load = |v: Option<crm::store::PolicyVersionRow>, n: i64| -> anyhow::Result<PolicySet> {
-        let row = v.ok_or_else(|| anyhow::anyhow!("no policy version {n} in {tenant}"))?;
-        Ok(PolicySet {
-            files: serde_json::from_str(&row.files)?,
-        })
-    };
-    let a = load(app.store.policy_version(&t.id, from).await?, from)?;
-    let b = load(app.store.policy_version(&t.id, to).await?, to)?;
-    print!("{}", admin::diff(&a, &b));
+    let diff = admin::history::diff_of(&app, &t.id, from, to)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} in {tenant}", e.message))?;
+    print!("{diff}");
     Ok(ExitCode::SUCCESS)
 }
 
 async fn rollback(version: i64, tenant: &str, data: &DataArgs) -> anyhow::Result<ExitCode> {
     let (app, t) = data.open_tenant(tenant).await?;
-    match admin::rollback_to(&app, &t.id, version, "operator:cli")
+    match admin::rollback(&app, &Actor::operator(&t.id, "cli"), version)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
     {

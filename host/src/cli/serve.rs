@@ -39,12 +39,19 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         no_plugin_data,
     } = args;
     let (app, cfg, file) = data.open().await?;
+    let plugins = data.plugins()?;
     let (addr, tls) = net.resolve(&file)?;
     eprintln!("Preparing the demo tenant in {} …", cfg.data_dir.display());
-    let mut creds =
-        crate::demo::ensure_demo(&app, &cfg.data_dir, customers as usize, !no_plugin_data).await?;
+    let mut creds = crate::demo::ensure_demo(
+        &app,
+        &plugins,
+        &cfg.data_dir,
+        customers as usize,
+        !no_plugin_data,
+    )
+    .await?;
     let cred_path = cfg.data_dir.join("demo-credentials.json");
-    server::serve(app, addr, tls, None, |bound, tls| {
+    server::serve(app, plugins, addr, tls, None, |bound, tls| {
         let url = format!("{}://{bound}", if tls { "https" } else { "http" });
         creds.url = Some(url.clone());
         let _ = crate::demo::write_credentials(&cred_path, &creds);
@@ -72,8 +79,9 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ServeArgs { data, net } = args;
     let (app, _cfg, file) = data.open().await?;
+    let plugins = data.plugins()?;
     let (addr, tls) = net.resolve(&file)?;
-    server::serve(app, addr, tls, None, |bound, tls| {
+    server::serve(app, plugins, addr, tls, None, |bound, tls| {
         println!(
             "CRM is running at {}://{bound}",
             if tls { "https" } else { "http" }

@@ -255,36 +255,17 @@ async fn purposes_granted(
     app.audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                decision: "deny".into(),
-                ..event(
-                    actor,
+            &actor
+                .audit(
                     action,
                     format!("customer/{id}"),
                     decision,
                     serde_json::json!({"reasons": [reason]}),
                 )
-            },
+                .refused(),
         )
         .await?;
     Err(AppError::forbidden(&[reason]))
-}
-
-fn event(
-    actor: &Actor,
-    action: &str,
-    resource: String,
-    decision: &Decision,
-    detail: serde_json::Value,
-) -> audit::Event {
-    audit::Event {
-        actor: actor.audit_name(),
-        action: action.into(),
-        resource,
-        decision: "allow".into(),
-        policy_version: decision.policy_version.clone(),
-        detail,
-    }
 }
 
 /// Opens a row as the decision allows.
@@ -353,16 +334,14 @@ async fn integrity_failure(
         .audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                decision: "error".into(),
-                ..event(
-                    actor,
+            &actor
+                .audit(
                     action,
                     format!("customer/{id}"),
                     decision,
                     serde_json::json!({"error": e.code}),
                 )
-            },
+                .failed(),
         )
         .await;
     e
@@ -380,8 +359,7 @@ async fn not_found(
         .audit
         .record(
             &actor.tenant_id,
-            &event(
-                actor,
+            &actor.audit(
                 action,
                 format!("customer/{id}"),
                 decision,
@@ -400,8 +378,7 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
     audit::append(
         &mut tx,
         &actor.tenant_id,
-        &event(
-            actor,
+        &actor.audit(
             "customer.create",
             format!("customer/{id}"),
             &decision,
@@ -438,8 +415,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> AppResult<CustomerView> 
     app.audit
         .record(
             &actor.tenant_id,
-            &event(
-                actor,
+            &actor.audit(
                 "customer.read",
                 format!("customer/{id}"),
                 &decision,
@@ -510,7 +486,7 @@ pub async fn list(app: &App, actor: &Actor, q: &ListQuery) -> AppResult<Page> {
     app.audit
         .record(
             &actor.tenant_id,
-            &event(actor, action, "customers".into(), &decision, detail),
+            &actor.audit(action, "customers".into(), &decision, detail),
         )
         .await?;
     Ok(Page {
@@ -548,16 +524,14 @@ async fn take_lookup(
     app.audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                decision: "deny".into(),
-                ..event(
-                    actor,
+            &actor
+                .audit(
                     "customer.lookup",
                     "customers".into(),
                     decision,
                     serde_json::json!({"fields": fields, "reasons": [&reason]}),
                 )
-            },
+                .refused(),
         )
         .await?;
     let mut e = AppError::new(ErrorKind::Throttled, "rate_limited", reason);
@@ -622,8 +596,7 @@ pub async fn update(
     audit::append(
         &mut tx,
         &actor.tenant_id,
-        &event(
-            actor,
+        &actor.audit(
             "customer.update",
             format!("customer/{id}"),
             &decision,
@@ -665,8 +638,7 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     audit::append(
         &mut tx,
         &actor.tenant_id,
-        &event(
-            actor,
+        &actor.audit(
             "customer.delete",
             format!("customer/{id}"),
             &decision,
@@ -723,8 +695,7 @@ pub async fn add_interaction(
     audit::append(
         &mut tx,
         &actor.tenant_id,
-        &event(
-            actor,
+        &actor.audit(
             "interaction.create",
             format!("customer/{id}"),
             &decision,
@@ -774,8 +745,7 @@ pub async fn interactions(app: &App, actor: &Actor, id: &str) -> AppResult<Vec<I
     app.audit
         .record(
             &actor.tenant_id,
-            &event(
-                actor,
+            &actor.audit(
                 "interaction.read",
                 format!("customer/{id}"),
                 &decision,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crm::app::App;
 use crm::audit;
 use crm::customers::{self, Changes};
+use crm::plugins::Runtime;
 use crm::tenants;
 
 pub const DEMO_TENANT: &str = "demo";
@@ -82,14 +83,12 @@ pub async fn seed_customers(
         audit::append(
             &mut tx,
             tenant_id,
-            &audit::Event {
-                actor: "operator:demo".into(),
-                action: "customer.create".into(),
-                resource: format!("customer/{id}"),
-                decision: "allow".into(),
-                policy_version: app.pdp.version().to_string(),
-                detail: serde_json::json!({"source": "synthetic"}),
-            },
+            &audit::Event::operator(
+                "demo",
+                "customer.create",
+                format!("customer/{id}"),
+                serde_json::json!({"source": "synthetic"}),
+            ),
         )
         .await?;
         ids.push(id);
@@ -101,6 +100,7 @@ pub async fn seed_customers(
 /// Creates the demo tenant, its staff and customers, unless they exist. Writes the credentials file.
 pub async fn ensure_demo(
     app: &Arc<App>,
+    rt: &Arc<Runtime>,
     data_dir: &Path,
     customers: usize,
     plugin_data: bool,
@@ -113,7 +113,7 @@ pub async fn ensure_demo(
                 cred_path.display()
             )
         })?;
-        install_first_party(app, &t.id, None).await?;
+        install_first_party(app, rt, &t.id, None).await?;
         return Ok(serde_json::from_str(&text)?);
     }
     let tenant = tenants::create_tenant(app, DEMO_TENANT, DEMO_TENANT_NAME).await?;
@@ -163,8 +163,10 @@ pub async fn ensure_demo(
         lang: "en".into(),
         via_plugin: None,
         service: None,
+        channel: crm::app::Channel::Cli,
+        operator: None,
     };
-    install_first_party(app, &tenant.id, plugin_data.then_some(&admin)).await?;
+    install_first_party(app, rt, &tenant.id, plugin_data.then_some(&admin)).await?;
     let creds = DemoCredentials {
         tenant: DEMO_TENANT.into(),
         url: None,
@@ -203,6 +205,7 @@ const FIRST_PARTY: [(&str, &[u8], &[&str]); 4] = [
 /// until it reports that everything is seeded.
 pub async fn install_first_party(
     app: &Arc<App>,
+    rt: &Arc<Runtime>,
     tenant_id: &str,
     seed_as: Option<&crm::app::Actor>,
 ) -> anyhow::Result<()> {
@@ -222,14 +225,18 @@ pub async fn install_first_party(
             grants: grants.iter().filter_map(|g| Capability::parse(g)).collect(),
             limits: None,
         };
-        lifecycle::install(app, tenant_id, "operator:demo", upload, None)
+        let operator = crm::app::Actor::operator(tenant_id, "demo");
+        let permit = lifecycle::permit(app, &operator, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        lifecycle::install(app, rt, &permit, upload, None)
             .await
             .map_err(|e| anyhow::anyhow!("installing {name}: {}", e.message))?;
         if name == "hello" {
             continue;
         }
         if let Some(admin) = seed_as {
-            seed_plugin(app, admin, name).await?;
+            seed_plugin(app, rt, admin, name).await?;
         }
     }
     Ok(())
@@ -237,16 +244,25 @@ pub async fn install_first_party(
 
 /// Calls a plugin's `seed-demo` action until its notice says it is done (tone `success`). The
 /// action is resumable, so a call the sandbox stopped (a busy machine, the deadline) is retried.
-async fn seed_plugin(app: &Arc<App>, admin: &crm::app::Actor, name: &str) -> anyhow::Result<()> {
+async fn seed_plugin(
+    app: &Arc<App>,
+    rt: &Arc<Runtime>,
+    admin: &crm::app::Actor,
+    name: &str,
+) -> anyhow::Result<()> {
     use crm::plugins::abi::latest::ui::{ScreenRef, Tone};
-    use crm::plugins::lifecycle;
+    use crm::plugins::invoke;
     let mut last = String::new();
     for _ in 0..200 {
-        let origin = ScreenRef {
-            screen: "main".into(),
-            params: Vec::new(),
+        let seed = invoke::Submission {
+            origin: ScreenRef {
+                screen: "main".into(),
+                params: Vec::new(),
+            },
+            row: None,
+            inputs: Vec::new(),
         };
-        match lifecycle::act(app, admin, name, "seed-demo", origin, None, Vec::new()).await {
+        match invoke::act(app, rt, admin, name, "seed-demo", seed).await {
             Ok(out) if out.notice.as_ref().is_some_and(|n| n.tone == Tone::Success) => {
                 return Ok(());
             }

@@ -331,6 +331,8 @@ pub fn generate(seed: u64, n: usize) -> Vec<SyntheticCustomer> {
         .collect()
 }
 
+/// One customer, field after field in a fixed order (the order the seeded generator draws in, so
+/// a seed always yields the same data set): long, and kept whole for that reason.
 fn one_customer(rng: &mut StdRng, used_emails: &mut HashSet<String>) -> SyntheticCustomer {
     let roll = rng.gen_range(0..100);
     let region = match roll {

@@ -147,18 +147,18 @@ pub async fn emit(
         let subscribers = subs
             .fan_out(store, &mut tx, tenant_id, &id, &e.topic)
             .await?;
-        let event = audit::Event {
-            actor: audit_actor.to_string(),
-            action: "event.emit".into(),
-            resource: format!("event/{id}"),
-            decision: "allow".into(),
-            policy_version: policy_version.to_string(),
-            detail: serde_json::json!({
+        let event = audit::Event::decided(
+            audit_actor.to_string(),
+            "event.emit",
+            format!("event/{id}"),
+            true,
+            policy_version,
+            serde_json::json!({
                 "topic": e.topic,
                 "customer": e.customer,
                 "subscribers": subscribers,
             }),
-        };
+        );
         audit::append(&mut tx, tenant_id, &event).await?;
     }
     tx.commit().await?;

@@ -1,24 +1,20 @@
-//! A tenant's plugins: install, upgrade, enable, disable, limits, uninstall (each validated first,
-//! then written in one transaction with its audit record), and calls to their screens and actions.
-//!
-//! Management functions take the audit name of whoever acts (`user:…` over HTTP, after the policy
-//! allowed `plugin.manage`; `operator:cli` from the command line).
+//! Plugin management: install, upgrade, enable, disable, limits, uninstall, trusted keys (each
+//! authorised first through a [`Permit`], validated, then written in one transaction with its
+//! audit record). Calls into an installed plugin are `invoke`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::abi::latest::guest::{ActionOutcome, ActionRequest, PluginManifest, ScreenRequest};
-use super::abi::latest::types::{ActingUser, Locale};
-use super::abi::latest::ui::{Screen, ScreenRef};
-use super::abi::latest::{Error, Param};
+use super::abi::latest::guest::PluginManifest;
 use super::caps::Capability;
 use super::package;
-use super::runtime::{CallError, Caller, Limits};
+use super::runtime::{CallError, Limits, Runtime};
 use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::policy::Decision;
 use crate::store::{PluginRow, now_ms};
 
 /// An upload: the component, an optional detached Ed25519 signature, the grants, optional limits.
@@ -140,7 +136,7 @@ impl Installed {
         }
     }
 
-    fn collections(&self) -> BTreeMap<String, Vec<String>> {
+    pub(super) fn collections(&self) -> BTreeMap<String, Vec<String>> {
         self.manifest
             .collections
             .iter()
@@ -149,22 +145,36 @@ impl Installed {
     }
 }
 
-/// An audit record of an allowed plugin-management step or plugin call.
-pub(crate) fn allowed(
-    app: &App,
-    actor: impl Into<String>,
-    action: &str,
-    resource: String,
-    detail: serde_json::Value,
-) -> audit::Event {
-    audit::Event {
-        actor: actor.into(),
-        action: action.to_string(),
-        resource,
-        decision: "allow".into(),
-        policy_version: app.pdp.version().to_string(),
-        detail,
+/// Proof that the policy allowed an actor `plugin.manage`: every management step takes one, so
+/// none runs unauthorised, and its audit record names the version that decided. A route gets it
+/// before reading its request body; the CLI gets it for the operator.
+pub struct Permit {
+    pub(super) actor: Actor,
+    decision: Decision,
+}
+
+/// Authorises `plugin.manage` of the plugin `target` (none: the tenant's plugins as a whole).
+impl Permit {
+    /// The tenant the permit is for.
+    pub fn tenant_id(&self) -> &str {
+        &self.actor.tenant_id
     }
+}
+
+pub async fn permit(app: &App, actor: &Actor, target: Option<&str>) -> AppResult<Permit> {
+    let resource = crate::policy::Resource {
+        kind: "plugin".into(),
+        tenant: actor.tenant_id.clone(),
+        id: target.map(clip),
+        fields: None,
+    };
+    let decision = app
+        .authorize(actor, "plugin.manage", resource, serde_json::json!({}))
+        .await?;
+    Ok(Permit {
+        actor: actor.clone(),
+        decision,
+    })
 }
 
 fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
@@ -182,98 +192,25 @@ fn names(caps: impl IntoIterator<Item = Capability>) -> String {
 /// version. Nothing is written unless every check passes.
 pub async fn install(
     app: &Arc<App>,
-    tenant_id: &str,
-    by: &str,
+    rt: &Arc<Runtime>,
+    permit: &Permit,
     upload: Upload,
     upgrade: Option<&str>,
 ) -> AppResult<PluginInfo> {
-    let rt = &app.plugins;
+    let Permit { actor, decision } = permit;
+    let tenant_id = actor.tenant_id.as_str();
     let bytes = upload.bytes;
     let checked = {
-        let app = app.clone();
+        let rt = rt.clone();
         let bytes = bytes.clone();
-        tokio::task::spawn_blocking(move || package::check(&app.plugins, &bytes))
+        tokio::task::spawn_blocking(move || package::check(&rt, &bytes))
             .await
             .map_err(|_| AppError::internal())??
     };
-    let manifest = rt
-        .manifest(app, tenant_id, &checked.component)
-        .await
-        .map_err(|e| match e {
-            CallError::Host(_) | CallError::Busy => call_error(e),
-            other => unprocessable(
-                "invalid_component",
-                format!(
-                    "the component's manifest could not be read: {other}{}",
-                    detail(&other)
-                ),
-            ),
-        })?;
-    package::check_manifest(&manifest)?;
+    let manifest = read_manifest(app, rt, tenant_id, &checked).await?;
     let name = manifest.name.clone();
-    let existing = app.store.plugin(tenant_id, &name).await?;
-    match (upgrade, &existing) {
-        (None, Some(_)) => {
-            return Err(AppError::conflict(format!(
-                "a plugin named {name} is already installed; upgrade it instead"
-            )));
-        }
-        (Some(target), _) if target != name => {
-            return Err(unprocessable(
-                "wrong_plugin",
-                format!("the component is the plugin {name}, not {target}"),
-            ));
-        }
-        (Some(target), None) => return Err(AppError::not_found(&format!("plugin {target}"))),
-        _ => {}
-    }
-    if app
-        .store
-        .plugin_uploaded(tenant_id, &name, &manifest.version)
-        .await?
-    {
-        return Err(AppError::conflict(format!(
-            "version {} of {name} was already installed in this tenant; give the new build a new version",
-            manifest.version
-        )));
-    }
-    let requested: BTreeSet<Capability> = manifest
-        .capabilities
-        .iter()
-        .map(|c| package::capability_of(c.capability))
-        .collect();
-    // What the component imports must be granted; what is granted must have been asked for.
-    let missing: Vec<Capability> = checked
-        .imports
-        .difference(&upload.grants)
-        .copied()
-        .collect();
-    if !missing.is_empty() {
-        let unasked: Vec<Capability> = missing
-            .iter()
-            .filter(|c| !requested.contains(c))
-            .copied()
-            .collect();
-        return Err(unprocessable(
-            "ungranted_imports",
-            format!(
-                "the plugin imports interfaces that were not granted: {}{}",
-                names(missing),
-                if unasked.is_empty() {
-                    " (grant them, or install a build that does not use them)".to_string()
-                } else {
-                    format!("; its manifest does not even ask for {}", names(unasked))
-                }
-            ),
-        ));
-    }
-    let not_requested: Vec<Capability> = upload.grants.difference(&requested).copied().collect();
-    if !not_requested.is_empty() {
-        return Err(unprocessable(
-            "grant_not_requested",
-            format!("the plugin does not ask for: {}", names(not_requested)),
-        ));
-    }
+    let existing = replaced(app, tenant_id, &manifest, upgrade).await?;
+    check_grants(&checked.imports, &upload.grants, &manifest)?;
     let limits = upload.limits.unwrap_or_default();
     limits
         .check()
@@ -318,15 +255,14 @@ pub async fn install(
     };
     let mut tx = app.store.begin().await?;
     app.store.put_plugin(&mut tx, &row).await?;
-    super::jobs::register(app, &mut tx, tenant_id, &manifest).await?;
+    super::schedule::register(app, &mut tx, tenant_id, &manifest).await?;
     audit::append(
         &mut tx,
         tenant_id,
-        &allowed(
-            app,
-            by,
+        &actor.audit(
             action,
             format!("plugin/{name}"),
+            decision,
             serde_json::json!({
                 "version": row.version,
                 "previous": existing.as_ref().map(|e| e.version.clone()),
@@ -341,9 +277,114 @@ pub async fn install(
     Ok(Installed::decode(row)?.info())
 }
 
+/// The manifest the component declares (its `manifest` export, called in the sandbox), checked.
+async fn read_manifest(
+    app: &Arc<App>,
+    rt: &Arc<Runtime>,
+    tenant_id: &str,
+    checked: &package::Checked,
+) -> AppResult<PluginManifest> {
+    let manifest = rt
+        .manifest(app, tenant_id, &checked.component)
+        .await
+        .map_err(|e| match e {
+            CallError::Host(_) | CallError::Busy => AppError::from(e),
+            other => unprocessable(
+                "invalid_component",
+                format!(
+                    "the component's manifest could not be read: {other}{}",
+                    detail(&other)
+                ),
+            ),
+        })?;
+    package::check_manifest(&manifest)?;
+    Ok(manifest)
+}
+
+/// The installed plugin an upload replaces (an upgrade of `upgrade`), or none for a new install;
+/// refused when that does not match what is installed, or the version was installed before.
+async fn replaced(
+    app: &App,
+    tenant_id: &str,
+    manifest: &PluginManifest,
+    upgrade: Option<&str>,
+) -> AppResult<Option<PluginRow>> {
+    let name = &manifest.name;
+    let existing = app.store.plugin(tenant_id, name).await?;
+    match (upgrade, &existing) {
+        (None, Some(_)) => {
+            return Err(AppError::conflict(format!(
+                "a plugin named {name} is already installed; upgrade it instead"
+            )));
+        }
+        (Some(target), _) if target != name => {
+            return Err(unprocessable(
+                "wrong_plugin",
+                format!("the component is the plugin {name}, not {target}"),
+            ));
+        }
+        (Some(target), None) => return Err(AppError::not_found(&format!("plugin {target}"))),
+        _ => {}
+    }
+    if app
+        .store
+        .plugin_uploaded(tenant_id, name, &manifest.version)
+        .await?
+    {
+        return Err(AppError::conflict(format!(
+            "version {} of {name} was already installed in this tenant; give the new build a new version",
+            manifest.version
+        )));
+    }
+    Ok(existing)
+}
+
+/// What the component imports must be granted; what is granted must have been asked for.
+fn check_grants(
+    imports: &BTreeSet<Capability>,
+    grants: &BTreeSet<Capability>,
+    manifest: &PluginManifest,
+) -> AppResult<()> {
+    let requested: BTreeSet<Capability> = manifest
+        .capabilities
+        .iter()
+        .map(|c| package::capability_of(c.capability))
+        .collect();
+    let missing: Vec<Capability> = imports.difference(grants).copied().collect();
+    if !missing.is_empty() {
+        let unasked: Vec<Capability> = missing
+            .iter()
+            .filter(|c| !requested.contains(c))
+            .copied()
+            .collect();
+        return Err(unprocessable(
+            "ungranted_imports",
+            format!(
+                "the plugin imports interfaces that were not granted: {}{}",
+                names(missing),
+                if unasked.is_empty() {
+                    " (grant them, or install a build that does not use them)".to_string()
+                } else {
+                    format!("; its manifest does not even ask for {}", names(unasked))
+                }
+            ),
+        ));
+    }
+    let not_requested: Vec<Capability> = grants.difference(&requested).copied().collect();
+    if !not_requested.is_empty() {
+        return Err(unprocessable(
+            "grant_not_requested",
+            format!("the plugin does not ask for: {}", names(not_requested)),
+        ));
+    }
+    Ok(())
+}
+
 fn detail(e: &CallError) -> String {
     match e {
-        CallError::Plugin { error, .. } => format!(": {}", error_text(error)),
+        CallError::Plugin { error, .. } => {
+            format!(": {}", super::runtime::plugin_error_text(error))
+        }
         _ => String::new(),
     }
 }
@@ -356,6 +397,44 @@ pub async fn get(app: &App, tenant_id: &str, name: &str) -> AppResult<Installed>
     }
 }
 
+/// The tenant's plugins as `actor` may list them (`plugin.list`): the API's and the command
+/// line's list.
+pub async fn list_for(app: &App, actor: &Actor) -> AppResult<Vec<PluginInfo>> {
+    authorize_list(app, actor, None).await?;
+    list(app, &actor.tenant_id).await
+}
+
+/// One of the tenant's plugins, as `actor` may see it (`plugin.list`).
+pub async fn show_for(app: &App, actor: &Actor, name: &str) -> AppResult<PluginInfo> {
+    authorize_list(app, actor, Some(name)).await?;
+    Ok(get(app, &actor.tenant_id, name).await?.info())
+}
+
+async fn authorize_list(app: &App, actor: &Actor, name: Option<&str>) -> AppResult<Decision> {
+    let resource = crate::policy::Resource {
+        kind: "plugin".into(),
+        tenant: actor.tenant_id.clone(),
+        id: name.map(clip),
+        fields: None,
+    };
+    app.authorize(actor, "plugin.list", resource, serde_json::json!({}))
+        .await
+}
+
+/// The newest `lines` lines of the plugin's log (its `log` lines, stdout and stderr).
+pub async fn log(
+    app: &App,
+    permit: &Permit,
+    name: &str,
+    lines: i64,
+) -> AppResult<Vec<crate::store::PluginLogRow>> {
+    let tenant_id = &permit.actor.tenant_id;
+    get(app, tenant_id, name).await?;
+    Ok(app.store.plugin_log(tenant_id, name, lines).await?)
+}
+
+/// Every plugin of the tenant with its storage use, unauthorised: for the menu (which asks the
+/// policy per screen) and the demo set-up.
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<PluginInfo>> {
     let usage = app.store.plugin_usage(tenant_id).await?;
     let tenant_bytes: i64 = usage.iter().map(|u| u.1).sum();
@@ -378,23 +457,24 @@ pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<PluginInfo>> {
     Ok(out)
 }
 
+/// Makes a permitted change and its audit record together.
 async fn audited_change(
     app: &App,
-    tenant_id: &str,
-    by: &str,
+    permit: &Permit,
     name: &str,
     action: &str,
     detail: serde_json::Value,
     change: impl AsyncFnOnce(&mut crate::store::Tx) -> sqlx::Result<bool>,
 ) -> AppResult<()> {
+    let Permit { actor, decision } = permit;
     let mut tx = app.store.begin().await?;
     if !change(&mut tx).await? {
         return Err(AppError::not_found(&format!("plugin {}", clip(name))));
     }
     audit::append(
         &mut tx,
-        tenant_id,
-        &allowed(app, by, action, format!("plugin/{name}"), detail),
+        &actor.tenant_id,
+        &actor.audit(action, format!("plugin/{name}"), decision, detail),
     )
     .await?;
     tx.commit().await?;
@@ -402,18 +482,12 @@ async fn audited_change(
 }
 
 /// Enables or disables a plugin (a disabled plugin keeps its data; its screens answer 409).
-pub async fn set_enabled(
-    app: &App,
-    tenant_id: &str,
-    by: &str,
-    name: &str,
-    enabled: bool,
-) -> AppResult<()> {
+pub async fn set_enabled(app: &App, permit: &Permit, name: &str, enabled: bool) -> AppResult<()> {
+    let tenant_id = permit.actor.tenant_id.as_str();
     let state = if enabled { "enabled" } else { "disabled" };
     audited_change(
         app,
-        tenant_id,
-        by,
+        permit,
         name,
         &format!("plugin.{}", &state[..state.len() - 1]),
         serde_json::json!({}),
@@ -423,21 +497,15 @@ pub async fn set_enabled(
 }
 
 /// Tightens a plugin's limits (each within the platform's defaults).
-pub async fn set_limits(
-    app: &App,
-    tenant_id: &str,
-    by: &str,
-    name: &str,
-    limits: &Limits,
-) -> AppResult<()> {
+pub async fn set_limits(app: &App, permit: &Permit, name: &str, limits: &Limits) -> AppResult<()> {
     limits
         .check()
         .map_err(|m| unprocessable("invalid_limits", m))?;
     let json = serde_json::to_string(limits).map_err(anyhow::Error::from)?;
+    let tenant_id = permit.actor.tenant_id.as_str();
     audited_change(
         app,
-        tenant_id,
-        by,
+        permit,
         name,
         "plugin.limits",
         serde_json::json!({"limits": limits}),
@@ -453,16 +521,16 @@ pub async fn set_limits(
 /// Uninstalls a plugin, keeping its records (to reinstall later) or purging them.
 pub async fn uninstall(
     app: &App,
-    tenant_id: &str,
-    by: &str,
+    rt: &Runtime,
+    permit: &Permit,
     name: &str,
     purge: bool,
 ) -> AppResult<()> {
+    let tenant_id = permit.actor.tenant_id.as_str();
     let records = app.store.count_records(tenant_id, name).await?;
     audited_change(
         app,
-        tenant_id,
-        by,
+        permit,
         name,
         "plugin.uninstall",
         serde_json::json!({"purge": purge, "records": records}),
@@ -470,7 +538,7 @@ pub async fn uninstall(
     )
     .await?;
     if purge {
-        let dir = app.plugins.scratch_dir(tenant_id, name);
+        let dir = rt.scratch_dir(tenant_id, name);
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)
         {
@@ -481,13 +549,9 @@ pub async fn uninstall(
 }
 
 /// Trusts an Ed25519 publisher key (64 hex characters) for the tenant's plugin signatures.
-pub async fn trust_key(
-    app: &App,
-    tenant_id: &str,
-    by: &str,
-    name: &str,
-    key_hex: &str,
-) -> AppResult<()> {
+pub async fn trust_key(app: &App, permit: &Permit, name: &str, key_hex: &str) -> AppResult<()> {
+    let Permit { actor, decision } = permit;
+    let tenant_id = actor.tenant_id.as_str();
     package::parse_public_key(key_hex).map_err(|m| unprocessable("invalid_key", m))?;
     if name.is_empty() || name.len() > 60 || name.chars().any(char::is_control) {
         return Err(unprocessable(
@@ -511,11 +575,10 @@ pub async fn trust_key(
     audit::append(
         &mut tx,
         tenant_id,
-        &allowed(
-            app,
-            by,
+        &actor.audit(
             "plugin.trust",
             format!("publisher/{name}"),
+            decision,
             serde_json::json!({"key": key_hex.trim()}),
         ),
     )
@@ -525,12 +588,9 @@ pub async fn trust_key(
 }
 
 /// Requires (or stops requiring) signed plugins in the tenant.
-pub async fn require_signatures(
-    app: &App,
-    tenant_id: &str,
-    by: &str,
-    required: bool,
-) -> AppResult<()> {
+pub async fn require_signatures(app: &App, permit: &Permit, required: bool) -> AppResult<()> {
+    let Permit { actor, decision } = permit;
+    let tenant_id = actor.tenant_id.as_str();
     let mut tx = app.store.begin().await?;
     app.store
         .set_require_signature(&mut tx, tenant_id, required)
@@ -538,11 +598,10 @@ pub async fn require_signatures(
     audit::append(
         &mut tx,
         tenant_id,
-        &allowed(
-            app,
-            by,
+        &actor.audit(
             "plugin.trust",
             "plugins".into(),
+            decision,
             serde_json::json!({"require_signature": required}),
         ),
     )
@@ -551,292 +610,41 @@ pub async fn require_signatures(
     Ok(())
 }
 
-fn clip(s: &str) -> String {
+pub(super) fn clip(s: &str) -> String {
     s.chars().take(60).collect()
 }
 
-fn acting_user(actor: &Actor) -> (ActingUser, Locale) {
-    let locale = if actor.lang.starts_with("zh") {
-        Locale::ZhHans
-    } else {
-        Locale::En
-    };
-    (
-        ActingUser {
-            id: actor.user_id.clone(),
-            roles: vec![actor.role.clone()],
-        },
-        locale,
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
 
-fn params_size(params: &[Param]) -> usize {
-    params.iter().map(|p| p.name.len() + p.value.len()).sum()
-}
-
-/// An enabled plugin the actor may use with `action` (`plugin.render` or `plugin.act`).
-async fn usable(
-    app: &Arc<App>,
-    actor: &Actor,
-    name: &str,
-    action: &str,
-    target: &str,
-    writes: Option<bool>,
-) -> AppResult<Installed> {
-    app.authorize(
-        actor,
-        action,
-        crate::policy::Resource {
-            kind: "plugin".into(),
-            tenant: actor.tenant_id.clone(),
-            id: Some(format!("{}/{}", clip(name), clip(target))),
-            fields: None,
-        },
-        serde_json::json!({"channel": "api", "writes": writes}),
-    )
-    .await?;
-    let p = get(app, &actor.tenant_id, name).await?;
-    if p.row.state != "enabled" {
-        return Err(AppError::conflict(format!("the plugin {name} is disabled")));
-    }
-    Ok(p)
-}
-
-/// Runs a call against an installed plugin with its grants, limits and scratch directory; `now`
-/// is the call's logical time (what `clock.now` answers).
-pub(crate) async fn with_caller<R>(
-    app: &Arc<App>,
-    actor: &Actor,
-    p: &Installed,
-    now: i64,
-    call: impl AsyncFnOnce(
-        &super::runtime::Prepared,
-        &Caller<'_>,
-    ) -> Result<(R, Vec<crate::events::Emitted>), CallError>,
-) -> AppResult<R> {
-    // The component's bytes are read only when this host has not prepared it yet.
-    let prepared = match app.plugins.prepared(&p.row.sha256, &p.grants) {
-        Some(prepared) => prepared,
-        None => {
-            let bytes = app
-                .store
-                .plugin_component(&actor.tenant_id, &p.row.name)
-                .await?
-                .ok_or_else(|| AppError::not_found(&format!("plugin {}", clip(&p.row.name))))?;
-            // Compiling a component takes seconds (a Python one, many): off the async workers.
-            let (plugins, sha, grants) = (app.clone(), p.row.sha256.clone(), p.grants.clone());
-            tokio::task::spawn_blocking(move || plugins.plugins.prepare(&sha, &bytes, &grants))
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(AppError::from)?
+    /// Plugin management is the admins' with a second factor, and the operator's: a permit is
+    /// refused to anyone else, and names the decision that granted it.
+    #[tokio::test]
+    async fn only_an_admin_with_a_second_factor_or_the_operator_gets_a_permit() {
+        let h = Harness::new().await;
+        for (role, mfa) in [("sales", true), ("compliance", true), ("admin", false)] {
+            let actor = h.member(role, mfa).await;
+            let e = permit(&h.app, &actor, Some("hello")).await.err();
+            assert_eq!(
+                e.map(|e| e.kind),
+                Some(ErrorKind::Forbidden),
+                "{role} mfa={mfa}"
+            );
         }
-    };
-    let collections = p.collections();
-    let caller = Caller {
-        app,
-        actor,
-        plugin: &p.row.name,
-        grants: &p.grants,
-        collections: &collections,
-        limits: &p.limits,
-        now,
-    };
-    let (r, events) = call(&prepared, &caller).await.map_err(call_error)?;
-    deliver_events(app, actor, &p.row.name, &events).await?;
-    Ok(r)
-}
+        let admin = h.member("admin", true).await;
+        let p = permit(&h.app, &admin, Some("hello")).await.unwrap();
+        assert!(p.decision.allow && !p.decision.policy_version.is_empty());
+        assert_eq!(p.tenant_id(), h.tenant.id);
 
-/// Writes the events of a successful call to the tenant's outbox, queued for their subscribers.
-async fn deliver_events(
-    app: &App,
-    actor: &Actor,
-    plugin: &str,
-    events: &[crate::events::Emitted],
-) -> AppResult<()> {
-    crate::events::emit(
-        &app.store,
-        &actor.tenant_id,
-        plugin,
-        events,
-        &actor.through_plugin(plugin).audit_name(),
-        app.pdp.version(),
-    )
-    .await
-}
-
-/// Renders one of a plugin's screens for the actor.
-pub async fn render(
-    app: &Arc<App>,
-    actor: &Actor,
-    name: &str,
-    screen: &str,
-    params: Vec<Param>,
-) -> AppResult<Screen> {
-    let p = usable(app, actor, name, "plugin.render", screen, None).await?;
-    if !p.manifest.screens.iter().any(|s| s.name == screen) {
-        return Err(AppError::not_found(&format!(
-            "screen {} of plugin {name}",
-            clip(screen)
-        )));
-    }
-    if params_size(&params) > p.limits.input_bytes {
-        return Err(too_large(p.limits.input_bytes));
-    }
-    let (user, locale) = acting_user(actor);
-    let request = ScreenRequest {
-        screen: screen.to_string(),
-        params,
-        locale,
-        user,
-    };
-    let screen = with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
-        app.plugins.render(prepared, caller, request).await
-    })
-    .await?;
-    super::screens::check(&screen, &p.manifest).map_err(|why| refused_screen(name, why))?;
-    Ok(screen)
-}
-
-/// A screen the host will not show, as the plugin's failure (502): what it sent is wrong.
-fn refused_screen(plugin: &str, why: String) -> AppError {
-    call_error(CallError::Stopped {
-        plugin: plugin.to_string(),
-        reason: why,
-    })
-}
-
-/// Runs one of a plugin's declared actions for the actor.
-pub async fn act(
-    app: &Arc<App>,
-    actor: &Actor,
-    name: &str,
-    action: &str,
-    origin: ScreenRef,
-    row: Option<String>,
-    inputs: Vec<Param>,
-) -> AppResult<ActionOutcome> {
-    let probe = get(app, &actor.tenant_id, name).await.ok();
-    let writes = probe
-        .as_ref()
-        .and_then(|p| p.manifest.actions.iter().find(|a| a.name == action))
-        .map(|a| a.writes);
-    let p = usable(app, actor, name, "plugin.act", action, writes).await?;
-    if writes.is_none() {
-        return Err(AppError::not_found(&format!(
-            "action {} of plugin {name}",
-            clip(action)
-        )));
-    }
-    let size =
-        params_size(&inputs) + params_size(&origin.params) + row.as_ref().map_or(0, String::len);
-    if size > p.limits.input_bytes {
-        return Err(too_large(p.limits.input_bytes));
-    }
-    let (user, locale) = acting_user(actor);
-    let request = ActionRequest {
-        action: action.to_string(),
-        origin,
-        row,
-        inputs,
-        locale,
-        user,
-    };
-    let outcome = with_caller(app, actor, &p, now_ms(), async |prepared, caller| {
-        app.plugins.act(prepared, caller, request).await
-    })
-    .await?;
-    super::screens::check_outcome(&outcome, &p.manifest)
-        .map_err(|why| refused_screen(name, why))?;
-    app.audit
-        .record(
-            &actor.tenant_id,
-            &allowed(
-                app,
-                actor.audit_name(),
-                "plugin.act",
-                format!("plugin/{name}/{}", clip(action)),
-                serde_json::json!({"writes": writes}),
-            ),
-        )
-        .await?;
-    Ok(outcome)
-}
-
-fn too_large(max: usize) -> AppError {
-    AppError::new(
-        ErrorKind::TooLarge,
-        "too_large",
-        format!("the request's parameters exceed the plugin's input limit of {max} bytes"),
-    )
-}
-
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::Denied(m) => format!("denied: {m}"),
-        Error::NotFound => "not found".into(),
-        Error::Invalid(fields) => fields
-            .iter()
-            .map(|f| {
-                if f.field.is_empty() {
-                    f.message.en.clone()
-                } else {
-                    format!("{}: {}", f.field, f.message.en)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Error::LimitExceeded(l) => format!("the {} limit of {} was reached", l.limit, l.max),
-        Error::Conflict(m) => format!("conflict: {m}"),
-        Error::Unavailable(m) => format!("unavailable: {m}"),
-    }
-}
-
-/// A failed call as an HTTP error: the sandbox's stop as 502 (the plugin failed, not the
-/// request), the plugin's own error by its kind.
-fn call_error(e: CallError) -> AppError {
-    match e {
-        CallError::Stopped { .. } => {
-            AppError::new(ErrorKind::PluginFailed, "plugin_stopped", e.to_string())
-        }
-        CallError::Plugin { plugin, error } => {
-            let text = clip_long(&error_text(&error));
-            let fields = match &error {
-                Error::Invalid(fields) => fields
-                    .iter()
-                    .take(100)
-                    .map(|f| crate::error::FieldIssue {
-                        field: clip(&f.field),
-                        message: clip_long(&f.message.en),
-                        message_zh_hans: f.message.zh_hans.as_deref().map(clip_long),
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let (kind, code) = match error {
-                Error::Denied(_) => (ErrorKind::Forbidden, "forbidden"),
-                Error::NotFound => (ErrorKind::NotFound, "not_found"),
-                Error::Invalid(_) => (ErrorKind::Rejected, "invalid"),
-                Error::LimitExceeded(_) => (ErrorKind::Throttled, "limit_exceeded"),
-                Error::Conflict(_) => (ErrorKind::Conflict, "conflict"),
-                Error::Unavailable(_) => (ErrorKind::Busy, "unavailable"),
-            };
-            let mut e = AppError::new(kind, code, format!("the plugin {plugin} answered: {text}"));
-            e.fields = fields;
-            e
-        }
-        CallError::Busy => {
-            let mut err = AppError::new(ErrorKind::Busy, "plugins_busy", e.to_string());
-            err.retry_after = Some(2);
-            err
-        }
-        CallError::Host(e) => AppError::from(e),
-    }
-}
-
-fn clip_long(s: &str) -> String {
-    if s.len() <= 2000 {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(2000).collect::<String>())
+        let operator = Actor::operator(&h.tenant.id, "cli");
+        let p = permit(&h.app, &operator, None).await.unwrap();
+        assert!(p.decision.allow && p.decision.policy_version.is_empty());
+        // Listing asks `plugin.list`, which every role has; a missing plugin is 404 either way.
+        let sales = h.member("sales", false).await;
+        assert!(list_for(&h.app, &sales).await.unwrap().is_empty());
+        let e = show_for(&h.app, &sales, "nothing").await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }

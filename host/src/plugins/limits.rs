@@ -1,6 +1,7 @@
 //! What a plugin may use per call: the limits an admin can tighten, never loosen.
 
 use serde::{Deserialize, Serialize};
+use wasmtime::ResourceLimiter;
 
 /// The most any plugin may have, whatever an admin configures (the pool is sized for it).
 pub(crate) const MAX_MEMORY: usize = 64 << 20;
@@ -107,6 +108,57 @@ impl Limits {
             self.storage_bytes as u64,
             d.storage_bytes as u64,
         )
+    }
+}
+
+/// Caps growth of memories, tables and instances, and remembers which cap stopped the plugin.
+pub(crate) struct Limiter {
+    pub(crate) memory: usize,
+    pub(crate) table_elements: usize,
+    /// Instances, and also memories and tables (a component makes one or a few of each per instance).
+    pub(crate) instances: usize,
+    pub(crate) hit: Option<String>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            let why = format!("memory limit of {} MiB exceeded", self.memory >> 20);
+            self.hit = Some(why.clone());
+            return Err(wasmtime::format_err!(why));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_elements {
+            let why = format!("table limit of {} elements exceeded", self.table_elements);
+            self.hit = Some(why.clone());
+            return Err(wasmtime::format_err!(why));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
     }
 }
 

@@ -41,7 +41,8 @@ fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 /// Checks the bytes: size, Wasm, a component (not a core module), compiles, exports the guest
-/// interface of a supported version, imports nothing this host does not provide.
+/// interface of a supported version, imports nothing this host does not provide. The checks run
+/// in that order, cheapest first, each refusing with its own reason (hence the length).
 pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
     if bytes.len() > MAX_COMPONENT_BYTES {
         return Err(AppError::too_large(
@@ -284,13 +285,14 @@ pub fn check_manifest(m: &PluginManifest) -> Result<(), AppError> {
         }
     }
     for j in &m.jobs {
-        super::jobs::check_schedule(&j.schedule)
+        super::schedule::check_schedule(&j.schedule)
             .map_err(|e| bad(format!("the job `{}`: {e}", j.name)))?;
     }
     Ok(())
 }
 
-/// Every list of a manifest within [`bounds`], every label within its length.
+/// Every list of a manifest within [`bounds`], every label within its length: one check per
+/// part of the manifest, listed in the manifest's order (hence the length).
 fn check_sizes(m: &PluginManifest) -> Result<(), String> {
     use bounds::*;
     let count = |what: &str, n: usize, max: usize| {

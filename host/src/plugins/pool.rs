@@ -5,8 +5,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::runtime::CallError;
-
 /// Where plugin code runs: a Tokio runtime of its own, so guest code never occupies a thread
 /// that serves HTTP. At most [`TENANT_CALLS`] calls of one tenant run at once and
 /// [`HOST_CALLS`] in all; a tenant's further calls wait behind its own (so one tenant cannot
@@ -63,7 +61,7 @@ impl CallPool {
         tenant: &str,
         wait: Duration,
         work: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, CallError> {
+    ) -> Result<T, Refused> {
         let mine = self.tenant(tenant);
         let permits = async {
             let t = mine.acquire_owned().await.ok()?;
@@ -71,7 +69,7 @@ impl CallPool {
             Some((t, h))
         };
         let Ok(Some(permits)) = tokio::time::timeout(wait, permits).await else {
-            return Err(CallError::Busy);
+            return Err(Refused::Busy);
         };
         let task = self.handle.spawn(async move {
             let _permits = permits;
@@ -85,7 +83,15 @@ impl CallPool {
             }
         }
         let _guard = AbortOnDrop(task.abort_handle());
-        task.await
-            .map_err(|e| CallError::Host(anyhow::anyhow!("plugin call task: {e}")))
+        task.await.map_err(|e| Refused::Lost(e.to_string()))
     }
+}
+
+/// Why the pool did not give back the work's result.
+#[derive(Debug)]
+pub enum Refused {
+    /// No slot of the tenant or the host came free in time.
+    Busy,
+    /// The task ended without a result (it panicked or the pool shut down).
+    Lost(String),
 }

@@ -20,18 +20,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
-};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::WasiCtx;
 
 use super::abi::latest::{self as abi, PluginPre};
-use super::caps::{self, Capability, log::LogBuffer};
+use super::caps::{self, CallState, Capability, log::LogBuffer};
 pub use super::limits::Limits;
 use super::limits::MAX_MEMORY;
-use super::pool::CallPool;
+use super::pool::{CallPool, Refused};
 use crate::app::{Actor, App};
+use crate::error::{AppError, ErrorKind};
 
 /// Epoch ticks per second: the wall-clock ceiling is counted in milliseconds.
 const TICK: Duration = Duration::from_millis(1);
@@ -62,75 +60,80 @@ pub enum CallError {
     Host(#[from] anyhow::Error),
 }
 
-/// Everything one invocation may touch: the states of its granted capabilities, the host-call
-/// count they share, the log, and the sandbox's own bookkeeping (limits, WASI, resources).
-pub struct CallState {
-    pub(crate) calls: caps::HostCalls,
-    pub(crate) factors: caps::Factors,
-    /// Where the plugin's log lines, stdout and stderr go.
-    log: LogBuffer,
-    limiter: Limiter,
-    wasi: WasiCtx,
-    table: ResourceTable,
+/// A plugin's error of the interface, as one line of English.
+pub fn plugin_error_text(e: &abi::Error) -> String {
+    use abi::Error;
+    match e {
+        Error::Denied(m) => format!("denied: {m}"),
+        Error::NotFound => "not found".into(),
+        Error::Invalid(fields) => fields
+            .iter()
+            .map(|f| {
+                if f.field.is_empty() {
+                    f.message.en.clone()
+                } else {
+                    format!("{}: {}", f.field, f.message.en)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Error::LimitExceeded(l) => format!("the {} limit of {} was reached", l.limit, l.max),
+        Error::Conflict(m) => format!("conflict: {m}"),
+        Error::Unavailable(m) => format!("unavailable: {m}"),
+    }
 }
 
-impl WasiView for CallState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
+/// A failed call as a domain error: the sandbox's stop as a plugin failure (not the request's),
+/// the plugin's own error by its kind.
+impl From<CallError> for AppError {
+    fn from(e: CallError) -> Self {
+        use abi::Error;
+        match e {
+            CallError::Stopped { .. } => {
+                AppError::new(ErrorKind::PluginFailed, "plugin_stopped", e.to_string())
+            }
+            CallError::Plugin { plugin, error } => {
+                let text = clip_long(&plugin_error_text(&error));
+                let fields = match &error {
+                    Error::Invalid(fields) => fields
+                        .iter()
+                        .take(100)
+                        .map(|f| crate::error::FieldIssue {
+                            field: f.field.chars().take(60).collect(),
+                            message: clip_long(&f.message.en),
+                            message_zh_hans: f.message.zh_hans.as_deref().map(clip_long),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let (kind, code) = match error {
+                    Error::Denied(_) => (ErrorKind::Forbidden, "forbidden"),
+                    Error::NotFound => (ErrorKind::NotFound, "not_found"),
+                    Error::Invalid(_) => (ErrorKind::Rejected, "invalid"),
+                    Error::LimitExceeded(_) => (ErrorKind::Throttled, "limit_exceeded"),
+                    Error::Conflict(_) => (ErrorKind::Conflict, "conflict"),
+                    Error::Unavailable(_) => (ErrorKind::Busy, "unavailable"),
+                };
+                let mut e =
+                    AppError::new(kind, code, format!("the plugin {plugin} answered: {text}"));
+                e.fields = fields;
+                e
+            }
+            CallError::Busy => {
+                let mut err = AppError::new(ErrorKind::Busy, "plugins_busy", e.to_string());
+                err.retry_after = Some(2);
+                err
+            }
+            CallError::Host(e) => AppError::from(e),
         }
     }
 }
 
-/// Caps growth of memories, tables and instances, and remembers which cap stopped the plugin.
-struct Limiter {
-    memory: usize,
-    table_elements: usize,
-    /// Instances, and also memories and tables (a component makes one or a few of each per instance).
-    instances: usize,
-    hit: Option<String>,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
-            let why = format!("memory limit of {} MiB exceeded", self.memory >> 20);
-            self.hit = Some(why.clone());
-            return Err(wasmtime::format_err!(why));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.table_elements {
-            let why = format!("table limit of {} elements exceeded", self.table_elements);
-            self.hit = Some(why.clone());
-            return Err(wasmtime::format_err!(why));
-        }
-        Ok(true)
-    }
-
-    fn instances(&self) -> usize {
-        self.instances
-    }
-
-    fn memories(&self) -> usize {
-        self.instances
-    }
-
-    fn tables(&self) -> usize {
-        self.instances
+fn clip_long(s: &str) -> String {
+    if s.len() <= 2000 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(2000).collect::<String>())
     }
 }
 
@@ -358,6 +361,8 @@ impl Runtime {
             lang: "en".into(),
             via_plugin: None,
             service: None,
+            channel: crate::app::Channel::Plugin,
+            operator: None,
         };
         let limits = Limits::default();
         let caller = Caller {
@@ -468,7 +473,8 @@ impl Runtime {
 
     /// One invocation in a fresh instance, on the call pool: build the store with its limits,
     /// instantiate, call `f` within the budget, and turn whatever stopped the plugin into a
-    /// `CallError` that says which limit.
+    /// `CallError` that says which limit. Kept whole: each limit's set-up and its reading after
+    /// the call belong to the same store, and splitting them apart would hide which is which.
     async fn invoke<R, F>(
         &self,
         pre: &PluginPre<CallState>,
@@ -504,7 +510,11 @@ impl Runtime {
                 };
                 (result, store)
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                Refused::Busy => CallError::Busy,
+                Refused::Lost(e) => CallError::Host(anyhow::anyhow!("plugin call task: {e}")),
+            })?;
         let stopped = |reason: String| CallError::Stopped {
             plugin: caller.plugin.to_string(),
             reason,
@@ -596,7 +606,7 @@ impl Runtime {
             calls: caps::HostCalls::new(caller.limits.host_calls),
             factors,
             log,
-            limiter: Limiter {
+            limiter: super::limits::Limiter {
                 memory: caller.limits.memory_bytes,
                 table_elements: caller.limits.table_elements,
                 instances: caller.limits.instances,

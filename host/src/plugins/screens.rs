@@ -30,7 +30,8 @@ pub mod bounds {
 }
 
 /// Why `screen` cannot be shown, if it cannot: a bound it exceeds, or a link to a screen the
-/// manifest does not declare.
+/// manifest does not declare. One pass over the blocks, counting as it goes (hence the length):
+/// the bounds are totals across blocks.
 pub fn check(screen: &Screen, manifest: &PluginManifest) -> Result<(), String> {
     use bounds::*;
     let at_most = |what: &str, n: usize, max: usize| {

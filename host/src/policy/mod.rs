@@ -132,6 +132,20 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The operator's allowance: no policy was asked (see `Actor::operator`), so it names no
+    /// policy version.
+    pub fn operator() -> Self {
+        Self {
+            allow: true,
+            reasons: vec!["operator".into()],
+            obligations: Obligations::default(),
+            policy_version: String::new(),
+            micros: 0,
+            input_digest: String::new(),
+            deny_reasons: Vec::new(),
+        }
+    }
+
     fn deny(reason: String, policy_version: &str) -> Self {
         Self {
             allow: false,
@@ -700,7 +714,8 @@ mod tests {
 
     /// The baseline runs on the RVM (see [`Pdp::platform`]): it must answer exactly as regorus
     /// does natively for every action, role set, subject type, tenant pairing, MFA state, field
-    /// list and self/other resource, and for malformed requests.
+    /// list and self/other resource, and for malformed requests. Long because it is the table
+    /// of those cases; one loop compares the engines on all of them.
     #[test]
     fn baseline_on_the_rvm_agrees_with_native() {
         let wasm = Pdp::platform().unwrap();

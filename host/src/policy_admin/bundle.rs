@@ -78,6 +78,42 @@ pub(crate) fn unpack(bytes: &[u8]) -> anyhow::Result<Unpacked> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         bail!("not a bundle: expected a gzip-compressed tar archive (bundle.tar.gz)");
     }
+    let Entries {
+        set,
+        wasm,
+        data,
+        manifest,
+    } = read_entries(bytes)?;
+    let data = data.unwrap_or_else(|| serde_json::json!({}));
+    if !data.is_object() {
+        bail!("data.json must hold a JSON object");
+    }
+    if let Some(w) = &wasm
+        && !w.starts_with(b"\0asm")
+    {
+        bail!("/policy.wasm is not a WebAssembly module");
+    }
+    let (entrypoints, v0_files) = manifest_facts(manifest.as_ref(), &set);
+    Ok(Unpacked {
+        set,
+        wasm,
+        data,
+        entrypoints,
+        v0_files,
+    })
+}
+
+/// The entries of a bundle that matter, each bounded as it is read.
+struct Entries {
+    set: PolicySet,
+    wasm: Option<Vec<u8>>,
+    data: Option<serde_json::Value>,
+    manifest: Option<serde_json::Value>,
+}
+
+/// Reads the archive's entries: the Rego files, `/policy.wasm`, `/data.json` and `/.manifest`;
+/// other files are skipped, and counts and sizes are bounded before anything is kept.
+fn read_entries(bytes: &[u8]) -> anyhow::Result<Entries> {
     let gz = flate2::read::GzDecoder::new(bytes).take(MAX_BUNDLE_BYTES + 1);
     let mut archive = tar::Archive::new(gz);
     let mut set = PolicySet::default();
@@ -135,17 +171,20 @@ pub(crate) fn unpack(bytes: &[u8]) -> anyhow::Result<Unpacked> {
             _ => {}
         }
     }
-    let data = data.unwrap_or_else(|| serde_json::json!({}));
-    if !data.is_object() {
-        bail!("data.json must hold a JSON object");
-    }
-    if let Some(w) = &wasm
-        && !w.starts_with(b"\0asm")
-    {
-        bail!("/policy.wasm is not a WebAssembly module");
-    }
+    Ok(Entries {
+        set,
+        wasm,
+        data,
+        manifest,
+    })
+}
+
+/// What a bundle's `.manifest` says: its Wasm entrypoints, and which Rego files it marks as v0.
+fn manifest_facts(
+    manifest: Option<&serde_json::Value>,
+    set: &PolicySet,
+) -> (Option<Vec<String>>, Vec<String>) {
     let entrypoints = manifest
-        .as_ref()
         .and_then(|m| m.get("wasm"))
         .and_then(|w| w.as_array())
         .map(|eps| {
@@ -155,7 +194,7 @@ pub(crate) fn unpack(bytes: &[u8]) -> anyhow::Result<Unpacked> {
                 .collect()
         });
     let version_of = |path: &str| {
-        let manifest = manifest.as_ref()?;
+        let manifest = manifest?;
         let file = manifest
             .get("file_rego_versions")
             .and_then(|f| f.as_object());
@@ -169,13 +208,7 @@ pub(crate) fn unpack(bytes: &[u8]) -> anyhow::Result<Unpacked> {
         .filter(|p| version_of(p) == Some(0))
         .cloned()
         .collect();
-    Ok(Unpacked {
-        set,
-        wasm,
-        data,
-        entrypoints,
-        v0_files,
-    })
+    (entrypoints, v0_files)
 }
 
 /// Reads a bundle for a tenant: its Rego files (for tests, diff and history) and, when it

@@ -5,12 +5,15 @@
 //! tenant's active version.
 
 pub mod bundle;
+pub mod history;
 pub mod sandbox;
 pub mod set;
 
+pub use history::History;
 pub use sandbox::{Job, JobError, Jobs};
 pub use set::{Build, MAX_FILE_BYTES, MAX_FILES, PolicySet, Refusal, diff};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +21,10 @@ use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::{
-    Engine, Input, RegoTestResult, Resource, Subject, TenantPolicy, Tier, WasmEngine,
+    Decision, Engine, Input, RegoTestResult, Resource, Subject, TenantPolicy, Tier, WasmEngine,
     malformed_decision,
 };
-use crate::store::{PolicyVersionRow, now_ms};
+use crate::store::{DecisionQuery, DecisionRow, PolicyVersionRow, now_ms};
 
 /// Most characters in a version's note.
 pub const MAX_NOTE_CHARS: usize = 500;
@@ -36,21 +39,10 @@ fn policy_resource(actor: &Actor) -> Resource {
     }
 }
 
-/// Asks the decision point whether `actor` may `action` the tenant's policies; `channel` (`api`,
-/// `web`, `cli`) is the input's `context.channel`.
-pub async fn authorize(
-    app: &App,
-    actor: &Actor,
-    action: &str,
-    channel: &str,
-) -> AppResult<crate::policy::Decision> {
-    app.authorize(
-        actor,
-        action,
-        policy_resource(actor),
-        serde_json::json!({"channel": channel}),
-    )
-    .await
+/// Asks the decision point whether `actor` may `action` the tenant's policies.
+pub async fn authorize(app: &App, actor: &Actor, action: &str) -> AppResult<Decision> {
+    app.authorize(actor, action, policy_resource(actor), serde_json::json!({}))
+        .await
 }
 
 fn check_note(note: &str) -> AppResult<()> {
@@ -63,14 +55,9 @@ fn check_note(note: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Runs a policy job, mapping the host's refusals to HTTP's.
-pub async fn run_job(
-    jobs: &Jobs,
-    tenant: &str,
-    job: Job,
-    set: &PolicySet,
-) -> AppResult<sandbox::Outcome> {
-    jobs.run(tenant, job, set).await.map_err(|e| {
+/// Runs a policy job on the process's job slots, mapping the host's refusals to error kinds.
+pub async fn run_job(tenant: &str, job: Job, set: &PolicySet) -> AppResult<sandbox::Outcome> {
+    Jobs::shared().run(tenant, job, set).await.map_err(|e| {
         let mut err = match &e {
             JobError::TenantBusy => {
                 AppError::new(ErrorKind::Throttled, "policy_job_busy", e.to_string())
@@ -86,15 +73,74 @@ pub async fn run_job(
     })
 }
 
+/// The tenant's decision log, newest first (`decision.read`), narrowed by the filters in `pairs`
+/// (a query string's): anything but the known filters, each at most once, is refused
+/// (`invalid_query`).
+pub async fn decisions<'a>(
+    app: &App,
+    actor: &Actor,
+    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> AppResult<Vec<DecisionRow>> {
+    authorize(app, actor, "decision.read").await?;
+    let query = decision_query(pairs)?;
+    Ok(app.store.decisions(&actor.tenant_id, &query).await?)
+}
+
+const DECISION_QUERY_HELP: &str = "filters: limit (1 to 1000), action, allow (true or false), \
+     since and until (milliseconds since the epoch), tenant_version (1 or more), digest (64 hex \
+     digits)";
+
+/// Reads the decision log's filters from a query string's pairs, refusing anything else.
+fn decision_query<'a>(
+    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> AppResult<DecisionQuery> {
+    let bad = |what: &str| {
+        AppError::bad_request("invalid_query", format!("{what}; {DECISION_QUERY_HELP}"))
+    };
+    let int = |k: &str, v: &str, min: i64, max: i64| match v.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(&format!(
+            "`{k}` must be an integer from {min} to {max}"
+        ))),
+    };
+    let mut q = DecisionQuery::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, v) in pairs {
+        if !seen.insert(k.to_string()) {
+            return Err(bad(&format!("`{k}` is given twice")));
+        }
+        match k.as_ref() {
+            "limit" => q.limit = int(&k, &v, 1, 1000)?,
+            "action" if !v.is_empty() && v.len() <= 100 => q.action = Some(v.to_string()),
+            "action" => return Err(bad("`action` must be 1 to 100 characters")),
+            "allow" => {
+                q.allow = Some(match v.as_ref() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("`allow` must be true or false")),
+                })
+            }
+            "since" => q.since = Some(int(&k, &v, 0, i64::MAX)?),
+            "until" => q.until = Some(int(&k, &v, 0, i64::MAX)?),
+            "tenant_version" => q.tenant_version = Some(int(&k, &v, 1, i64::MAX)?),
+            "digest" if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                q.digest = Some(v.to_ascii_lowercase())
+            }
+            "digest" => return Err(bad("`digest` must be 64 hex digits")),
+            other => return Err(bad(&format!("unknown filter `{other}`"))),
+        }
+    }
+    Ok(q)
+}
+
 /// Checks a draft set and runs its tests (`policy.read`), without publishing it.
 pub async fn test_draft(
     app: &App,
     actor: &Actor,
-    channel: &str,
     set: &PolicySet,
 ) -> AppResult<Result<Vec<RegoTestResult>, Refusal>> {
-    authorize(app, actor, "policy.read", channel).await?;
-    Ok(run_job(&app.policy_jobs, &actor.tenant_id, Job::Test, set)
+    authorize(app, actor, "policy.read").await?;
+    Ok(run_job(&actor.tenant_id, Job::Test, set)
         .await?
         .into_tests())
 }
@@ -104,103 +150,38 @@ pub async fn test_draft(
 pub async fn publish(
     app: &App,
     actor: &Actor,
-    channel: &str,
     set: &PolicySet,
     note: &str,
 ) -> AppResult<Result<Published, Refusal>> {
     check_note(note)?;
-    authorize(app, actor, "policy.publish", channel).await?;
-    publish_set(app, &actor.tenant_id, set, None, &actor.audit_name(), note).await
+    let decision = authorize(app, actor, "policy.publish").await?;
+    publish_set(app, actor, &decision, set, None, note).await
 }
 
 /// Publishes an OPA bundle (`policy.publish`): its `/policy.wasm` decides.
 pub async fn publish_bundle(
     app: &App,
     actor: &Actor,
-    channel: &str,
     bytes: Vec<u8>,
     note: &str,
 ) -> AppResult<Result<Published, Refusal>> {
     check_note(note)?;
-    authorize(app, actor, "policy.publish", channel).await?;
+    let decision = authorize(app, actor, "policy.publish").await?;
     // Unpacking is bounded work, but up to 32 MiB of it: off the async workers.
     let (set, build) = tokio::task::spawn_blocking(move || bundle::read(&bytes))
         .await
         .map_err(anyhow::Error::from)?
         .map_err(|e| AppError::bad_request("invalid_bundle", format!("{e:#}")))?;
-    publish_set(
-        app,
-        &actor.tenant_id,
-        &set,
-        build,
-        &actor.audit_name(),
-        note,
-    )
-    .await
+    publish_set(app, actor, &decision, &set, build, note).await
 }
 
-/// Makes an earlier version active again (`policy.publish`); `None` when there is no such version.
-pub async fn rollback(
-    app: &App,
-    actor: &Actor,
-    channel: &str,
-    version: i64,
-) -> AppResult<Option<String>> {
-    authorize(app, actor, "policy.publish", channel).await?;
-    rollback_to(app, &actor.tenant_id, version, &actor.audit_name()).await
-}
-
-fn set_of(row: &PolicyVersionRow) -> anyhow::Result<PolicySet> {
-    Ok(PolicySet {
-        files: serde_json::from_str(&row.files)?,
-    })
-}
-
-/// What a publish did.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Published {
-    pub version: i64,
-    pub digest: String,
-    /// How the module evaluates: `rvm`, `interpreter` or `bundle`.
-    pub mode: String,
-    #[schema(value_type = Vec<Object>)]
-    pub tests: Vec<RegoTestResult>,
-    pub diff: String,
-}
-
-/// Checks, tests, builds (in a policy job) and publishes `set` as the tenant's next version,
-/// activating it here at once; with `prebuilt` (a bundle's `/policy.wasm`), that module decides
-/// and the set's Rego files, if the bundle carries any, are still checked and their tests run.
-/// The caller has authorised `author`: the API and web through [`publish`], the CLI as operator.
-pub async fn publish_set(
-    app: &App,
+/// Loads a build's module and asks it one question. A set that does not answer with a decision
+/// would deny every request: it is refused now, with an input built as the decision point builds
+/// every input, so the probe cannot drift from it. Both run tenant code: off the async workers.
+async fn load_and_probe(
     tenant_id: &str,
-    set: &PolicySet,
-    prebuilt: Option<Build>,
-    author: &str,
-    note: &str,
-) -> AppResult<Result<Published, Refusal>> {
-    let (tests, build) = match prebuilt {
-        Some(b) if set.files.is_empty() => (Vec::new(), b),
-        Some(b) => match run_job(&app.policy_jobs, tenant_id, Job::Test, set)
-            .await?
-            .into_tests()
-        {
-            Ok(t) => (t, b),
-            Err(r) => return Ok(Err(r)),
-        },
-        None => match run_job(&app.policy_jobs, tenant_id, Job::Build, set)
-            .await?
-            .into_build()
-        {
-            Ok(tb) => tb,
-            Err(r) => return Ok(Err(r)),
-        },
-    };
-    // Loaded before anything is written: a module that fails to load is refused, and the
-    // version in force stays in force. A set that does not answer with a decision would deny
-    // every request: refuse it now, with an input built as the decision point builds every
-    // input, so the probe cannot drift from it. Both run tenant code: off the async workers.
+    build: Build,
+) -> AppResult<(Build, Result<WasmEngine, String>)> {
     let probe = serde_json::value::to_raw_value(&Input {
         subject: Subject {
             kind: "user".into(),
@@ -239,9 +220,62 @@ pub async fn publish_set(
     })
     .await
     .map_err(anyhow::Error::from)?;
-    let engine = match loaded {
-        Ok(e) => e,
-        Err(e) => return Ok(Err(Refusal::Invalid(vec![e]))),
+    Ok((build, loaded))
+}
+
+/// Makes an earlier version active again (`policy.publish`); `None` when there is no such version.
+pub async fn rollback(app: &App, actor: &Actor, version: i64) -> AppResult<Option<String>> {
+    let decision = authorize(app, actor, "policy.publish").await?;
+    rollback_to(app, actor, &decision, version).await
+}
+
+fn set_of(row: &PolicyVersionRow) -> anyhow::Result<PolicySet> {
+    Ok(PolicySet {
+        files: serde_json::from_str(&row.files)?,
+    })
+}
+
+/// What a publish did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Published {
+    pub version: i64,
+    pub digest: String,
+    /// How the module evaluates: `rvm`, `interpreter` or `bundle`.
+    pub mode: String,
+    #[schema(value_type = Vec<Object>)]
+    pub tests: Vec<RegoTestResult>,
+    pub diff: String,
+}
+
+/// Checks, tests, builds (in a policy job) and publishes `set` as the tenant's next version,
+/// activating it here at once; with `prebuilt` (a bundle's `/policy.wasm`), that module decides
+/// and the set's Rego files, if the bundle carries any, are still checked and their tests run.
+/// `decision` allowed `actor` `policy.publish` (see [`publish`] and [`publish_bundle`]).
+async fn publish_set(
+    app: &App,
+    actor: &Actor,
+    decision: &Decision,
+    set: &PolicySet,
+    prebuilt: Option<Build>,
+    note: &str,
+) -> AppResult<Result<Published, Refusal>> {
+    let tenant_id = actor.tenant_id.as_str();
+    let (tests, build) = match prebuilt {
+        Some(b) if set.files.is_empty() => (Vec::new(), b),
+        Some(b) => match run_job(tenant_id, Job::Test, set).await?.into_tests() {
+            Ok(t) => (t, b),
+            Err(r) => return Ok(Err(r)),
+        },
+        None => match run_job(tenant_id, Job::Build, set).await?.into_build() {
+            Ok(tb) => tb,
+            Err(r) => return Ok(Err(r)),
+        },
+    };
+    // Loaded before anything is written: a module that fails to load is refused, and the
+    // version in force stays in force.
+    let (build, engine) = match load_and_probe(tenant_id, build).await? {
+        (build, Ok(engine)) => (build, engine),
+        (_, Err(e)) => return Ok(Err(Refusal::Invalid(vec![e]))),
     };
     let previous = app
         .store
@@ -264,7 +298,7 @@ pub async fn publish_set(
             tenant_id,
             &serde_json::to_string(&set.files).map_err(anyhow::Error::from)?,
             &digest,
-            author,
+            &actor.audit_name(),
             note,
             now_ms(),
             (&build.wasm, &build.data.to_string(), &build.mode),
@@ -273,11 +307,10 @@ pub async fn publish_set(
     audit::append(
         &mut tx,
         tenant_id,
-        &policy_event(
-            app,
-            author,
+        &actor.audit(
             "policy.publish",
-            version,
+            format!("policy/v{version}"),
+            decision,
             serde_json::json!({"digest": digest, "module": build.digest(), "mode": build.mode,
                 "tests": tests.len(), "diff": diff}),
         ),
@@ -294,44 +327,22 @@ pub async fn publish_set(
     }))
 }
 
-fn policy_event(
+/// Makes an earlier version active again (audited with the diff from the version it replaces);
+/// `decision` allowed `actor` `policy.publish`.
+async fn rollback_to(
     app: &App,
-    author: &str,
-    action: &str,
+    actor: &Actor,
+    decision: &Decision,
     version: i64,
-    detail: serde_json::Value,
-) -> audit::Event {
-    audit::Event {
-        actor: author.to_string(),
-        action: action.to_string(),
-        resource: format!("policy/v{version}"),
-        decision: "allow".into(),
-        policy_version: app.pdp.version().to_string(),
-        detail,
-    }
-}
-
-/// Makes an earlier version active again (audited with the diff from the version it replaces).
-/// The caller has authorised `author` (see [`publish_set`]).
-pub async fn rollback_to(
-    app: &App,
-    tenant_id: &str,
-    version: i64,
-    author: &str,
 ) -> AppResult<Option<String>> {
+    let tenant_id = actor.tenant_id.as_str();
     let Some(target) = app.store.policy_version(tenant_id, version).await? else {
         return Ok(None);
     };
     let set = set_of(&target)?;
     let (engine, build) = load_version(app, tenant_id, &target).await?;
-    let current = match app
-        .store
-        .active_policies()
-        .await?
-        .into_iter()
-        .find(|(t, _)| t == tenant_id)
-    {
-        Some((_, v)) => app.store.policy_version(tenant_id, v).await?,
+    let current = match history::active_version(app, tenant_id).await? {
+        Some(v) => app.store.policy_version(tenant_id, v).await?,
         None => None,
     };
     let old = current
@@ -347,11 +358,10 @@ pub async fn rollback_to(
     audit::append(
         &mut tx,
         tenant_id,
-        &policy_event(
-            app,
-            author,
+        &actor.audit(
             "policy.rollback",
-            version,
+            format!("policy/v{version}"),
+            decision,
             serde_json::json!({"from": current.map(|c| c.version), "diff": diff}),
         ),
     )
@@ -375,7 +385,7 @@ async fn load_version(
             mode: row.mode.clone(),
         },
         None => {
-            run_job(&app.policy_jobs, tenant_id, Job::Build, &set_of(row)?)
+            run_job(tenant_id, Job::Build, &set_of(row)?)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?
                 .into_build()
@@ -450,4 +460,68 @@ pub fn watch(app: Arc<App>) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::testing::Harness;
+
+    fn pairs(q: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        url::form_urlencoded::parse(q.as_bytes()).collect()
+    }
+
+    /// The decision log and the version history, for the API, the web and the CLI alike:
+    /// authorised before the filters are even read, and the filters refused by name.
+    #[tokio::test]
+    async fn the_decision_log_and_history_are_compliances_and_filters_are_checked_after_authorising()
+     {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let sales = h.member("sales", false).await;
+
+        let e = decisions(&h.app, &sales, pairs("bogus=1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Forbidden,
+            "refused before the filters are read"
+        );
+        let e = decisions(&h.app, &compliance, pairs("bogus=1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.contains("unknown filter `bogus`")),
+            ("invalid_query", true)
+        );
+        let e = decisions(&h.app, &compliance, pairs("limit=5&limit=6"))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("given twice"), "{}", e.message);
+        assert!(
+            decisions(&h.app, &compliance, pairs("limit=5&allow=false"))
+                .await
+                .is_ok()
+        );
+
+        let history = history::history(&h.app, &compliance).await.unwrap();
+        assert!(history.versions.is_empty() && history.active.is_none());
+        let e = rollback(&h.app, &h.member("admin", true).await, 1)
+            .await
+            .unwrap();
+        assert_eq!(e, None, "no version 1 to roll back to");
+        assert_eq!(
+            history::history(&h.app, &sales).await.unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
+        // A publish's note is checked the same way for every edge (a 501-character one is refused).
+        let long = "n".repeat(MAX_NOTE_CHARS + 1);
+        let e = publish(&h.app, &compliance, &PolicySet::default(), &long)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "invalid_request");
+    }
 }

@@ -156,6 +156,12 @@ impl Jobs {
         Self::new((cores / 2).max(2))
     }
 
+    /// The process's jobs: one set of slots for every tenant this host serves.
+    pub fn shared() -> &'static Jobs {
+        static JOBS: std::sync::OnceLock<Jobs> = std::sync::OnceLock::new();
+        JOBS.get_or_init(Jobs::for_this_host)
+    }
+
     /// The limits each job runs under.
     pub fn limits(&self) -> JobLimits {
         self.limits

@@ -122,61 +122,16 @@ impl PolicySet {
             errors.push(format!("a policy set has at most {MAX_FILES} files"));
         }
         for (path, source) in &self.files {
-            let path_ok = path.ends_with(".rego")
-                && path.len() <= 200
-                && !path.starts_with('/')
-                && !path
-                    .split('/')
-                    .any(|c| c.is_empty() || c == "." || c == "..")
-                && path
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
-            if !path_ok {
-                errors.push(format!(
-                    "{}: file names are relative paths of a-z, 0-9, / . _ - ending in .rego",
-                    path.chars().take(80).collect::<String>()
-                ));
-                continue;
-            }
-            if source.len() > MAX_FILE_BYTES {
-                errors.push(format!("{path}: larger than {MAX_FILE_BYTES} bytes"));
-                continue;
-            }
-            let package = source
-                .lines()
-                .enumerate()
-                .find_map(|(i, l)| l.trim().strip_prefix("package ").map(|p| (i + 1, p.trim())));
-            let allowed = |p: &str| {
-                p == "crm.tenant" || p.starts_with("crm.tenant.") || p.starts_with("crm.tenant_")
-            };
-            match package {
-                Some((_, p)) if allowed(p) => {}
-                Some((line, _)) => {
-                    errors.push(format!("{path}:{line}:1: a tenant policy's package must be crm.tenant (or below it)"));
-                    continue;
-                }
-                None => {
-                    errors.push(format!("{path}:1:1: the file declares no package"));
-                    continue;
-                }
-            }
-            let mut engine = regorus::Engine::new();
-            match engine.add_policy(path.clone(), source.clone()) {
-                Err(e) => errors.push(e.to_string().trim().to_string()),
-                Ok(package) => {
-                    decides |= package == "data.crm.tenant"
-                        && !path.ends_with("_test.rego")
-                        && engine
-                            .has_declared_rule_rooted_at(path, "decision")
-                            .unwrap_or(false);
-                }
+            match check_file(path, source) {
+                Ok(declares_decision) => decides |= declares_decision,
+                Err(e) => errors.push(e),
             }
         }
         if errors.is_empty() && !decides {
             errors.push(format!(
                 "no policy file defines {TENANT_DECISION_RULE}, the rule a tenant set answers \
-                 with: add one to a file of package crm.tenant, e.g. \
-                 `default decision := {{\"allow\": true}}`"
+                 with: add one to a file of package crm.tenant, e.g. `{example}`",
+                example = r#"default decision := {"allow": true}"#,
             ));
         }
         if errors.is_empty()
@@ -220,6 +175,68 @@ impl PolicySet {
             .to_string(),
         })
     }
+}
+
+/// Checks one file on its own, so that a bad file yields exactly one error and the rest of the
+/// set is still checked; `Ok` says whether the file declares the tenant's decision rule.
+fn check_file(path: &str, source: &str) -> Result<bool, String> {
+    if !path_is_allowed(path) {
+        return Err(format!(
+            "{}: file names are relative paths of a-z, 0-9, / . _ - ending in .rego",
+            path.chars().take(80).collect::<String>()
+        ));
+    }
+    if source.len() > MAX_FILE_BYTES {
+        return Err(format!("{path}: larger than {MAX_FILE_BYTES} bytes"));
+    }
+    check_package(path, source)?;
+    compile_file(path, source)
+}
+
+/// Only plain, relative `.rego` names without empty, `.` or `..` components are accepted, so a
+/// file name can never point outside the set.
+fn path_is_allowed(path: &str) -> bool {
+    path.ends_with(".rego")
+        && path.len() <= 200
+        && !path.starts_with('/')
+        && !path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+}
+
+/// A tenant's rules must live at or below `crm.tenant`, so they cannot define or shadow rules in
+/// the host's own packages.
+fn check_package(path: &str, source: &str) -> Result<(), String> {
+    let package = source
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.trim().strip_prefix("package ").map(|p| (i + 1, p.trim())));
+    let allowed =
+        |p: &str| p == "crm.tenant" || p.starts_with("crm.tenant.") || p.starts_with("crm.tenant_");
+    match package {
+        Some((_, p)) if allowed(p) => Ok(()),
+        Some((line, _)) => Err(format!(
+            "{path}:{line}:1: a tenant policy's package must be crm.tenant (or below it)"
+        )),
+        None => Err(format!("{path}:1:1: the file declares no package")),
+    }
+}
+
+/// Compiling each file in an engine of its own pins a parse error to that file, and tells
+/// whether it is a policy (not test) file of `crm.tenant` that declares the decision rule.
+fn compile_file(path: &str, source: &str) -> Result<bool, String> {
+    let mut engine = regorus::Engine::new();
+    let package = engine
+        .add_policy(path.to_string(), source.to_string())
+        .map_err(|e| e.to_string().trim().to_string())?;
+    Ok(package == "data.crm.tenant"
+        && !path.ends_with("_test.rego")
+        && engine
+            .has_declared_rule_rooted_at(path, "decision")
+            .unwrap_or(false))
 }
 
 /// What decides for a published set: an OPA-ABI Wasm module and its `data` document.

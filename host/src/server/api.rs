@@ -15,7 +15,7 @@ use crate::audit;
 use crate::auth;
 use crate::customers::{self, ListQuery, validate};
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::policy::Resource;
+use crate::oversight;
 use crate::sessions;
 
 pub fn routes() -> Router<AppState> {
@@ -516,7 +516,7 @@ pub async fn revoke_token(
 
 /// Create a customer.
 #[utoipa::path(post, path = "/api/v1/customers", operation_id = "create_customer",
-    request_body = super::openapi::CustomerCreate,
+    request_body = super::schemas::CustomerCreate,
     responses(
         (status = 201, body = customers::CustomerView),
         (status = 400, description = "A field breaks its rule, is unknown, or `name` or `region` is missing (`invalid_customer`)"),
@@ -626,7 +626,7 @@ pub async fn get_customer(
 
 /// Change some fields of a customer (`null` clears an optional field).
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", operation_id = "update_customer", params(("id" = String, Path)),
-    request_body = super::openapi::CustomerUpdate,
+    request_body = super::schemas::CustomerUpdate,
     responses(
         (status = 200, body = customers::CustomerView),
         (status = 400, description = "A field breaks its rule or is unknown, or the body changes nothing (`invalid_customer`)"),
@@ -721,15 +721,6 @@ pub async fn list_interactions(
     ))
 }
 
-fn tenant_resource(who: &Authenticated, kind: &str) -> Resource {
-    Resource {
-        kind: kind.into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: None,
-        fields: None,
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     records: Vec<audit::Record>,
@@ -756,8 +747,8 @@ pub async fn audit_list(
     for (k, v) in query_params(&uri, &["limit", "before"], &[])? {
         let n: Option<i64> = v.parse().ok();
         match (k.as_str(), n) {
-            ("limit", Some(n)) if (1..=500).contains(&n) => limit = n,
-            ("before", Some(n)) if n >= 1 => before = Some(n),
+            ("limit", Some(n)) => limit = n,
+            ("before", Some(n)) => before = Some(n),
             _ => {
                 return Err(AppError::bad_request(
                     "invalid_query",
@@ -766,24 +757,7 @@ pub async fn audit_list(
             }
         }
     }
-    let decision = s
-        .app
-        .authorize(
-            &who.actor,
-            "audit.read",
-            tenant_resource(&who, "audit"),
-            serde_json::json!({}),
-        )
-        .await?;
-    let records = audit::list(&s.app.store, &who.actor.tenant_id, limit, before).await?;
-    audit_allow(
-        &s,
-        &who,
-        "audit.read",
-        &decision.policy_version,
-        serde_json::json!({"count": records.len()}),
-    )
-    .await?;
+    let records = oversight::audit_page(&s.app, &who.actor, limit, before).await?;
     Ok(Json(AuditPage { records }))
 }
 
@@ -794,48 +768,6 @@ pub async fn audit_verify(
     State(s): State<AppState>,
     who: Authenticated,
 ) -> AppResult<Json<audit::Report>> {
-    let decision = s
-        .app
-        .authorize(
-            &who.actor,
-            "audit.verify",
-            tenant_resource(&who, "audit"),
-            serde_json::json!({}),
-        )
-        .await?;
-    let keys = s.app.vault.audit_keys();
-    let report = audit::verify(&s.app.store, &keys, &who.actor.tenant_id, &[]).await?;
-    audit_allow(
-        &s,
-        &who,
-        "audit.verify",
-        &decision.policy_version,
-        serde_json::json!({"ok": report.ok}),
-    )
-    .await?;
+    let report = oversight::verify(&s.app, &who.actor).await?;
     Ok(Json(report))
-}
-
-async fn audit_allow(
-    s: &AppState,
-    who: &Authenticated,
-    action: &str,
-    policy_version: &str,
-    detail: Value,
-) -> AppResult<()> {
-    s.app
-        .audit
-        .record(
-            &who.actor.tenant_id,
-            &audit::Event {
-                actor: who.actor.audit_name(),
-                action: action.into(),
-                resource: "audit".into(),
-                decision: "allow".into(),
-                policy_version: policy_version.to_string(),
-                detail,
-            },
-        )
-        .await?;
-    Ok(())
 }

@@ -3,6 +3,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
+
+use crate::app::Channel;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
@@ -79,12 +81,16 @@ impl FromRequestParts<AppState> for Authenticated {
                 }
             },
         };
+        let is_api = parts.uri.path().starts_with("/api/");
+        let mut session = sessions::authenticate(&state.app, &token).await?;
+        if !is_api {
+            session.actor.channel = Channel::Web;
+        }
         let me = Self {
-            session: sessions::authenticate(&state.app, &token).await?,
+            session,
             via_cookie,
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        let is_api = parts.uri.path().starts_with("/api/");
         if via_cookie && !safe && is_api {
             let submitted = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !me.csrf_ok(submitted) {

@@ -254,40 +254,14 @@ fn check_fields(spec: &[FieldSpec], inputs: &[Param]) -> Vec<FieldIssue> {
     issues
 }
 
+/// The issue with a field's submitted values, if any: the kinds that take many values first,
+/// then one value's kind, then the field's rules, in that order.
 fn check_field(f: &FieldSpec, values: &[&str]) -> Option<FieldIssue> {
+    if let Some(outcome) = check_many(f, values) {
+        return outcome;
+    }
     let name = f.name.as_str();
     let fail = |en: String, zh: String| Some(issue(name, en, zh));
-    match &f.kind {
-        FieldKind::Checkbox => {
-            return values
-                .iter()
-                .any(|v| *v != "true" && *v != "false")
-                .then(|| {
-                    issue(
-                        name,
-                        "must be checked or not".into(),
-                        "只能勾选或不勾选".into(),
-                    )
-                });
-        }
-        FieldKind::MultiSelect(choices) => {
-            if f.required && values.iter().all(|v| v.is_empty()) {
-                return fail("is required".into(), "必填".into());
-            }
-            return values
-                .iter()
-                .filter(|v| !v.is_empty())
-                .any(|v| !choices.iter().any(|c| c.value == *v))
-                .then(|| {
-                    issue(
-                        name,
-                        "is not one of the choices".into(),
-                        "不是可选项之一".into(),
-                    )
-                });
-        }
-        _ => {}
-    }
     if values.len() > 1 {
         return fail("was given more than once".into(), "提交了多次".into());
     }
@@ -299,34 +273,81 @@ fn check_field(f: &FieldSpec, values: &[&str]) -> Option<FieldIssue> {
             None
         };
     }
+    check_kind(f, v).or_else(|| check_rules(f, v))
+}
+
+/// A checkbox or a multi-select (the kinds submitted as several values): its outcome, or `None`
+/// for the other kinds.
+fn check_many(f: &FieldSpec, values: &[&str]) -> Option<Option<FieldIssue>> {
+    let name = f.name.as_str();
+    let fail = |en: String, zh: String| Some(issue(name, en, zh));
+    match &f.kind {
+        FieldKind::Checkbox => Some(values.iter().any(|v| *v != "true" && *v != "false").then(
+            || {
+                issue(
+                    name,
+                    "must be checked or not".into(),
+                    "只能勾选或不勾选".into(),
+                )
+            },
+        )),
+        FieldKind::MultiSelect(choices) => {
+            if f.required && values.iter().all(|v| v.is_empty()) {
+                return Some(fail("is required".into(), "必填".into()));
+            }
+            Some(
+                values
+                    .iter()
+                    .filter(|v| !v.is_empty())
+                    .any(|v| !choices.iter().any(|c| c.value == *v))
+                    .then(|| {
+                        issue(
+                            name,
+                            "is not one of the choices".into(),
+                            "不是可选项之一".into(),
+                        )
+                    }),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Whether one value is of the field's kind (a number, an email address, a date, a choice …).
+fn check_kind(f: &FieldSpec, v: &str) -> Option<FieldIssue> {
+    let name = f.name.as_str();
+    let fail = |en: String, zh: String| Some(issue(name, en, zh));
     let as_number = || v.trim().parse::<f64>().ok().filter(|n| n.is_finite());
     match &f.kind {
         FieldKind::Integer if v.trim().parse::<i64>().is_err() => {
-            return fail("must be a whole number".into(), "必须是整数".into());
+            fail("must be a whole number".into(), "必须是整数".into())
         }
         FieldKind::Decimal if as_number().is_none() => {
-            return fail("must be a number".into(), "必须是数字".into());
+            fail("must be a number".into(), "必须是数字".into())
         }
-        FieldKind::Email if validate::email(&Value::String(v.into())).is_err() => {
-            return fail(
-                "must be an email address".into(),
-                "必须是电子邮件地址".into(),
-            );
-        }
+        FieldKind::Email if validate::email(&Value::String(v.into())).is_err() => fail(
+            "must be an email address".into(),
+            "必须是电子邮件地址".into(),
+        ),
         FieldKind::Phone if validate::phone(&Value::String(v.into())).is_err() => {
-            return fail("must be a phone number".into(), "必须是电话号码".into());
+            fail("must be a phone number".into(), "必须是电话号码".into())
         }
-        FieldKind::Date if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() => {
-            return fail(
-                "must be a date such as 2026-12-31".into(),
-                "必须是日期，例如 2026-12-31".into(),
-            );
-        }
+        FieldKind::Date if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() => fail(
+            "must be a date such as 2026-12-31".into(),
+            "必须是日期，例如 2026-12-31".into(),
+        ),
         FieldKind::Select(choices) if !choices.iter().any(|c| c.value == v) => {
-            return fail("is not one of the choices".into(), "不是可选项之一".into());
+            fail("is not one of the choices".into(), "不是可选项之一".into())
         }
-        _ => {}
+        _ => None,
     }
+}
+
+/// The field's own rules (lengths, bounds, pattern) on one value.
+fn check_rules(f: &FieldSpec, v: &str) -> Option<FieldIssue> {
+    let name = f.name.as_str();
+    let fail = |en: String, zh: String| Some(issue(name, en, zh));
+    let as_number = || v.trim().parse::<f64>().ok().filter(|n| n.is_finite());
     let chars = v.chars().count() as u64;
     for r in &f.rules {
         match r {

@@ -8,6 +8,7 @@ mod listener;
 mod openapi;
 mod plugins;
 mod policies;
+mod schemas;
 mod web;
 
 pub use auth::{Authenticated, SESSION_COOKIE};
@@ -30,6 +31,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: Arc<App>,
+    /// The plugin runtime: compiled components and their sandboxes.
+    pub plugins: Arc<crate::plugins::Runtime>,
     /// Served over TLS: cookies get `Secure`, responses get HSTS.
     pub tls: bool,
 }
@@ -239,6 +242,7 @@ pub enum Tls {
 /// Binds `addr`, calls `on_bound` with the real address (port 0 picks one), and serves until Ctrl-C.
 pub async fn serve(
     app: Arc<App>,
+    plugins: Arc<crate::plugins::Runtime>,
     addr: SocketAddr,
     tls: Tls,
     extra: Option<Router>,
@@ -248,9 +252,13 @@ pub async fn serve(
     // Load each tenant's active policy before the first request, then follow changes.
     crate::policy_admin::sync(&app).await?;
     crate::policy_admin::watch(app.clone());
-    crate::plugins::jobs::spawn(app.clone());
+    crate::plugins::worker::spawn(app.clone(), plugins.clone());
     checkpoint_audit(app.clone());
-    let mut r = router(AppState { app, tls: is_tls });
+    let mut r = router(AppState {
+        app,
+        plugins,
+        tls: is_tls,
+    });
     if let Some(extra) = extra {
         r = r.merge(extra);
     }

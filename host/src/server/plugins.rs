@@ -20,10 +20,10 @@ use crate::plugins::Limits;
 use crate::plugins::abi::latest::Param;
 use crate::plugins::abi::latest::ui::ScreenRef;
 use crate::plugins::caps::Capability;
+use crate::plugins::invoke;
 use crate::plugins::jobs::{JobInfo, JobRun};
 use crate::plugins::lifecycle::{self, PluginInfo, Upload};
 use crate::plugins::package::MAX_COMPONENT_BYTES;
-use crate::policy::Resource;
 use crate::store::PluginLogRow;
 
 pub fn routes() -> Router<AppState> {
@@ -50,29 +50,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/plugins/{name}/actions/{action}", post(action))
         .route("/api/v1/plugin-trust/keys", post(trust_key))
         .route("/api/v1/plugin-trust", put(trust))
-}
-
-async fn authorize(
-    s: &AppState,
-    who: &Authenticated,
-    action: &str,
-    name: Option<&str>,
-) -> AppResult<()> {
-    let resource = Resource {
-        kind: "plugin".into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: name.map(|n| n.chars().take(60).collect()),
-        fields: None,
-    };
-    s.app
-        .authorize(
-            &who.actor,
-            action,
-            resource,
-            serde_json::json!({"channel": "api"}),
-        )
-        .await?;
-    Ok(())
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
@@ -158,8 +135,7 @@ pub async fn list(
     State(s): State<AppState>,
     who: Authenticated,
 ) -> AppResult<Json<Vec<PluginInfo>>> {
-    authorize(&s, &who, "plugin.list", None).await?;
-    Ok(Json(lifecycle::list(&s.app, &who.actor.tenant_id).await?))
+    Ok(Json(lifecycle::list_for(&s.app, &who.actor).await?))
 }
 
 /// A plugin upload as `multipart/form-data` (for the document; `read_upload` reads it).
@@ -195,16 +171,9 @@ pub async fn install(
     who: Authenticated,
     form: Multipart,
 ) -> AppResult<Response> {
-    authorize(&s, &who, "plugin.manage", None).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, None).await?;
     let upload = read_upload(form).await?;
-    let info = lifecycle::install(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        upload,
-        None,
-    )
-    .await?;
+    let info = lifecycle::install(&s.app, &s.plugins, &permit, upload, None).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -226,17 +195,10 @@ pub async fn upgrade(
     Path(name): Path<String>,
     form: Multipart,
 ) -> AppResult<Json<PluginInfo>> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
     let upload = read_upload(form).await?;
     Ok(Json(
-        lifecycle::install(
-            &s.app,
-            &who.actor.tenant_id,
-            &who.actor.audit_name(),
-            upload,
-            Some(&name),
-        )
-        .await?,
+        lifecycle::install(&s.app, &s.plugins, &permit, upload, Some(&name)).await?,
     ))
 }
 
@@ -247,12 +209,7 @@ pub async fn show(
     who: Authenticated,
     Path(name): Path<String>,
 ) -> AppResult<Json<PluginInfo>> {
-    authorize(&s, &who, "plugin.list", Some(&name)).await?;
-    Ok(Json(
-        lifecycle::get(&s.app, &who.actor.tenant_id, &name)
-            .await?
-            .info(),
-    ))
+    Ok(Json(lifecycle::show_for(&s.app, &who.actor, &name).await?))
 }
 
 #[derive(utoipa::IntoParams)]
@@ -287,15 +244,8 @@ pub async fn uninstall(
             }
         };
     }
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
-    lifecycle::uninstall(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        &name,
-        q.purge,
-    )
-    .await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
+    lifecycle::uninstall(&s.app, &s.plugins, &permit, &name, q.purge).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -306,15 +256,8 @@ pub async fn enable(
     who: Authenticated,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
-    lifecycle::set_enabled(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        &name,
-        true,
-    )
-    .await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
+    lifecycle::set_enabled(&s.app, &permit, &name, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,15 +268,8 @@ pub async fn disable(
     who: Authenticated,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
-    lifecycle::set_enabled(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        &name,
-        false,
-    )
-    .await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
+    lifecycle::set_enabled(&s.app, &permit, &name, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -351,16 +287,9 @@ pub async fn limits(
     Path(name): Path<String>,
     JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
     let l: Limits = typed(body)?;
-    lifecycle::set_limits(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        &name,
-        &l,
-    )
-    .await?;
+    lifecycle::set_limits(&s.app, &permit, &name, &l).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -372,14 +301,8 @@ pub async fn log(
     who: Authenticated,
     Path(name): Path<String>,
 ) -> AppResult<Json<Vec<PluginLogRow>>> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
-    lifecycle::get(&s.app, &who.actor.tenant_id, &name).await?;
-    Ok(Json(
-        s.app
-            .store
-            .plugin_log(&who.actor.tenant_id, &name, 500)
-            .await?,
-    ))
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
+    Ok(Json(lifecycle::log(&s.app, &permit, &name, 500).await?))
 }
 
 /// The plugin's jobs: schedule (UTC), when the next run is due, and how the last one went.
@@ -390,9 +313,9 @@ pub async fn jobs(
     who: Authenticated,
     Path(name): Path<String>,
 ) -> AppResult<Json<Vec<JobInfo>>> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
     Ok(Json(
-        crate::plugins::jobs::list(&s.app, &who.actor.tenant_id, &name).await?,
+        crate::plugins::jobs::list(&s.app, &permit, &name).await?,
     ))
 }
 
@@ -411,16 +334,9 @@ pub async fn run_job(
     who: Authenticated,
     Path((name, job)): Path<(String, String)>,
 ) -> AppResult<Json<JobRun>> {
-    authorize(&s, &who, "plugin.manage", Some(&name)).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, Some(&name)).await?;
     Ok(Json(
-        crate::plugins::jobs::run_now(
-            &s.app,
-            &who.actor.tenant_id,
-            &who.actor.audit_name(),
-            &name,
-            &job,
-        )
-        .await?,
+        crate::plugins::jobs::run_now(&s.app, &s.plugins, &permit, &name, &job).await?,
     ))
 }
 
@@ -452,7 +368,7 @@ pub async fn screen(
     Path((name, screen)): Path<(String, String)>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> AppResult<Json<Value>> {
-    let screen = lifecycle::render(&s.app, &who.actor, &name, &screen, params(q)).await?;
+    let screen = invoke::render(&s.app, &s.plugins, &who.actor, &name, &screen, params(q)).await?;
     Ok(Json(
         serde_json::to_value(screen).map_err(anyhow::Error::from)?,
     ))
@@ -543,7 +459,19 @@ pub async fn action(
         Some(_) => return Err(bad("field `origin` must be an object")),
     };
     offered(&s, &who, &name, &action, &origin, row.as_deref(), &inputs).await?;
-    let outcome = lifecycle::act(&s.app, &who.actor, &name, &action, origin, row, inputs).await?;
+    let outcome = invoke::act(
+        &s.app,
+        &s.plugins,
+        &who.actor,
+        &name,
+        &action,
+        invoke::Submission {
+            origin,
+            row,
+            inputs,
+        },
+    )
+    .await?;
     Ok(Json(
         serde_json::to_value(outcome).map_err(anyhow::Error::from)?,
     ))
@@ -589,8 +517,9 @@ async fn offered(
             ),
         ));
     }
-    let screen = lifecycle::render(
+    let screen = invoke::render(
         &s.app,
+        &s.plugins,
         &who.actor,
         name,
         &origin.screen,
@@ -684,16 +613,9 @@ pub async fn trust_key(
     who: Authenticated,
     JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
-    authorize(&s, &who, "plugin.manage", None).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, None).await?;
     let k: TrustedKey = typed(body)?;
-    lifecycle::trust_key(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        &k.name,
-        &k.public_key,
-    )
-    .await?;
+    lifecycle::trust_key(&s.app, &permit, &k.name, &k.public_key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -711,14 +633,8 @@ pub async fn trust(
     who: Authenticated,
     JsonObject(body): JsonObject,
 ) -> AppResult<StatusCode> {
-    authorize(&s, &who, "plugin.manage", None).await?;
+    let permit = lifecycle::permit(&s.app, &who.actor, None).await?;
     let t: TrustSettings = typed(body)?;
-    lifecycle::require_signatures(
-        &s.app,
-        &who.actor.tenant_id,
-        &who.actor.audit_name(),
-        t.require_signature,
-    )
-    .await?;
+    lifecycle::require_signatures(&s.app, &permit, t.require_signature).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,5 @@
 //! The compliance team's policy API: check and test a set, publish, history, diff, rollback, decisions.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -14,9 +13,8 @@ use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::policy::Decision;
 use crate::policy_admin::{self as admin, PolicySet, Refusal};
-use crate::store::{DecisionQuery, DecisionRow, PolicyVersionRow};
+use crate::store::{DecisionRow, PolicyVersionRow};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,10 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/policies/rollback", post(rollback))
         .route("/api/v1/policies/{version}", get(show))
         .route("/api/v1/decisions", get(decisions))
-}
-
-async fn authorize(s: &AppState, who: &Authenticated, action: &str) -> AppResult<Decision> {
-    admin::authorize(&s.app, &who.actor, action, "api").await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -82,7 +76,7 @@ pub async fn check(
     let up: PolicyUpload = typed(body)?;
     let set = PolicySet { files: up.files };
     Ok(Json(
-        match admin::test_draft(&s.app, &who.actor, "api", &set).await? {
+        match admin::test_draft(&s.app, &who.actor, &set).await? {
             Ok(tests) => CheckResult {
                 ok: true,
                 errors: vec![],
@@ -119,7 +113,7 @@ pub async fn publish(
 ) -> AppResult<Response> {
     let up: PolicyUpload = typed(body)?;
     let set = PolicySet { files: up.files };
-    match admin::publish(&s.app, &who.actor, "api", &set, &up.note).await? {
+    match admin::publish(&s.app, &who.actor, &set, &up.note).await? {
         Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Err(r) => Err(refusal_error(&r)),
     }
@@ -164,7 +158,7 @@ pub async fn publish_bundle(
             .map(|(_, v)| v)
             .unwrap_or_default(),
     };
-    match admin::publish_bundle(&s.app, &who.actor, "api", body.to_vec(), &q.note).await? {
+    match admin::publish_bundle(&s.app, &who.actor, body.to_vec(), &q.note).await? {
         Ok(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Err(r) => Err(refusal_error(&r)),
     }
@@ -202,21 +196,10 @@ pub struct PolicyList {
 #[utoipa::path(get, path = "/api/v1/policies", operation_id = "list_policy_versions",
     responses((status = 200, body = PolicyList), (status = 403, description = "The policy denies it")))]
 pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Json<PolicyList>> {
-    authorize(&s, &who, "policy.read").await?;
-    let tenant = &who.actor.tenant_id;
-    let active = s
-        .app
-        .store
-        .active_policies()
-        .await?
-        .into_iter()
-        .find(|(t, _)| t == tenant)
-        .map(|(_, v)| v);
-    let versions = s
-        .app
-        .store
-        .policy_versions(tenant)
-        .await?
+    let history = admin::history::history(&s.app, &who.actor).await?;
+    let active = history.active;
+    let versions = history
+        .versions
         .into_iter()
         .map(|r| VersionSummary {
             version: r.version,
@@ -237,14 +220,6 @@ pub async fn list(State(s): State<AppState>, who: Authenticated) -> AppResult<Js
     }))
 }
 
-async fn version_row(s: &AppState, who: &Authenticated, v: i64) -> AppResult<PolicyVersionRow> {
-    s.app
-        .store
-        .policy_version(&who.actor.tenant_id, v)
-        .await?
-        .ok_or_else(|| AppError::not_found("policy version"))
-}
-
 /// One version's files.
 #[utoipa::path(get, path = "/api/v1/policies/{version}", operation_id = "get_policy_version", params(("version" = i64, Path)),
     responses(
@@ -260,8 +235,7 @@ pub async fn show(
     let v: i64 = version
         .parse()
         .map_err(|_| AppError::not_found("policy version"))?;
-    authorize(&s, &who, "policy.read").await?;
-    Ok(Json(version_row(&s, &who, v).await?))
+    Ok(Json(admin::history::version(&s.app, &who.actor, v).await?))
 }
 
 /// A unified diff between two versions.
@@ -296,20 +270,8 @@ pub async fn diff(
         })
     };
     let (from, to) = (num("from")?, num("to")?);
-    authorize(&s, &who, "policy.read").await?;
-    let a: PolicySet = PolicySet {
-        files: serde_json::from_str(&version_row(&s, &who, from).await?.files)
-            .map_err(anyhow::Error::from)?,
-    };
-    let b: PolicySet = PolicySet {
-        files: serde_json::from_str(&version_row(&s, &who, to).await?.files)
-            .map_err(anyhow::Error::from)?,
-    };
-    Ok(Json(PolicyDiff {
-        from,
-        to,
-        diff: admin::diff(&a, &b),
-    }))
+    let diff = admin::history::diff(&s.app, &who.actor, from, to).await?;
+    Ok(Json(PolicyDiff { from, to, diff }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -340,7 +302,7 @@ pub async fn rollback(
     JsonObject(body): JsonObject,
 ) -> AppResult<Json<RolledBack>> {
     let req: RollbackRequest = typed(body)?;
-    match admin::rollback(&s.app, &who.actor, "api", req.version).await? {
+    match admin::rollback(&s.app, &who.actor, req.version).await? {
         Some(diff) => Ok(Json(RolledBack {
             active: req.version,
             diff,
@@ -379,53 +341,6 @@ impl From<DecisionRow> for DecisionEntry {
     }
 }
 
-const DECISION_QUERY_HELP: &str = "filters: limit (1 to 1000), action, allow (true or false), \
-     since and until (milliseconds since the epoch), tenant_version (1 or more), digest (64 hex \
-     digits)";
-
-/// Reads the decision log's filters from a query string's pairs, refusing anything else.
-pub(super) fn decision_query<'a>(
-    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
-) -> AppResult<DecisionQuery> {
-    let bad = |what: &str| {
-        AppError::bad_request("invalid_query", format!("{what}; {DECISION_QUERY_HELP}"))
-    };
-    let int = |k: &str, v: &str, min: i64, max: i64| match v.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(bad(&format!(
-            "`{k}` must be an integer from {min} to {max}"
-        ))),
-    };
-    let mut q = DecisionQuery::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for (k, v) in pairs {
-        if !seen.insert(k.to_string()) {
-            return Err(bad(&format!("`{k}` is given twice")));
-        }
-        match k.as_ref() {
-            "limit" => q.limit = int(&k, &v, 1, 1000)?,
-            "action" if !v.is_empty() && v.len() <= 100 => q.action = Some(v.to_string()),
-            "action" => return Err(bad("`action` must be 1 to 100 characters")),
-            "allow" => {
-                q.allow = Some(match v.as_ref() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(bad("`allow` must be true or false")),
-                })
-            }
-            "since" => q.since = Some(int(&k, &v, 0, i64::MAX)?),
-            "until" => q.until = Some(int(&k, &v, 0, i64::MAX)?),
-            "tenant_version" => q.tenant_version = Some(int(&k, &v, 1, i64::MAX)?),
-            "digest" if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                q.digest = Some(v.to_ascii_lowercase())
-            }
-            "digest" => return Err(bad("`digest` must be 64 hex digits")),
-            other => return Err(bad(&format!("unknown filter `{other}`"))),
-        }
-    }
-    Ok(q)
-}
-
 /// The decision log, newest first, narrowed by the query's filters (see `DecisionQuery`).
 #[utoipa::path(get, path = "/api/v1/decisions", params(
     ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)"),
@@ -445,10 +360,7 @@ pub async fn decisions(
     who: Authenticated,
     uri: axum::http::Uri,
 ) -> AppResult<Json<Vec<DecisionEntry>>> {
-    authorize(&s, &who, "decision.read").await?;
-    let q = decision_query(url::form_urlencoded::parse(
-        uri.query().unwrap_or("").as_bytes(),
-    ))?;
-    let rows = s.app.store.decisions(&who.actor.tenant_id, &q).await?;
+    let pairs = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes());
+    let rows = admin::decisions(&s.app, &who.actor, pairs).await?;
     Ok(Json(rows.into_iter().map(DecisionEntry::from).collect()))
 }

@@ -18,7 +18,7 @@ use crate::app::{Actor, App};
 use crate::audit;
 use crate::auth;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::policy::Resource;
+use crate::policy::{Decision, Resource};
 use crate::store::{SigninRefusal, TokenRow, UserRow, now_ms};
 
 /// How a session was opened.
@@ -77,6 +77,8 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Session> {
             lang: s.lang,
             via_plugin: None,
             service: None,
+            channel: Default::default(),
+            operator: None,
         },
         token_hash: hash,
         csrf_token: s.csrf_token,
@@ -147,15 +149,15 @@ async fn password_matches(password: &str, hash: Option<&str>) -> bool {
     .unwrap_or(false)
 }
 
-fn session_event(user: &UserRow, action: &str, decision: &str, reason: &str) -> audit::Event {
-    audit::Event {
-        actor: format!("user:{}", user.id),
-        action: action.into(),
-        resource: format!("user/{}", user.id),
-        decision: decision.into(),
-        policy_version: String::new(),
-        detail: serde_json::json!({"reason": reason}),
-    }
+/// A sign-in attempt: decided by the password and second factor, before any policy can be asked.
+fn session_event(user: &UserRow, action: &str, allow: bool, reason: &str) -> audit::Event {
+    audit::Event::without_policy(
+        format!("user:{}", user.id),
+        action,
+        format!("user/{}", user.id),
+        allow,
+        serde_json::json!({"reason": reason}),
+    )
 }
 
 /// Signs in from `source`: the address's and the account's attempts are claimed first; the
@@ -211,7 +213,7 @@ async fn attempt(
             app.audit
                 .record(
                     &u.tenant_id,
-                    &session_event(u, "session.create", "deny", "locked"),
+                    &session_event(u, "session.create", false, "locked"),
                 )
                 .await?;
         }
@@ -224,7 +226,7 @@ async fn attempt(
             app.audit
                 .record(
                     &u.tenant_id,
-                    &session_event(u, "session.create", "deny", "bad_password"),
+                    &session_event(u, "session.create", false, "bad_password"),
                 )
                 .await?;
         }
@@ -233,39 +235,56 @@ async fn attempt(
     let Some(user) = user else {
         return Err(invalid());
     };
-    let how = match (
-        &user.totp_secret,
-        second_factor.map(str::trim).filter(|c| !c.is_empty()),
-    ) {
-        (None, _) => "password",
-        // Not a wrong credential: the client learns a code is needed (the attempt still counts
-        // until a sign-in succeeds, so this cannot reset the count between guessed codes).
-        (Some(_), None) => {
-            return Err(AppError::new(
-                ErrorKind::Unauthenticated,
-                "mfa_required",
-                "this account uses two-factor sign-in: send the current code as `totp` (or a \
-                 recovery code)",
-            ));
-        }
-        (Some(sealed), Some(code)) => match second_factor_ok(app, &user, sealed, code).await? {
-            Some(how) => how,
-            None => {
-                app.audit
-                    .record(
-                        &user.tenant_id,
-                        &session_event(&user, "session.create", "deny", "bad_second_factor"),
-                    )
-                    .await?;
+    let how = passed_second_factor(app, &user, second_factor).await?;
+    app.store.reset_signin(&key).await?;
+    open_session(app, user, how, now).await
+}
+
+/// How the member passed sign-in: by password alone when no second factor is enrolled, else by
+/// the code sent (a wrong or reused one is audited and refused).
+async fn passed_second_factor(
+    app: &App,
+    user: &UserRow,
+    second_factor: Option<&str>,
+) -> AppResult<&'static str> {
+    Ok(
+        match (
+            &user.totp_secret,
+            second_factor.map(str::trim).filter(|c| !c.is_empty()),
+        ) {
+            (None, _) => "password",
+            // Not a wrong credential: the client learns a code is needed (the attempt still counts
+            // until a sign-in succeeds, so this cannot reset the count between guessed codes).
+            (Some(_), None) => {
                 return Err(AppError::new(
                     ErrorKind::Unauthenticated,
-                    "invalid_totp",
-                    "the two-factor code is wrong or was already used",
+                    "mfa_required",
+                    "this account uses two-factor sign-in: send the current code as `totp` (or a \
+                 recovery code)",
                 ));
             }
+            (Some(sealed), Some(code)) => match second_factor_ok(app, user, sealed, code).await? {
+                Some(how) => how,
+                None => {
+                    app.audit
+                        .record(
+                            &user.tenant_id,
+                            &session_event(user, "session.create", false, "bad_second_factor"),
+                        )
+                        .await?;
+                    return Err(AppError::new(
+                        ErrorKind::Unauthenticated,
+                        "invalid_totp",
+                        "the two-factor code is wrong or was already used",
+                    ));
+                }
+            },
         },
-    };
-    app.store.reset_signin(&key).await?;
+    )
+}
+
+/// Opens a session for a member who passed sign-in, audited with how they passed.
+async fn open_session(app: &App, user: UserRow, how: &str, now: i64) -> AppResult<NewSession> {
     let token = auth::random_token("crm_s_");
     let csrf_token = auth::random_token("");
     let expires_at = now + auth::SESSION_TTL_MS;
@@ -286,7 +305,7 @@ async fn attempt(
     app.audit
         .record(
             &user.tenant_id,
-            &session_event(&user, "session.create", "allow", how),
+            &session_event(&user, "session.create", true, how),
         )
         .await?;
     Ok(NewSession {
@@ -302,6 +321,8 @@ async fn attempt(
             lang: user.lang,
             via_plugin: None,
             service: None,
+            channel: Default::default(),
+            operator: None,
         },
     })
 }
@@ -360,25 +381,17 @@ pub async fn sign_out_everywhere(app: &App, session: &Session) -> AppResult<u64>
     Ok(n)
 }
 
+/// What members may always do to their own sessions and factors (sign out, re-authenticate,
+/// enrol a second factor): no policy is asked, so the record names none.
 async fn audit_self(
     app: &App,
     actor: &Actor,
     action: &str,
     detail: serde_json::Value,
 ) -> AppResult<()> {
-    app.audit
-        .record(
-            &actor.tenant_id,
-            &audit::Event {
-                actor: actor.audit_name(),
-                action: action.into(),
-                resource: format!("user/{}", actor.user_id),
-                decision: "allow".into(),
-                policy_version: app.pdp.version().to_string(),
-                detail,
-            },
-        )
-        .await?;
+    let resource = format!("user/{}", actor.user_id);
+    let event = audit::Event::without_policy(actor.audit_name(), action, resource, true, detail);
+    app.audit.record(&actor.tenant_id, &event).await?;
     Ok(())
 }
 
@@ -395,8 +408,9 @@ fn user_resource(actor: &Actor, user_id: &str) -> Resource {
     }
 }
 
+/// The use case adds nothing to the input's context (the channel is the actor's).
 fn ctx() -> serde_json::Value {
-    serde_json::json!({"channel": "api"})
+    serde_json::json!({})
 }
 
 /// Changing the second factor needs a browser sign-in: an API token cannot (it cannot prove the
@@ -578,14 +592,73 @@ fn recovery_hash(keys: &crate::vault::TenantKeys, user_id: &str, code: &str) -> 
     keys.blind_index("recovery-code", &format!("{user_id}\n{code}"))
 }
 
+/// Whether the signed-in member has two-factor sign-in enrolled; `None` when the member is gone.
+pub async fn two_factor_enrolled(app: &App, actor: &Actor) -> AppResult<Option<bool>> {
+    let user = app
+        .store
+        .user_by_id(&actor.tenant_id, &actor.user_id)
+        .await?;
+    Ok(user.map(|u| u.totp_secret.is_some()))
+}
+
+/// Sets the member's own language for the staff screens (`en` or `zh`; anything else is `en`).
+pub async fn set_lang(app: &App, actor: &Actor, lang: &str) -> AppResult<()> {
+    let lang = if lang == "zh" { "zh" } else { "en" };
+    Ok(app.store.set_lang(&actor.user_id, lang).await?)
+}
+
+/// Issues an API token for a member, as the operator on the server's machine (`crm token
+/// create`): no session or policy is involved, and the token carries the member's enrolment
+/// as its second factor.
+pub async fn issue_token(
+    app: &App,
+    operator: &Actor,
+    username: &str,
+    name: &str,
+    days: i64,
+) -> AppResult<String> {
+    let max = app.settings.token_max_days;
+    if !(1..=max).contains(&days) {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            format!("--days must be 1 to {max} (token_max_days)"),
+        ));
+    }
+    let tenant_id = &operator.tenant_id;
+    let u = app
+        .store
+        .user_by_name(tenant_id, username)
+        .await?
+        .ok_or_else(|| AppError::not_found(&format!("user `{username}` in the tenant")))?;
+    let token = auth::random_token("crm_t_");
+    let now = now_ms();
+    app.store
+        .insert_session(
+            &auth::token_hash(&token),
+            tenant_id,
+            &u.id,
+            "api",
+            name,
+            &auth::random_token(""),
+            u.totp_secret.is_some(),
+            now,
+            now + days * 86_400_000,
+        )
+        .await?;
+    let resource = format!("user/{}", u.id);
+    let detail = serde_json::json!({"days": days});
+    let event = operator.audit("token.create", resource, &Decision::operator(), detail);
+    app.audit.record(tenant_id, &event).await?;
+    Ok(token)
+}
+
 /// How many unused recovery codes the member has.
 pub async fn recovery_codes_left(app: &App, actor: &Actor) -> AppResult<i64> {
     Ok(app.store.recovery_codes_left(&actor.user_id).await?)
 }
 
-/// API tokens last 30 days unless asked otherwise, and at most this many days by default.
+/// API tokens last 30 days unless asked otherwise (the ceiling is `config::TOKEN_MAX_DAYS`).
 pub const TOKEN_DEFAULT_DAYS: i64 = 30;
-pub const TOKEN_MAX_DAYS: i64 = 90;
 
 /// A new API token, shown once.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -638,14 +711,12 @@ pub async fn create_token(
     app.audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                actor: actor.audit_name(),
-                action: "self.token.create".into(),
-                resource: format!("user/{}", actor.user_id),
-                decision: "allow".into(),
-                policy_version: decision.policy_version,
-                detail: serde_json::json!({"days": days, "token": id}),
-            },
+            &actor.audit(
+                "self.token.create",
+                format!("user/{}", actor.user_id),
+                &decision,
+                serde_json::json!({"days": days, "token": id}),
+            ),
         )
         .await?;
     Ok(NewToken {
@@ -703,14 +774,12 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     app.audit
         .record(
             &actor.tenant_id,
-            &audit::Event {
-                actor: actor.audit_name(),
-                action: "token.revoke".into(),
-                resource: format!("user/{}", t.user_id),
-                decision: "allow".into(),
-                policy_version: decision.policy_version,
-                detail: serde_json::json!({"token": id}),
-            },
+            &actor.audit(
+                "token.revoke",
+                format!("user/{}", t.user_id),
+                &decision,
+                serde_json::json!({"token": id}),
+            ),
         )
         .await?;
     Ok(())
@@ -719,6 +788,65 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Harness;
+
+    /// The operator's token (`crm token create`): bounded like every token, for a member of the
+    /// tenant only, audited as the operator with no policy version.
+    #[tokio::test]
+    async fn the_operator_issues_bounded_tokens_for_members_and_is_audited_as_such() {
+        let h = Harness::new().await;
+        let member = h.member("support", true).await;
+        let operator = Actor::operator(&h.tenant.id, "cli");
+        let max = h.app.settings.token_max_days;
+        for days in [0, max + 1] {
+            let e = issue_token(&h.app, &operator, &member.username, "ci", days).await;
+            assert_eq!(e.unwrap_err().code, "invalid_request", "{days}");
+        }
+        let e = issue_token(&h.app, &operator, "nobody", "ci", 7).await;
+        assert_eq!(e.unwrap_err().kind, ErrorKind::NotFound);
+        let token = issue_token(&h.app, &operator, &member.username, "ci", 7)
+            .await
+            .unwrap();
+        assert!(token.starts_with("crm_t_"));
+        let row = h
+            .app
+            .store
+            .session(&auth::token_hash(&token))
+            .await
+            .unwrap();
+        assert!(row.is_some_and(|r| r.user_id == member.user_id && r.mfa == 1));
+        let audited = h.audited().await;
+        let last = audited.last().unwrap();
+        assert_eq!(
+            (last.0.as_str(), last.1.as_str(), last.3.as_str()),
+            ("operator:cli", "token.create", "")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_sets_only_their_own_language_and_only_to_a_known_one() {
+        let h = Harness::new().await;
+        let a = h.member("sales", false).await;
+        let b = h.member("sales", false).await;
+        set_lang(&h.app, &a, "zh").await.unwrap();
+        let lang = |id: String| {
+            let app = h.app.clone();
+            let tenant = h.tenant.id.clone();
+            async move {
+                app.store
+                    .user_by_id(&tenant, &id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .lang
+            }
+        };
+        assert_eq!(lang(a.user_id.clone()).await, "zh");
+        assert_eq!(lang(b.user_id.clone()).await, "en");
+        set_lang(&h.app, &a, "<script>").await.unwrap();
+        assert_eq!(lang(a.user_id.clone()).await, "en");
+        assert_eq!(two_factor_enrolled(&h.app, &a).await.unwrap(), Some(false));
+    }
 
     #[test]
     fn recovery_codes_have_their_own_form() {

@@ -129,6 +129,14 @@ impl Store {
         Ok(row.and_then(|(m, d)| m.map(|m| (m, d))))
     }
 
+    /// One tenant's active version.
+    pub async fn active_policy(&self, tenant_id: &str) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("SELECT version FROM policy_active WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
     /// Every tenant's active version: what the policy watcher compares against.
     pub async fn active_policies(&self) -> sqlx::Result<Vec<(String, i64)>> {
         sqlx::query_as("SELECT tenant_id, version FROM policy_active")

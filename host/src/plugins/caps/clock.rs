@@ -2,9 +2,9 @@
 
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, Setup, View};
 use crate::plugins::abi::latest::clock::{self, Host};
-use crate::plugins::runtime::CallState;
 
 /// The call's logical time: a job's due time, otherwise the call's start.
 pub struct State {

@@ -4,11 +4,11 @@
 use serde_json::{Map, json};
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, View, admit, invalid, wit_error};
 use crate::customers as svc;
 use crate::plugins::abi::latest::Error;
 use crate::plugins::abi::latest::consent::{self, Host, PurposeState, Status};
-use crate::plugins::runtime::CallState;
 
 /// Consent is read and changed through the customer request path, with its state.
 pub use super::customers::{State, configure};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, Setup, View, admit, invalid, wit_error};
 use crate::app::{Actor, App};
 use crate::customers::{self as svc, CustomerView, ListQuery};
@@ -14,7 +15,6 @@ use crate::plugins::abi::latest::customers::{
     self as binding, ConsentFlag, Customer, CustomerChanges, CustomerPage, FieldChange, Host,
     InteractionKind, NewInteraction, PersonalField, Region, SearchQuery,
 };
-use crate::plugins::runtime::CallState;
 
 /// The customer request path, as the acting member through the plugin.
 pub struct State {

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, Setup, View, admit, invalid};
 use crate::app::{Actor, App};
 use crate::events::Emitted;
 use crate::plugins::abi::latest::events::{self as binding, Host};
 use crate::plugins::abi::latest::{Error, LimitInfo};
-use crate::plugins::runtime::CallState;
 
 /// Events per call, and bytes per payload.
 const MAX_EVENTS: usize = 100;
@@ -93,7 +93,7 @@ impl Host for View<'_, State> {
                     id: None,
                     fields: None,
                 },
-                serde_json::json!({"channel": "plugin"}),
+                serde_json::json!({}),
             )
             .await
         {

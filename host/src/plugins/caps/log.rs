@@ -8,9 +8,9 @@ use std::task::{Context, Poll};
 
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, Setup, View};
 use crate::plugins::abi::latest::log::{self as binding, Host, Level};
-use crate::plugins::runtime::CallState;
 use crate::store::Store;
 
 /// The call's log (stdout and stderr write into it whatever the grants).

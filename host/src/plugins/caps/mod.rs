@@ -24,10 +24,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::abi::latest::{Error, FieldError, Label, LimitInfo};
-use super::runtime::{CallState, Limits};
+use super::limits::{Limiter, Limits};
 use crate::app::{Actor, App};
 use crate::error::{AppError, ErrorKind};
 
@@ -249,4 +250,25 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
 
 pub(crate) fn label(en: String) -> Label {
     Label { en, zh_hans: None }
+}
+
+/// The store data of one invocation (what Wasmtime hands every host call): everything it may touch: the states of its granted capabilities, the host-call
+/// count they share, the log, and the sandbox's own bookkeeping (limits, WASI, resources).
+pub struct CallState {
+    pub(crate) calls: HostCalls,
+    pub(crate) factors: Factors,
+    /// Where the plugin's log lines, stdout and stderr go.
+    pub(crate) log: log::LogBuffer,
+    pub(crate) limiter: Limiter,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
 }

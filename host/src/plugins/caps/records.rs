@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::{Capability, Factor, Setup, View, admit, invalid, wit_error};
 use crate::app::{Actor, App};
 use crate::audit;
@@ -17,7 +18,6 @@ use crate::plugins::abi::latest::records::{
     self as binding, Document, DocumentPage, DocumentQuery, Host, IndexValue,
 };
 use crate::plugins::abi::latest::{Error, LimitInfo};
-use crate::plugins::runtime::CallState;
 use crate::policy::{Decision, Resource};
 use crate::store::{OverQuota, QueryBudget, RecordRow, StorageQuota, now_ms};
 use crate::vault::{FieldRef, SealingKey, TenantKeys};
@@ -144,7 +144,7 @@ impl Cx<'_> {
                     id: Some(self.scope(collection)),
                     fields: None,
                 },
-                serde_json::json!({"channel": "plugin"}),
+                serde_json::json!({}),
             )
             .await
     }
@@ -204,14 +204,7 @@ impl Cx<'_> {
     }
 
     fn audit_event(&self, action: &str, id: &str, d: &Decision, detail: Value) -> audit::Event {
-        audit::Event {
-            actor: self.actor.audit_name(),
-            action: action.into(),
-            resource: format!("record/{id}"),
-            decision: "allow".into(),
-            policy_version: d.policy_version.clone(),
-            detail,
-        }
+        self.actor.audit(action, format!("record/{id}"), d, detail)
     }
 }
 
@@ -368,6 +361,8 @@ impl Host for View<'_, State> {
         Ok(answer(r))
     }
 
+    /// Long because its steps are one document's: the version check, the sealing, then the
+    /// quota-checked write and its audit record in one transaction.
     async fn replace(
         &mut self,
         collection: String,
@@ -504,35 +499,9 @@ impl Host for View<'_, State> {
             Ok(i) => i,
             Err(e) => return Ok(Err(e)),
         };
-        if !(1..=100).contains(&query.limit) {
-            return Ok(Err(invalid("limit", "must be between 1 and 100")));
-        }
-        // One condition per indexed field at most: each is a join the database runs.
-        let mut fields = std::collections::BTreeSet::new();
-        if let Some(c) = query
-            .conditions
-            .iter()
-            .find(|c| !fields.insert(c.field.as_str()))
-        {
-            return Ok(Err(invalid(
-                "field",
-                format!("`{}` is given more than one condition", c.field),
-            )));
-        }
-        if let Some(c) = query
-            .conditions
-            .iter()
-            .find(|c| !indexed.contains(&c.field))
-        {
-            return Ok(Err(invalid(
-                "field",
-                format!("`{}` is not an indexed field of {collection}", c.field),
-            )));
-        }
-        let after = match query.cursor.as_deref().map(parse_cursor) {
-            None => None,
-            Some(Some(c)) => Some(c),
-            Some(None) => return Ok(Err(invalid("cursor", "is not a cursor of this query"))),
+        let after = match check_query(&indexed, &collection, &query) {
+            Ok(after) => after,
+            Err(e) => return Ok(Err(e)),
         };
         let cx = s.cx();
         let r: AppResult<Result<DocumentPage, Error>> = async {
@@ -592,6 +561,45 @@ impl Host for View<'_, State> {
         }
         .await;
         Ok(answer(r))
+    }
+}
+
+/// A query's shape, checked before anything runs: the page size, at most one condition per
+/// field and only on indexed fields (each is a join the database runs), a cursor of this query.
+/// Returns where the page starts.
+fn check_query(
+    indexed: &[String],
+    collection: &str,
+    query: &DocumentQuery,
+) -> Result<Option<(i64, String)>, Error> {
+    if !(1..=100).contains(&query.limit) {
+        return Err(invalid("limit", "must be between 1 and 100"));
+    }
+    let mut fields = std::collections::BTreeSet::new();
+    if let Some(c) = query
+        .conditions
+        .iter()
+        .find(|c| !fields.insert(c.field.as_str()))
+    {
+        return Err(invalid(
+            "field",
+            format!("`{}` is given more than one condition", c.field),
+        ));
+    }
+    if let Some(c) = query
+        .conditions
+        .iter()
+        .find(|c| !indexed.contains(&c.field))
+    {
+        return Err(invalid(
+            "field",
+            format!("`{}` is not an indexed field of {collection}", c.field),
+        ));
+    }
+    match query.cursor.as_deref().map(parse_cursor) {
+        None => Ok(None),
+        Some(Some(c)) => Ok(Some(c)),
+        Some(None) => Err(invalid("cursor", "is not a cursor of this query")),
     }
 }
 

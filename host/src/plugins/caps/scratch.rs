@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use wasmtime::component::Linker;
 
+use super::CallState;
 use super::Setup;
-use crate::plugins::runtime::CallState;
 
 /// The directory the call's WASI context opens as `/scratch`.
 pub struct State {

@@ -38,7 +38,7 @@ use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, io, random, sockets};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
-use crate::plugins::runtime::CallState;
+use super::CallState;
 
 struct Io;
 

@@ -35,15 +35,10 @@ enum AccountNote {
 async fn render_account(s: &AppState, who: &Authenticated, note: AccountNote) -> Response {
     let lang = who.actor.lang.clone();
     let lang = lang.as_str();
-    let enrolled = match s
-        .app
-        .store
-        .user_by_id(&who.actor.tenant_id, &who.actor.user_id)
-        .await
-    {
-        Ok(Some(u)) => u.totp_secret.is_some(),
+    let enrolled = match crate::sessions::two_factor_enrolled(&s.app, &who.actor).await {
+        Ok(Some(enrolled)) => enrolled,
         Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return error_page(lang, Some(who), &e.into()),
+        Err(e) => return error_page(lang, Some(who), &e),
     };
     let left = if enrolled {
         crate::sessions::recovery_codes_left(&s.app, &who.actor)

@@ -16,7 +16,7 @@ use crate::plugins::abi::latest::types::Label;
 use crate::plugins::abi::latest::ui::{
     Block, ButtonTarget, Cell, ChartKind, FieldKind, Rule, Screen, ScreenRef, Tone,
 };
-use crate::plugins::lifecycle;
+use crate::plugins::{invoke, lifecycle};
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
 use crate::server::error::HttpStatus;
@@ -76,7 +76,7 @@ async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)
                     id: Some(format!("{}/{}", p.name, sc.name)),
                     fields: None,
                 },
-                context: serde_json::json!({"channel": "web"}),
+                context: serde_json::json!({}),
             };
             if !s.app.pdp.decide(&input).await.allow {
                 continue;
@@ -122,7 +122,7 @@ pub(super) async fn apps(
                 id: None,
                 fields: None,
             },
-            serde_json::json!({"channel": "web"}),
+            serde_json::json!({}),
         )
         .await;
     if let Err(e) = allowed {
@@ -164,7 +164,7 @@ pub(super) async fn show(
         screen: screen.clone(),
         params: params.clone(),
     };
-    match lifecycle::render(&s.app, &who.actor, &plugin, &screen, params).await {
+    match invoke::render(&s.app, &s.plugins, &who.actor, &plugin, &screen, params).await {
         Ok(sc) => render_page(&s, &who, &plugin, &origin, &sc, None).await,
         Err(e) => error_page(&who.actor.lang, Some(&who), &e),
     }
@@ -207,14 +207,17 @@ pub(super) async fn act(
     // What was offered is checked here; the plugin is called only with a submission that fits.
     let issues = forms::check(&offer, row.as_deref(), &inputs);
     let result = if issues.is_empty() {
-        lifecycle::act(
+        invoke::act(
             &s.app,
+            &s.plugins,
             &who.actor,
             &plugin,
             &action,
-            origin.clone(),
-            row,
-            inputs.clone(),
+            invoke::Submission {
+                origin: origin.clone(),
+                row,
+                inputs: inputs.clone(),
+            },
         )
         .await
     } else {
@@ -334,8 +337,9 @@ impl Done<'_> {
     }
 
     async fn origin_screen(&self) -> Result<Screen, AppError> {
-        lifecycle::render(
+        invoke::render(
             &self.s.app,
+            &self.s.plugins,
             &self.who.actor,
             self.plugin,
             &self.origin.screen,

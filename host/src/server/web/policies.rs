@@ -14,17 +14,8 @@ use crate::policy_admin::{self, PolicySet, Refusal};
 use crate::server::AppState;
 use crate::server::auth::Authenticated;
 use crate::server::error::HttpStatus;
-use crate::server::policies::{DecisionEntry, decision_query};
+use crate::server::policies::DecisionEntry;
 use crate::store::{DecisionRow, PolicyVersionRow};
-
-fn policy_resource(who: &Authenticated) -> crate::policy::Resource {
-    crate::policy::Resource {
-        kind: "policy".into(),
-        tenant: who.actor.tenant_id.clone(),
-        id: None,
-        fields: None,
-    }
-}
 
 const POLICY_SKELETON: &str = "package crm.tenant\n\n# Narrow the platform baseline here. The decision must always be defined.\ndefault decision := {\"allow\": true, \"reasons\": [], \"obligations\": {\"mask\": [], \"redact\": []}}\n";
 const POLICY_TEST_SKELETON: &str = "package crm.tenant_test\n\ntest_decision_defined if {\n\tdata.crm.tenant.decision with input as {\"action\": \"customer.read\"}\n}\n";
@@ -54,22 +45,8 @@ async fn versions(
     s: &AppState,
     who: &Authenticated,
 ) -> Result<(Vec<PolicyVersionRow>, Option<i64>), AppError> {
-    s.app
-        .authorize(
-            &who.actor,
-            "policy.read",
-            policy_resource(who),
-            serde_json::json!({"channel": "web"}),
-        )
-        .await?;
-    let tenant = &who.actor.tenant_id;
-    let versions = s.app.store.policy_versions(tenant).await?;
-    let active = s.app.store.active_policies().await?;
-    let active = active
-        .into_iter()
-        .find(|(t, _)| t == tenant)
-        .map(|(_, v)| v);
-    Ok((versions, active))
+    let h = policy_admin::history::history(&s.app, &who.actor).await?;
+    Ok((h.versions, h.active))
 }
 
 /// The editor: `files` as submitted, else the active version's, else a skeleton to start from.
@@ -192,12 +169,12 @@ pub(super) async fn policies_submit(
     let note = f.get("note").map(String::as_str).unwrap_or_default();
     let app = &s.app;
     let outcome = match f.get("op").map(String::as_str) {
-        Some("publish") => match policy_admin::publish(app, &who.actor, "web", &set, note).await {
+        Some("publish") => match policy_admin::publish(app, &who.actor, &set, note).await {
             Ok(Ok(p)) => EditorOutcome::Published(p.version),
             Ok(Err(r)) => EditorOutcome::Tests(Err(r)),
             Err(e) => EditorOutcome::Error(e.message),
         },
-        _ => match policy_admin::test_draft(app, &who.actor, "web", &set).await {
+        _ => match policy_admin::test_draft(app, &who.actor, &set).await {
             Ok(r) => EditorOutcome::Tests(r),
             Err(e) => EditorOutcome::Error(e.message),
         },
@@ -216,28 +193,16 @@ pub(super) async fn decisions_page(
     };
     let q = query_map(&uri);
     let lang = lang_of(Some(&who), &q);
-    if let Err(e) = s
-        .app
-        .authorize(
-            &who.actor,
-            "decision.read",
-            policy_resource(&who),
-            serde_json::json!({"channel": "web"}),
-        )
-        .await
-    {
-        return error_page(&lang, Some(&who), &e);
-    }
     // The form sends every field; an empty one is no filter.
     let filters = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .filter(|(k, v)| k != "lang" && !v.is_empty());
-    let (status, rows, error) = match decision_query(filters) {
-        Err(e) => (e.status(), vec![], Some(e.message)),
-        Ok(query) => match s.app.store.decisions(&who.actor.tenant_id, &query).await {
+    let (status, rows, error) =
+        match crate::policy_admin::decisions(&s.app, &who.actor, filters).await {
             Ok(rows) => (StatusCode::OK, rows, None),
-            Err(e) => return error_page(&lang, Some(&who), &e.into()),
-        },
-    };
+            // Refused filters are shown on the form; a refusal of the reader is the error page.
+            Err(e) if e.code == "invalid_query" => (e.status(), vec![], Some(e.message)),
+            Err(e) => return error_page(&lang, Some(&who), &e),
+        };
     let body = html! {
         h1 { (t(&lang, "decisions")) }
         p.muted { (t(&lang, "decisions_help")) }

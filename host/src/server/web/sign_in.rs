@@ -162,8 +162,8 @@ pub(super) async fn set_lang(
     } else {
         "en"
     };
-    if let Err(e) = s.app.store.set_lang(&who.actor.user_id, lang).await {
-        return error_page(lang, Some(&who), &e.into());
+    if let Err(e) = crate::sessions::set_lang(&s.app, &who.actor, lang).await {
+        return error_page(lang, Some(&who), &e);
     }
     Redirect::to("/customers").into_response()
 }
