@@ -539,6 +539,9 @@ async fn take_lookup(
     Err(e)
 }
 
+/// Changes a customer's fields as the decision allows (`customer.update`): decide, reseal each
+/// changed field under the customer's key, write, audit and publish the change, in one
+/// transaction; its steps are one change's, hence the length.
 pub async fn update(
     app: &App,
     actor: &Actor,

@@ -189,7 +189,9 @@ fn names(caps: impl IntoIterator<Item = Capability>) -> String {
 }
 
 /// Installs a new plugin, or (with `upgrade` naming it) replaces an installed one with a new
-/// version. Nothing is written unless every check passes.
+/// version. Nothing is written unless every check passes; the checks run in the order an upload
+/// is refused by (bytes, manifest, name and version, grants, limits, signature, linking), and
+/// the write and its audit record are one transaction, hence the length.
 pub async fn install(
     app: &Arc<App>,
     rt: &Arc<Runtime>,
