@@ -96,6 +96,21 @@ async fn bad_json_bodies_get_clear_errors_and_write_nothing() {
         (st, v["error"]["code"].as_str()),
         (413, Some("payload_too_large"))
     );
+    // The unread body leaves the connection unusable, and the answer says so: a client that
+    // reused it would race the server's close with its next request.
+    let r = s
+        .http
+        .post(format!("{}/api/v1/customers", s.url))
+        .bearer_auth(&t)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     // Unknown query parameters and routes.
     let (st, v) = s.get("/api/v1/customers?colour=red", Some(&t)).await;
     assert_eq!(

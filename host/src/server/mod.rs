@@ -81,7 +81,9 @@ async fn fallback(req: Request) -> Response {
 /// Strict headers on every response: no framing, no sniffing, no third-party anything.
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
+    let http1 = req.version() <= axum::http::Version::HTTP_11;
     let mut resp = next.run(req).await;
+    let too_large = resp.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE;
     crate::metrics::http_response(resp.status().as_u16());
     // axum's own refusals (a path, query or body it cannot read, a method a route lacks, a
     // body over the limit) are plain text or empty: under /api/ every answer is the JSON shape.
@@ -114,6 +116,11 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     set(h, "cross-origin-resource-policy", "same-origin");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, "cache-control", "no-store");
+    }
+    // A body refused for its size is left unread, so the connection cannot carry another
+    // request: the client is told so, or its next request races the server's close.
+    if http1 && too_large {
+        set(h, "connection", "close");
     }
     if state.tls {
         set(
