@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "policy_admin",
         "tenants",
         "oversight",
+        "privacy",
     ],
     // Use cases built on other use cases (plugins reach customers through the same path).
     &["import", "plugins"],

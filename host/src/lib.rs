@@ -16,6 +16,7 @@ pub mod oversight;
 pub mod plugins;
 pub mod policy;
 pub mod policy_admin;
+pub mod privacy;
 pub mod ratelimit;
 pub mod server;
 pub mod sessions;
