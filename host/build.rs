@@ -25,6 +25,8 @@ const FIRST_PARTY: [&str; 5] = [
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CRM_PLUGINS_TARGET_DIR");
+    // `sqlx::migrate!` embeds the migrations: a new one must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let plugins = manifest
         .join("..")

@@ -68,6 +68,26 @@ impl Harness {
         }
     }
 
+    /// A second tenant's id (with no staff and no customers).
+    pub async fn other_tenant(&self) -> String {
+        crate::tenants::create_tenant(&self.app, "other", "Other TV")
+            .await
+            .expect("tenant")
+            .id
+    }
+
+    /// A new customer of the tenant in `region`, created by a sales member.
+    pub async fn customer(&self, region: &str) -> String {
+        let sales = self.member("sales", false).await;
+        let body = serde_json::json!({"name": "Ada Example", "region": region});
+        let changes = crate::customers::validate::changes(body.as_object().expect("object"), true)
+            .expect("valid customer");
+        crate::customers::create(&self.app, &sales, &changes)
+            .await
+            .expect("customer")
+            .id
+    }
+
     /// The tenant's audit records, oldest first, as (actor, action, decision, policy version).
     pub async fn audited(&self) -> Vec<(String, String, String, String)> {
         let mut records = crate::audit::list(&self.app.store, &self.tenant.id, 500, None)

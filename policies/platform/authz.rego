@@ -51,6 +51,9 @@ action_roles := {
 	"policy.read": {"admin", "compliance"},
 	"policy.publish": {"admin", "compliance"},
 	"decision.read": {"admin", "compliance"},
+	# Data-subject requests: the queue and a request's timeline; opening and working on them.
+	"privacy.read": {"admin", "compliance"},
+	"privacy.manage": {"admin", "compliance"},
 	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
 	"self.mfa.enroll": all_roles,
 	"self.token.create": all_roles,

@@ -43,6 +43,8 @@ matrix := {
 	"audit.verify": {"admin", "compliance"},
 	"user.manage": {"admin"},
 	"tenant.admin": {"admin"},
+	"privacy.read": {"admin", "compliance"},
+	"privacy.manage": {"admin", "compliance"},
 }
 
 has_reason_prefix(d, prefix) if {

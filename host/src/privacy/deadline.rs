@@ -15,7 +15,9 @@
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 
 /// The law a request is answered under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Regime {
     Gdpr,
@@ -155,7 +157,7 @@ pub fn extend(d: &Deadlines, today: NaiveDate) -> Result<NaiveDate, String> {
 }
 
 /// How a request stands against its deadline, for the queue at a glance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     Overdue,

@@ -1,7 +1,501 @@
-//! Data-subject rights (GDPR, CCPA, PIPL): the rules a request follows. So far the pure parts
-//! the rest builds on: when each regime wants an answer ([`deadline`]) and the states a request
-//! moves through ([`request`]). Storage, screens, exports and erasure across plugins come next
-//! (issue 21).
+//! Data-subject rights (GDPR, CCPA, PIPL): requests a person makes about their data, opened and
+//! worked on by compliance staff. Each operation is one function that the API, the screens and
+//! the CLI share: it checks its input, asks the policy (`privacy.read`, `privacy.manage`), and
+//! writes the change, its timeline step and its audit record in one transaction.
+//!
+//! [`deadline`] says when each regime wants an answer, [`request`] the states a request moves
+//! through. Still to come (issue 21): finding the person by email or phone, exports, erasure
+//! across plugins, restriction, the consent ledger, retention and legal holds, tenants' own
+//! periods (the law's apply until then), screens and the API.
 
 pub mod deadline;
 pub mod request;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::app::{Actor, App};
+use crate::audit;
+use crate::error::{AppError, AppResult};
+use crate::policy::{Decision, Resource};
+use crate::store::{PrivacyRequestRow, PrivacyStepRow};
+use deadline::{Deadlines, Periods, Regime, Urgency};
+use request::{Kind, State, Step};
+
+/// The longest reason or verification note staff may write (ids and methods, not documents).
+pub const MAX_NOTE_CHARS: usize = 500;
+/// The most requests the queue shows at once.
+pub const QUEUE_LIMIT: i64 = 500;
+
+/// What staff open a request with.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    /// The customer's id.
+    pub customer: String,
+    pub kind: Kind,
+    /// How the person's identity was (or will be) verified: a method, never a copy of a document.
+    #[serde(default)]
+    pub verification: String,
+}
+
+/// A request as staff see it: where it stands and by when it must be answered.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub customer: String,
+    pub kind: Kind,
+    pub regime: Regime,
+    pub state: State,
+    /// Milliseconds since the epoch.
+    pub received_at: i64,
+    pub acknowledge_by: Option<NaiveDate>,
+    /// The date the answer is due: the extended one once extended.
+    pub due: NaiveDate,
+    /// How the request stands against `due` (none once it is closed).
+    pub urgency: Option<Urgency>,
+    pub verification: String,
+    pub opened_by: String,
+}
+
+fn resource(actor: &Actor, id: Option<&str>) -> Resource {
+    Resource {
+        kind: "privacy_request".into(),
+        tenant: actor.tenant_id.clone(),
+        id: id.map(str::to_string),
+        fields: None,
+    }
+}
+
+async fn authorize(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    id: Option<&str>,
+) -> AppResult<Decision> {
+    app.authorize(actor, action, resource(actor, id), serde_json::json!({}))
+        .await
+}
+
+/// A note staff write: bounded, one line of text.
+fn check_note(field: &str, text: &str, required: bool) -> AppResult<String> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            format!("field `{field}` is required"),
+        ));
+    }
+    if text.chars().count() > MAX_NOTE_CHARS || text.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            format!("field `{field}` must be one line of at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+fn today(now: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now)
+        .map(|d| d.date_naive())
+        .unwrap_or_default()
+}
+
+fn parse_date(s: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppError::integrity())
+}
+
+/// A stored name (`in_progress`, `gdpr`, …) as its enum.
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> AppResult<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| AppError::integrity())
+}
+
+fn view(row: &PrivacyRequestRow, today: NaiveDate) -> AppResult<RequestView> {
+    let state: State = parse(&row.state)?;
+    let due = parse_date(if state == State::Extended {
+        &row.extended_to
+    } else {
+        &row.answer_by
+    })?;
+    Ok(RequestView {
+        id: row.id.clone(),
+        customer: row.customer_id.clone(),
+        kind: parse(&row.kind)?,
+        regime: parse(&row.regime)?,
+        state,
+        received_at: row.received_at,
+        acknowledge_by: row.acknowledge_by.as_deref().map(parse_date).transpose()?,
+        due,
+        urgency: state.is_open().then(|| deadline::urgency(due, today)),
+        verification: row.verification.clone(),
+        opened_by: row.opened_by.clone(),
+    })
+}
+
+fn name_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Opens a request for one of the tenant's customers (`privacy.manage`), its deadlines set by
+/// the customer's region, received `now`.
+pub async fn open(app: &App, actor: &Actor, new: &NewRequest, now: i64) -> AppResult<RequestView> {
+    let verification = check_note("verification", &new.verification, false)?;
+    let decision = authorize(app, actor, "privacy.manage", None).await?;
+    let Some(customer) = app.store.customer(&actor.tenant_id, &new.customer).await? else {
+        return Err(AppError::not_found("customer"));
+    };
+    let periods = Periods::default();
+    let regime = periods.regime_of(&customer.region);
+    let Deadlines {
+        acknowledge_by,
+        answer_by,
+        extended_to,
+    } = deadline::deadlines(regime, today(now), &periods);
+    let row = PrivacyRequestRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: actor.tenant_id.clone(),
+        customer_id: customer.id.clone(),
+        kind: name_of(&new.kind),
+        regime: name_of(&regime),
+        state: name_of(&State::Received),
+        received_at: now,
+        acknowledge_by: acknowledge_by.map(|d| d.to_string()),
+        answer_by: answer_by.to_string(),
+        extended_to: extended_to.to_string(),
+        verification,
+        opened_by: actor.audit_name(),
+        updated_at: now,
+    };
+    let mut tx = app.store.begin().await?;
+    app.store.insert_privacy_request(&mut tx, &row).await?;
+    let step = PrivacyStepRow {
+        seq: 0,
+        at: now,
+        actor: actor.audit_name(),
+        step: "open".into(),
+        state: row.state.clone(),
+        reason: String::new(),
+    };
+    app.store.add_privacy_step(&mut tx, &row.id, &step).await?;
+    let detail =
+        serde_json::json!({"customer": row.customer_id, "kind": row.kind, "regime": row.regime});
+    let event = actor.audit(
+        "privacy.request.open",
+        format!("privacy/{}", row.id),
+        &decision,
+        detail,
+    );
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    view(&row, today(now))
+}
+
+/// Takes a step on a request (`privacy.manage`): verify, start, extend (with a reason, before the
+/// first deadline), complete, refuse (with a reason). A step the request's state does not allow
+/// is refused, and of two staff members taking a step at once, one wins.
+pub async fn take_step(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    step: Step,
+    reason: &str,
+    now: i64,
+) -> AppResult<RequestView> {
+    let reason = check_note("reason", reason, step.needs_reason())?;
+    let decision = authorize(app, actor, "privacy.manage", Some(id)).await?;
+    let Some(mut row) = app.store.privacy_request(&actor.tenant_id, id).await? else {
+        return Err(AppError::not_found("privacy request"));
+    };
+    let current = view(&row, today(now))?;
+    let next = current.state.after(step).map_err(AppError::conflict)?;
+    if step == Step::Extend {
+        let d = Deadlines {
+            acknowledge_by: current.acknowledge_by,
+            answer_by: parse_date(&row.answer_by)?,
+            extended_to: parse_date(&row.extended_to)?,
+        };
+        deadline::extend(&d, today(now)).map_err(AppError::conflict)?;
+    }
+    let mut tx = app.store.begin().await?;
+    let (from, to) = (name_of(&current.state), name_of(&next));
+    if !app
+        .store
+        .move_privacy_request(&mut tx, &actor.tenant_id, id, &from, &to, now)
+        .await?
+    {
+        return Err(AppError::conflict(
+            "the request changed meanwhile; reload it",
+        ));
+    }
+    let record = PrivacyStepRow {
+        seq: 0,
+        at: now,
+        actor: actor.audit_name(),
+        step: name_of(&step),
+        state: to.clone(),
+        reason,
+    };
+    app.store.add_privacy_step(&mut tx, id, &record).await?;
+    let action = format!("privacy.request.{}", record.step);
+    let detail = serde_json::json!({"from": from, "to": to});
+    let event = actor.audit(&action, format!("privacy/{id}"), &decision, detail);
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    row.state = to;
+    row.updated_at = now;
+    view(&row, today(now))
+}
+
+/// The tenant's requests (`privacy.read`): open ones first, soonest due first.
+pub async fn queue(app: &App, actor: &Actor, now: i64) -> AppResult<Vec<RequestView>> {
+    let decision = authorize(app, actor, "privacy.read", None).await?;
+    let rows = app
+        .store
+        .privacy_requests(&actor.tenant_id, QUEUE_LIMIT)
+        .await?;
+    let views = rows
+        .iter()
+        .map(|r| view(r, today(now)))
+        .collect::<AppResult<Vec<_>>>()?;
+    let detail = serde_json::json!({"count": views.len()});
+    let event = actor.audit("privacy.read", "privacy".into(), &decision, detail);
+    app.audit.record(&actor.tenant_id, &event).await?;
+    Ok(views)
+}
+
+/// One request with its timeline (`privacy.read`).
+pub async fn show(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> AppResult<(RequestView, Vec<PrivacyStepRow>)> {
+    let decision = authorize(app, actor, "privacy.read", Some(id)).await?;
+    let Some(row) = app.store.privacy_request(&actor.tenant_id, id).await? else {
+        return Err(AppError::not_found("privacy request"));
+    };
+    let steps = app.store.privacy_steps(id).await?;
+    let event = actor.audit(
+        "privacy.read",
+        format!("privacy/{id}"),
+        &decision,
+        serde_json::json!({}),
+    );
+    app.audit.record(&actor.tenant_id, &event).await?;
+    Ok((view(&row, today(now))?, steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::testing::Harness;
+
+    /// 2026-12-04, a Friday, at noon UTC.
+    const NOW: i64 = 1_796_385_600_000;
+    const DAY: i64 = 86_400_000;
+
+    fn new(customer: &str, kind: Kind) -> NewRequest {
+        NewRequest {
+            customer: customer.into(),
+            kind,
+            verification: "code sent to the email on file".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn compliance_opens_and_works_a_request_through_its_states_with_its_regimes_deadlines() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let (eu, us) = (h.customer("EU").await, h.customer("US").await);
+
+        let r = open(&h.app, &compliance, &new(&eu, Kind::Access), NOW)
+            .await
+            .unwrap();
+        assert_eq!((r.regime, r.state), (Regime::Gdpr, State::Received));
+        assert_eq!(r.due.to_string(), "2027-01-04");
+        assert_eq!(r.urgency, Some(Urgency::OnTrack));
+        let c = open(&h.app, &compliance, &new(&us, Kind::Erasure), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            c.acknowledge_by.map(|d| d.to_string()).as_deref(),
+            Some("2026-12-18")
+        );
+
+        // Work before verification, and an extension without a reason, are refused.
+        let e = take_step(&h.app, &compliance, &r.id, Step::Start, "", NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        let e = take_step(&h.app, &compliance, &r.id, Step::Extend, " ", NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "invalid_request");
+        for step in [Step::Verify, Step::Start] {
+            take_step(&h.app, &compliance, &r.id, step, "", NOW)
+                .await
+                .unwrap();
+        }
+        let x = take_step(
+            &h.app,
+            &compliance,
+            &r.id,
+            Step::Extend,
+            "archive is large",
+            NOW + DAY,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (x.state, x.due.to_string()),
+            (State::Extended, "2027-03-04".into())
+        );
+        let done = take_step(
+            &h.app,
+            &compliance,
+            &r.id,
+            Step::Complete,
+            "",
+            NOW + 2 * DAY,
+        )
+        .await
+        .unwrap();
+        assert_eq!((done.state, done.urgency), (State::Completed, None));
+        let e = take_step(&h.app, &compliance, &r.id, Step::Refuse, "late", NOW)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("already completed"), "{}", e.message);
+
+        // Too late to extend: the first deadline has passed.
+        take_step(&h.app, &compliance, &c.id, Step::Verify, "", NOW)
+            .await
+            .unwrap();
+        let e = take_step(
+            &h.app,
+            &compliance,
+            &c.id,
+            Step::Extend,
+            "busy",
+            NOW + 46 * DAY,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.message.contains("has passed"), "{}", e.message);
+
+        let (shown, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
+        assert_eq!(shown.state, State::Completed);
+        let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(names, ["open", "verify", "start", "extend", "complete"]);
+        assert_eq!(steps[3].reason, "archive is large");
+        let q = queue(&h.app, &compliance, NOW + 50 * DAY).await.unwrap();
+        assert_eq!(q[0].id, c.id, "open requests first");
+        assert_eq!(q[0].urgency, Some(Urgency::Overdue));
+    }
+
+    #[tokio::test]
+    async fn others_are_refused_and_nothing_is_half_done() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let customer = h.customer("CN").await;
+        let r = open(&h.app, &compliance, &new(&customer, Kind::Restriction), NOW)
+            .await
+            .unwrap();
+        assert_eq!(r.regime, Regime::Pipl);
+
+        for role in ["sales", "support", "marketing"] {
+            let actor = h.member(role, true).await;
+            let e = open(&h.app, &actor, &new(&customer, Kind::Access), NOW)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Forbidden, "{role} opens");
+            let e = take_step(&h.app, &actor, &r.id, Step::Verify, "", NOW)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Forbidden, "{role} steps");
+        }
+        let admin = h.member("admin", false).await;
+        assert_eq!(
+            queue(&h.app, &admin, NOW).await.unwrap().len(),
+            1,
+            "admins may read"
+        );
+        take_step(&h.app, &admin, &r.id, Step::Verify, "", NOW)
+            .await
+            .unwrap();
+
+        let e = open(
+            &h.app,
+            &compliance,
+            &new("no-such-customer", Kind::Access),
+            NOW,
+        )
+        .await;
+        assert_eq!(e.unwrap_err().kind, ErrorKind::NotFound);
+        let e = take_step(
+            &h.app,
+            &compliance,
+            "no-such-request",
+            Step::Verify,
+            "",
+            NOW,
+        )
+        .await;
+        assert_eq!(e.unwrap_err().kind, ErrorKind::NotFound);
+        let mut bad = new(&customer, Kind::Access);
+        bad.verification = "x".repeat(MAX_NOTE_CHARS + 1);
+        assert_eq!(
+            open(&h.app, &compliance, &bad, NOW).await.unwrap_err().code,
+            "invalid_request"
+        );
+
+        // Another tenant's compliance officer sees nothing of this one's requests.
+        let mut outsider = compliance.clone();
+        outsider.tenant_id = h.other_tenant().await;
+        assert!(queue(&h.app, &outsider, NOW).await.unwrap().is_empty());
+        let e = show(&h.app, &outsider, &r.id, NOW).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = open(&h.app, &outsider, &new(&customer, Kind::Access), NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+
+        let (_, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
+        assert_eq!(
+            steps.len(),
+            2,
+            "open and the admin's verify; refused steps leave only their audit records"
+        );
+        let audited = h.audited().await;
+        assert!(
+            audited
+                .iter()
+                .any(|a| a.1 == "privacy.manage" && a.2 == "deny")
+        );
+        assert!(
+            audited
+                .iter()
+                .any(|a| a.1 == "privacy.request.open" && a.2 == "allow")
+        );
+    }
+
+    /// Two staff members verifying one request at once: one step is taken, the other refused.
+    #[tokio::test]
+    async fn the_same_step_sent_at_once_is_taken_once() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let customer = h.customer("EU").await;
+        let r = open(&h.app, &compliance, &new(&customer, Kind::Erasure), NOW)
+            .await
+            .unwrap();
+        let tries = (0..10).map(|_| take_step(&h.app, &compliance, &r.id, Step::Verify, "", NOW));
+        let results = futures_util::future::join_all(tries).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        let (_, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
+        assert_eq!(steps.len(), 2);
+    }
+}

@@ -1,0 +1,153 @@
+//! Data-subject requests and their timelines.
+
+use super::{Store, Tx};
+
+/// A request as stored (dates as `YYYY-MM-DD`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PrivacyRequestRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub regime: String,
+    pub state: String,
+    pub received_at: i64,
+    pub acknowledge_by: Option<String>,
+    pub answer_by: String,
+    pub extended_to: String,
+    pub verification: String,
+    pub opened_by: String,
+    pub updated_at: i64,
+}
+
+/// One step of a request's timeline.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct PrivacyStepRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub step: String,
+    pub state: String,
+    pub reason: String,
+}
+
+const COLUMNS: &str = "id, tenant_id, customer_id, kind, regime, state, received_at, acknowledge_by, \
+     answer_by, extended_to, verification, opened_by, updated_at";
+
+impl Store {
+    pub async fn insert_privacy_request(
+        &self,
+        tx: &mut Tx,
+        r: &PrivacyRequestRow,
+    ) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO privacy_requests ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&r.id)
+        .bind(&r.tenant_id)
+        .bind(&r.customer_id)
+        .bind(&r.kind)
+        .bind(&r.regime)
+        .bind(&r.state)
+        .bind(r.received_at)
+        .bind(&r.acknowledge_by)
+        .bind(&r.answer_by)
+        .bind(&r.extended_to)
+        .bind(&r.verification)
+        .bind(&r.opened_by)
+        .bind(r.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn privacy_request(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> sqlx::Result<Option<PrivacyRequestRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM privacy_requests WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// The tenant's requests, open ones first by their answer date, then the newest closed ones.
+    pub async fn privacy_requests(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+    ) -> sqlx::Result<Vec<PrivacyRequestRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM privacy_requests WHERE tenant_id = $1 \
+             ORDER BY CASE WHEN state IN ('completed', 'refused') THEN 1 ELSE 0 END, \
+             CASE WHEN state = 'extended' THEN extended_to ELSE answer_by END, received_at DESC \
+             LIMIT $2"
+        ))
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Moves a request from `from` to its next state, inside the step's transaction; `false`
+    /// when another step moved it first (so two staff members cannot both take one step).
+    pub async fn move_privacy_request(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        id: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE privacy_requests SET state = $1, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND state = $5",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn add_privacy_step(
+        &self,
+        tx: &mut Tx,
+        request_id: &str,
+        step: &PrivacyStepRow,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO privacy_request_steps (request_id, seq, at, actor, step, state, reason) \
+             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM privacy_request_steps \
+             WHERE request_id = $1), $2, $3, $4, $5, $6)",
+        )
+        .bind(request_id)
+        .bind(step.at)
+        .bind(&step.actor)
+        .bind(&step.step)
+        .bind(&step.state)
+        .bind(&step.reason)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn privacy_steps(&self, request_id: &str) -> sqlx::Result<Vec<PrivacyStepRow>> {
+        sqlx::query_as(
+            "SELECT seq, at, actor, step, state, reason FROM privacy_request_steps \
+             WHERE request_id = $1 ORDER BY seq",
+        )
+        .bind(request_id)
+        .fetch_all(self.pool())
+        .await
+    }
+}
