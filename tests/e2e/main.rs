@@ -15,6 +15,7 @@ mod plugins_hostile;
 mod plugins_install;
 mod plugins_screens;
 mod policies;
+mod privacy;
 mod python_plugin;
 mod roles;
 mod schema;

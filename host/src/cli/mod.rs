@@ -8,6 +8,7 @@ mod bench;
 mod import;
 mod plugin;
 mod policy;
+mod privacy;
 mod serve;
 
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ enum Command {
     /// Install, list, upgrade, enable, disable and uninstall a tenant's plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
+    /// Data-subject requests: list, open, and take steps on them.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCmd),
     /// Runs one policy job (check, test or build a tenant's Rego) from standard input, under
     /// limits; the server starts it (see `policy_admin::sandbox`).
     #[command(hide = true)]
@@ -244,6 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(cmd) => policy::run(cmd).await,
         Command::PolicyJob => Ok(crm::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => plugin::run(cmd).await,
+        Command::Privacy(cmd) => privacy::run(cmd).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -8,6 +8,7 @@ mod listener;
 mod openapi;
 mod plugins;
 mod policies;
+mod privacy;
 mod schemas;
 mod web;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(policies::routes())
         .merge(plugins::routes())
+        .merge(privacy::routes())
         .merge(web::routes())
         .route(
             "/healthz",

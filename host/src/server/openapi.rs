@@ -12,7 +12,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi, PartialSchema};
 
-use super::{api, plugins, policies};
+use super::{api, plugins, policies, privacy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,10 @@ use super::{api, plugins, policies};
         plugins::action,
         plugins::trust_key,
         plugins::trust,
+        privacy::queue,
+        privacy::open,
+        privacy::show,
+        privacy::step,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::error::FieldIssue, crate::policy::Obligations)),
     modifiers(&Conventions)

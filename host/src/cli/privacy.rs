@@ -1,0 +1,167 @@
+//! `crm privacy`: data-subject requests from the command line, for scripted use (acting as
+//! `operator:cli`; the same functions as the API and, later, the screens).
+
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+
+use super::DataArgs;
+use crm::app::Actor;
+use crm::privacy::request::{Kind, Step};
+use crm::privacy::{self, NewRequest, RequestView};
+use crm::store::now_ms;
+
+#[derive(Subcommand)]
+pub(super) enum PrivacyCmd {
+    /// List the tenant's requests: open ones first, soonest due first.
+    Requests {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Open a request for a customer (by id).
+    Open {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        customer: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// How the person's identity was verified (a method, not a document).
+        #[arg(long, default_value = "")]
+        verification: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Take a step on a request: verify, start, extend, complete or refuse.
+    Step {
+        id: String,
+        #[arg(long, value_enum)]
+        step: StepArg,
+        /// Why (required to extend or refuse).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum KindArg {
+    Access,
+    Portability,
+    Rectification,
+    Erasure,
+    Restriction,
+    Objection,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum StepArg {
+    Verify,
+    Start,
+    Extend,
+    Complete,
+    Refuse,
+}
+
+pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
+    let fail = |e: crm::error::AppError| anyhow::anyhow!("{}", e.message);
+    match cmd {
+        PrivacyCmd::Requests { tenant, data } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            for r in privacy::queue(&app, &operator, now_ms())
+                .await
+                .map_err(fail)?
+            {
+                print_request(&r);
+            }
+        }
+        PrivacyCmd::Open {
+            tenant,
+            customer,
+            kind,
+            verification,
+            data,
+        } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let new = NewRequest {
+                customer,
+                kind: kind.into(),
+                verification,
+            };
+            let r = privacy::open(&app, &operator, &new, now_ms())
+                .await
+                .map_err(fail)?;
+            print_request(&r);
+        }
+        PrivacyCmd::Step {
+            id,
+            step,
+            reason,
+            tenant,
+            data,
+        } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let r = privacy::take_step(&app, &operator, &id, step.into(), &reason, now_ms())
+                .await
+                .map_err(fail)?;
+            print_request(&r);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A value's name as the API spells it (`in_progress`, `gdpr`, `due_soon`).
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn print_request(r: &RequestView) {
+    println!(
+        "{}\t{}\t{}\t{}\tdue {}{}\tcustomer {}",
+        r.id,
+        name(&r.kind),
+        name(&r.regime),
+        name(&r.state),
+        r.due,
+        r.urgency
+            .map(|u| format!(" ({})", name(&u)))
+            .unwrap_or_default(),
+        r.customer
+    );
+}
+
+impl From<KindArg> for Kind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Access => Kind::Access,
+            KindArg::Portability => Kind::Portability,
+            KindArg::Rectification => Kind::Rectification,
+            KindArg::Erasure => Kind::Erasure,
+            KindArg::Restriction => Kind::Restriction,
+            KindArg::Objection => Kind::Objection,
+        }
+    }
+}
+
+impl From<StepArg> for Step {
+    fn from(s: StepArg) -> Self {
+        match s {
+            StepArg::Verify => Step::Verify,
+            StepArg::Start => Step::Start,
+            StepArg::Extend => Step::Extend,
+            StepArg::Complete => Step::Complete,
+            StepArg::Refuse => Step::Refuse,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Data-subject requests over the API: the queue, opening a request, a request with its
+//! timeline, and the steps compliance takes on it (`privacy::…` decides and audits each).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::{JsonObject, typed};
+use super::auth::Authenticated;
+use crate::error::AppResult;
+use crate::privacy::request::Step;
+use crate::privacy::{self, NewRequest, RequestView};
+use crate::store::{PrivacyStepRow, now_ms};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/privacy/requests", get(queue).post(open))
+        .route("/api/v1/privacy/requests/{id}", get(show))
+        .route("/api/v1/privacy/requests/{id}/steps", post(step))
+}
+
+/// The tenant's data-subject requests: open ones first, soonest due first, with their urgency.
+#[utoipa::path(get, path = "/api/v1/privacy/requests", operation_id = "list_privacy_requests",
+    responses((status = 200, body = Vec<RequestView>), (status = 403, description = "The policy denies it")))]
+pub async fn queue(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<Vec<RequestView>>> {
+    Ok(Json(privacy::queue(&s.app, &who.actor, now_ms()).await?))
+}
+
+/// Open a request for a customer: its deadlines follow the customer's region (GDPR, CCPA, PIPL).
+#[utoipa::path(post, path = "/api/v1/privacy/requests", operation_id = "open_privacy_request", request_body = NewRequest,
+    responses(
+        (status = 201, body = RequestView),
+        (status = 400, description = "The body is not `{customer, kind, verification?}`, or `verification` is not one line of at most 500 characters"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
+pub async fn open(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let new: NewRequest = typed(body)?;
+    let view = privacy::open(&s.app, &who.actor, &new, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// A request and its timeline.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestDetail {
+    request: RequestView,
+    steps: Vec<PrivacyStepRow>,
+}
+
+/// One request with every step taken on it.
+#[utoipa::path(get, path = "/api/v1/privacy/requests/{id}", operation_id = "get_privacy_request", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = RequestDetail),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such request in the tenant"),
+    ))]
+pub async fn show(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<RequestDetail>> {
+    let (request, steps) = privacy::show(&s.app, &who.actor, &id, now_ms()).await?;
+    Ok(Json(RequestDetail { request, steps }))
+}
+
+/// A step to take on a request.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    step: Step,
+    /// Why: required to extend or refuse (told to the person).
+    #[serde(default)]
+    reason: String,
+}
+
+/// Take a step: verify, start, extend (with a reason, before the first deadline), complete,
+/// refuse (with a reason).
+#[utoipa::path(post, path = "/api/v1/privacy/requests/{id}/steps", operation_id = "take_privacy_request_step",
+    params(("id" = String, Path)), request_body = StepRequest,
+    responses(
+        (status = 200, body = RequestView),
+        (status = 400, description = "The body is not `{step, reason?}`, or the reason is missing or too long"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such request in the tenant"),
+        (status = 409, description = "The request's state does not allow the step, or it is too late to extend"),
+    ))]
+pub async fn step(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<RequestView>> {
+    let req: StepRequest = typed(body)?;
+    let view = privacy::take_step(&s.app, &who.actor, &id, req.step, &req.reason, now_ms()).await?;
+    Ok(Json(view))
+}
