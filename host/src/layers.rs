@@ -24,10 +24,10 @@ const LAYERS: &[&[&str]] = &[
         "policy_admin",
         "tenants",
         "oversight",
-        "privacy",
     ],
-    // Use cases built on other use cases (plugins reach customers through the same path).
-    &["import", "plugins"],
+    // Use cases built on other use cases (plugins reach customers through the same path, and
+    // data-subject requests erase and export through it).
+    &["import", "plugins", "privacy"],
     // The HTTP edge.
     &["server"],
 ];

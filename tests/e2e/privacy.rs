@@ -137,4 +137,76 @@ async fn compliance_works_a_data_subject_request_and_nobody_else_can() {
             "privacy.request.complete"
         ]
     );
+
+    // A legal hold stops the erasure, names itself, and once released the erasure goes through.
+    let holds = "/api/v1/privacy/holds";
+    let (st, v) = s
+        .post_json(
+            holds,
+            Some(&compliance),
+            &json!({"customer": customer, "reason": "case 2026-114"}),
+        )
+        .await;
+    assert_eq!(st, 400, "an owner is required: {v}");
+    let sales = s.token("sales").await;
+    let body = json!({"customer": customer, "reason": "case 2026-114", "owner": "legal team"});
+    assert_eq!(s.post_json(holds, Some(&sales), &body).await.0, 403);
+    let (st, hold) = s.post_json(holds, Some(&compliance), &body).await;
+    assert_eq!(st, 201, "{hold}");
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/customers/{customer}"),
+            Some(&compliance),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("legal_hold")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("case 2026-114"),
+        "{v}"
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/customers/{customer}"), Some(&compliance))
+            .await
+            .0,
+        200
+    );
+    let release = format!("{holds}/{}/release", hold["id"].as_str().unwrap());
+    assert_eq!(
+        s.post_json(&release, Some(&eve), &json!({})).await.0,
+        404,
+        "another tenant's hold"
+    );
+    assert_eq!(
+        s.post_json(&release, Some(&compliance), &json!({})).await.0,
+        204
+    );
+    assert_eq!(
+        s.post_json(&release, Some(&compliance), &json!({})).await.0,
+        404,
+        "released once"
+    );
+    assert_eq!(
+        s.delete(&format!("/api/v1/customers/{customer}"), Some(&compliance))
+            .await,
+        204
+    );
+    let (st, v) = s.get(holds, Some(&compliance)).await;
+    assert_eq!(st, 200);
+    assert!(v[0]["released_at"].is_i64(), "{v}");
+    let ledger: Vec<(String,)> = sqlx::query_as("SELECT customer_id FROM erasure_ledger")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(ledger, [(customer.clone(),)]);
+    let (st, v) = s.get("/api/v1/audit/verify", Some(&compliance)).await;
+    assert_eq!((st, &v["ok"]), (200, &Value::Bool(true)), "{v}");
 }

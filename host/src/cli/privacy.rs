@@ -34,6 +34,9 @@ pub(super) enum PrivacyCmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Legal holds: while one applies, nothing it covers is erased.
+    #[command(subcommand)]
+    Hold(HoldCmd),
     /// Take a step on a request: verify, start, extend, complete or refuse.
     Step {
         id: String,
@@ -42,6 +45,40 @@ pub(super) enum PrivacyCmd {
         /// Why (required to extend or refuse).
         #[arg(long, default_value = "")]
         reason: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum HoldCmd {
+    /// List the tenant's legal holds, active ones first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Place a hold on a customer, or (without --customer) on every customer of the tenant.
+    Place {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        customer: Option<String>,
+        /// The matter (a case, an investigation).
+        #[arg(long)]
+        reason: String,
+        /// Who answers for the hold.
+        #[arg(long)]
+        owner: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Release an active hold.
+    Release {
+        id: String,
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -113,6 +150,57 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(fail)?;
             print_request(&r);
+        }
+        PrivacyCmd::Hold(cmd) => return hold(cmd).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn hold(cmd: HoldCmd) -> anyhow::Result<ExitCode> {
+    let fail = |e: crm::error::AppError| anyhow::anyhow!("{}", e.message);
+    match cmd {
+        HoldCmd::List { tenant, data } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            for h in privacy::holds(&app, &operator).await.map_err(fail)? {
+                let state = if h.released_at.is_some() {
+                    "released"
+                } else {
+                    "active"
+                };
+                let scope = h.customer_id.as_deref().unwrap_or("every customer");
+                println!(
+                    "{}\t{state}\t{scope}\t{}\towner {}",
+                    h.id, h.reason, h.owner
+                );
+            }
+        }
+        HoldCmd::Place {
+            tenant,
+            customer,
+            reason,
+            owner,
+            data,
+        } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let new = privacy::NewHold {
+                customer,
+                reason,
+                owner,
+            };
+            let h = privacy::place_hold(&app, &operator, &new, now_ms())
+                .await
+                .map_err(fail)?;
+            println!("placed legal hold {}", h.id);
+        }
+        HoldCmd::Release { id, tenant, data } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            privacy::release_hold(&app, &operator, &id, now_ms())
+                .await
+                .map_err(fail)?;
+            println!("released legal hold {id}");
         }
     }
     Ok(ExitCode::SUCCESS)

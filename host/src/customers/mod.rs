@@ -625,11 +625,35 @@ pub async fn update(
     get(app, actor, id).await
 }
 
-/// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding).
+/// Erases a customer: the row goes and its subject key is destroyed (crypto-shredding), and the
+/// erasure is noted in the ledger (ids and time). Refused while a legal hold applies, naming it.
 pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     let decision = authorize(app, actor, "customer.delete", Some(id), None).await?;
     require_purposes(app, actor, "customer.delete", id, &decision).await?;
     let mut tx = app.store.begin().await?;
+    if let Some(hold) = app
+        .store
+        .active_legal_hold(&mut tx, &actor.tenant_id, id)
+        .await?
+    {
+        drop(tx);
+        let detail = serde_json::json!({"legal_hold": hold.id});
+        let event = actor.audit(
+            "customer.delete",
+            format!("customer/{id}"),
+            &decision,
+            detail,
+        );
+        app.audit.record(&actor.tenant_id, &event.refused()).await?;
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "legal_hold",
+            format!(
+                "a legal hold applies ({}; owner {}): nothing about this customer may be erased until it is released",
+                hold.reason, hold.owner
+            ),
+        ));
+    }
     if !app
         .store
         .delete_customer(&mut tx, &actor.tenant_id, id)
@@ -649,6 +673,9 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
         ),
     )
     .await?;
+    app.store
+        .record_erasure(&mut tx, &actor.tenant_id, id, now_ms())
+        .await?;
     // Not "about" the customer (that would drop it as erased): the id is in the payload, so
     // subscribers can forget what they kept outside the customer's records.
     crate::events::publish(

@@ -4,9 +4,10 @@
 //! writes the change, its timeline step and its audit record in one transaction.
 //!
 //! [`deadline`] says when each regime wants an answer, [`request`] the states a request moves
-//! through. Still to come (issue 21): finding the person by email or phone, exports, erasure
-//! across plugins, restriction, the consent ledger, retention and legal holds, tenants' own
-//! periods (the law's apply until then), screens and the API.
+//! through. Legal holds (here) stop erasure (`customers::erase` checks them in its
+//! transaction, and notes every erasure in the ledger). Still to come (issue 21): finding the
+//! person by email or phone, exports, erasure across plugins, restriction, the consent ledger,
+//! retention, tenants' own periods (the law's apply until then), screens.
 
 pub mod deadline;
 pub mod request;
@@ -18,7 +19,7 @@ use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult};
 use crate::policy::{Decision, Resource};
-use crate::store::{PrivacyRequestRow, PrivacyStepRow};
+use crate::store::{LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
 use deadline::{Deadlines, Periods, Regime, Urgency};
 use request::{Kind, State, Step};
 
@@ -289,6 +290,94 @@ pub async fn show(
     Ok((view(&row, today(now))?, steps))
 }
 
+/// A legal hold to place: on one customer, or (no customer) on the whole tenant.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    /// The customer's id; none holds every customer of the tenant.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// The matter (a case, an investigation): staff's words, not the person's data.
+    pub reason: String,
+    /// Who answers for the hold (a name or a team).
+    pub owner: String,
+}
+
+/// Places a legal hold (`privacy.manage`): until it is released, nothing about the customer
+/// (or any customer of the tenant) is erased.
+pub async fn place_hold(
+    app: &App,
+    actor: &Actor,
+    new: &NewHold,
+    now: i64,
+) -> AppResult<LegalHoldRow> {
+    let reason = check_note("reason", &new.reason, true)?;
+    let owner = check_note("owner", &new.owner, true)?;
+    let decision = authorize(app, actor, "privacy.manage", None).await?;
+    if let Some(c) = &new.customer
+        && app.store.customer(&actor.tenant_id, c).await?.is_none()
+    {
+        return Err(AppError::not_found("customer"));
+    }
+    let hold = LegalHoldRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        customer_id: new.customer.clone(),
+        reason,
+        owner,
+        placed_by: actor.audit_name(),
+        placed_at: now,
+        released_by: None,
+        released_at: None,
+    };
+    let mut tx = app.store.begin().await?;
+    app.store
+        .place_legal_hold(&mut tx, &actor.tenant_id, &hold)
+        .await?;
+    let detail = serde_json::json!({"customer": hold.customer_id});
+    let event = actor.audit(
+        "privacy.hold.place",
+        format!("hold/{}", hold.id),
+        &decision,
+        detail,
+    );
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    Ok(hold)
+}
+
+/// Releases an active hold (`privacy.manage`); 404 when there is no active hold by that id.
+pub async fn release_hold(app: &App, actor: &Actor, id: &str, now: i64) -> AppResult<()> {
+    let decision = authorize(app, actor, "privacy.manage", Some(id)).await?;
+    let mut tx = app.store.begin().await?;
+    let by = actor.audit_name();
+    if !app
+        .store
+        .release_legal_hold(&mut tx, &actor.tenant_id, id, &by, now)
+        .await?
+    {
+        return Err(AppError::not_found("active legal hold"));
+    }
+    let event = actor.audit(
+        "privacy.hold.release",
+        format!("hold/{id}"),
+        &decision,
+        serde_json::json!({}),
+    );
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The tenant's legal holds, active ones first (`privacy.read`).
+pub async fn holds(app: &App, actor: &Actor) -> AppResult<Vec<LegalHoldRow>> {
+    let decision = authorize(app, actor, "privacy.read", None).await?;
+    let holds = app.store.legal_holds(&actor.tenant_id).await?;
+    let detail = serde_json::json!({"count": holds.len()});
+    let event = actor.audit("privacy.read", "holds".into(), &decision, detail);
+    app.audit.record(&actor.tenant_id, &event).await?;
+    Ok(holds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,5 +586,92 @@ mod tests {
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
         let (_, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
         assert_eq!(steps.len(), 2);
+    }
+
+    /// A hold stops erasure, names itself, and once released the erasure goes through and is
+    /// noted in the ledger.
+    #[tokio::test]
+    async fn a_legal_hold_stops_erasure_until_it_is_released() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let (held, free) = (h.customer("EU").await, h.customer("EU").await);
+        let bad = NewHold {
+            customer: Some(held.clone()),
+            reason: " ".into(),
+            owner: "legal".into(),
+        };
+        assert_eq!(
+            place_hold(&h.app, &compliance, &bad, NOW)
+                .await
+                .unwrap_err()
+                .code,
+            "invalid_request"
+        );
+        let sales = h.member("sales", false).await;
+        let new = NewHold {
+            reason: "case 2026-114".into(),
+            ..bad
+        };
+        assert_eq!(
+            place_hold(&h.app, &sales, &new, NOW)
+                .await
+                .unwrap_err()
+                .kind,
+            ErrorKind::Forbidden
+        );
+        let hold = place_hold(&h.app, &compliance, &new, NOW).await.unwrap();
+
+        let e = crate::customers::erase(&h.app, &compliance, &held)
+            .await
+            .unwrap_err();
+        assert_eq!((e.kind, e.code), (ErrorKind::Conflict, "legal_hold"));
+        assert!(e.message.contains("case 2026-114"), "{}", e.message);
+        assert!(
+            h.app
+                .store
+                .customer(&h.tenant.id, &held)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        crate::customers::erase(&h.app, &compliance, &free)
+            .await
+            .unwrap();
+
+        assert_eq!(holds(&h.app, &compliance).await.unwrap().len(), 1);
+        release_hold(&h.app, &compliance, &hold.id, NOW)
+            .await
+            .unwrap();
+        let e = release_hold(&h.app, &compliance, &hold.id, NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "released once");
+        crate::customers::erase(&h.app, &compliance, &held)
+            .await
+            .unwrap();
+        let ledger: Vec<String> = h
+            .app
+            .store
+            .erasures(&h.tenant.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(ledger.len(), 2);
+        assert!(ledger.contains(&held) && ledger.contains(&free));
+
+        // A tenant-wide hold holds every customer.
+        let another = h.customer("US").await;
+        let all = NewHold {
+            customer: None,
+            reason: "regulator inquiry".into(),
+            owner: "dpo".into(),
+        };
+        place_hold(&h.app, &compliance, &all, NOW).await.unwrap();
+        let e = crate::customers::erase(&h.app, &compliance, &another)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("regulator inquiry"), "{}", e.message);
     }
 }

@@ -648,12 +648,13 @@ pub async fn update_customer(
     ))
 }
 
-/// Erase a customer (its subject key is destroyed: crypto-shredding).
+/// Erase a customer (its subject key is destroyed: crypto-shredding), unless a legal hold applies.
 #[utoipa::path(delete, path = "/api/v1/customers/{id}", operation_id = "erase_customer", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Erased"),
         (status = 403, description = "The policy denies it"),
         (status = 404, description = "No such customer in the tenant"),
+        (status = 409, description = "A legal hold applies (`legal_hold`, naming it)"),
     ))]
 pub async fn delete_customer(
     State(s): State<AppState>,

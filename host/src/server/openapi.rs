@@ -66,6 +66,9 @@ use super::{api, plugins, policies, privacy};
         privacy::open,
         privacy::show,
         privacy::step,
+        privacy::holds,
+        privacy::place_hold,
+        privacy::release_hold,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::error::FieldIssue, crate::policy::Obligations)),
     modifiers(&Conventions)

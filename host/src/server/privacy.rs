@@ -13,14 +13,16 @@ use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use crate::error::AppResult;
 use crate::privacy::request::Step;
-use crate::privacy::{self, NewRequest, RequestView};
-use crate::store::{PrivacyStepRow, now_ms};
+use crate::privacy::{self, NewHold, NewRequest, RequestView};
+use crate::store::{LegalHoldRow, PrivacyStepRow, now_ms};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/privacy/requests", get(queue).post(open))
         .route("/api/v1/privacy/requests/{id}", get(show))
         .route("/api/v1/privacy/requests/{id}/steps", post(step))
+        .route("/api/v1/privacy/holds", get(holds).post(place_hold))
+        .route("/api/v1/privacy/holds/{id}/release", post(release_hold))
 }
 
 /// The tenant's data-subject requests: open ones first, soonest due first, with their urgency.
@@ -104,4 +106,49 @@ pub async fn step(
     let req: StepRequest = typed(body)?;
     let view = privacy::take_step(&s.app, &who.actor, &id, req.step, &req.reason, now_ms()).await?;
     Ok(Json(view))
+}
+
+/// The tenant's legal holds, active ones first.
+#[utoipa::path(get, path = "/api/v1/privacy/holds", operation_id = "list_legal_holds",
+    responses((status = 200, body = Vec<LegalHoldRow>), (status = 403, description = "The policy denies it")))]
+pub async fn holds(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<Vec<LegalHoldRow>>> {
+    Ok(Json(privacy::holds(&s.app, &who.actor).await?))
+}
+
+/// Place a legal hold on a customer, or (no `customer`) on the whole tenant: nothing it covers
+/// is erased until it is released.
+#[utoipa::path(post, path = "/api/v1/privacy/holds", operation_id = "place_legal_hold", request_body = NewHold,
+    responses(
+        (status = 201, body = LegalHoldRow),
+        (status = 400, description = "The body is not `{customer?, reason, owner}`, or `reason` or `owner` is empty or not one line of at most 500 characters"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
+pub async fn place_hold(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let new: NewHold = typed(body)?;
+    let hold = privacy::place_hold(&s.app, &who.actor, &new, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(hold)).into_response())
+}
+
+/// Release an active legal hold.
+#[utoipa::path(post, path = "/api/v1/privacy/holds/{id}/release", operation_id = "release_legal_hold", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No active hold by that id in the tenant"),
+    ))]
+pub async fn release_hold(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    privacy::release_hold(&s.app, &who.actor, &id, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{OverQuota, PluginLogRow, PluginRow, RecordRow, StorageQuota, record_cost};
 pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
-pub use privacy::{PrivacyRequestRow, PrivacyStepRow};
+pub use privacy::{LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
 pub use users::{SessionRow, SigninRefusal, TokenRow, UserRow};
 
 use std::path::Path;

@@ -151,3 +151,126 @@ impl Store {
         .await
     }
 }
+
+/// A legal hold (on one customer, or on the whole tenant when `customer_id` is none).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct LegalHoldRow {
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    pub placed_by: String,
+    pub placed_at: i64,
+    pub released_by: Option<String>,
+    pub released_at: Option<i64>,
+}
+
+const HOLD_COLUMNS: &str =
+    "id, customer_id, reason, owner, placed_by, placed_at, released_by, released_at";
+
+impl Store {
+    pub async fn place_legal_hold(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        h: &LegalHoldRow,
+    ) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO legal_holds (tenant_id, {HOLD_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"
+        ))
+        .bind(tenant_id)
+        .bind(&h.id)
+        .bind(&h.customer_id)
+        .bind(&h.reason)
+        .bind(&h.owner)
+        .bind(&h.placed_by)
+        .bind(h.placed_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Releases an active hold; `false` when there is none by that id (or it was released).
+    pub async fn release_legal_hold(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        id: &str,
+        by: &str,
+        at: i64,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE legal_holds SET released_by = $1, released_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND released_at IS NULL",
+        )
+        .bind(by)
+        .bind(at)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The tenant's holds, active ones first, newest first.
+    pub async fn legal_holds(&self, tenant_id: &str) -> sqlx::Result<Vec<LegalHoldRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {HOLD_COLUMNS} FROM legal_holds WHERE tenant_id = $1 \
+             ORDER BY CASE WHEN released_at IS NULL THEN 0 ELSE 1 END, placed_at DESC LIMIT 1000"
+        ))
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The active hold that keeps a customer from erasure (theirs or the tenant's), read inside
+    /// the erasure's transaction so a hold placed meanwhile is seen.
+    pub async fn active_legal_hold(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<Option<LegalHoldRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {HOLD_COLUMNS} FROM legal_holds WHERE tenant_id = $1 \
+             AND released_at IS NULL AND (customer_id IS NULL OR customer_id = $2) \
+             ORDER BY placed_at LIMIT 1"
+        ))
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_optional(&mut **tx)
+        .await
+    }
+
+    /// Notes an erasure in the ledger (ids and time only).
+    pub async fn record_erasure(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        customer_id: &str,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO erasure_ledger (tenant_id, customer_id, erased_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, customer_id) DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's erasures, oldest first: `(customer id, erased at)`.
+    pub async fn erasures(&self, tenant_id: &str) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT customer_id, erased_at FROM erasure_ledger WHERE tenant_id = $1 \
+             ORDER BY erased_at, customer_id",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await
+    }
+}
