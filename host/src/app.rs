@@ -114,7 +114,7 @@ impl Actor {
     /// How the actor appears in audit records (ids, not names).
     pub fn audit_name(&self) -> String {
         if let Some(name) = self.operator {
-            return format!("operator:{name}");
+            return audit::operator_name(name);
         }
         match (&self.via_plugin, &self.service) {
             (Some(p), Some(s)) => format!("plugin:{p}/{s}"),

@@ -11,12 +11,7 @@ use crate::policy::Resource;
 pub const MAX_PAGE: i64 = 500;
 
 fn trail(actor: &Actor) -> Resource {
-    Resource {
-        kind: "audit".into(),
-        tenant: actor.tenant_id.clone(),
-        id: None,
-        fields: None,
-    }
+    Resource::of("audit", &actor.tenant_id, None)
 }
 
 /// The tenant's audit records, newest first: at most `limit` (1 to [`MAX_PAGE`]), those before

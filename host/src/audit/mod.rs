@@ -22,6 +22,11 @@ const FORMAT_KEYED: i64 = 2;
 /// Hash that the first record of every chain points back to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// How the operator named `name` appears in audit records.
+pub fn operator_name(name: &str) -> String {
+    format!("operator:{name}")
+}
+
 /// What happened, before it is numbered and chained.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -70,7 +75,7 @@ impl Event {
     /// What the operator on the server's machine did (`crm` on the command line, the demo set-up,
     /// an import): no tenant policy is asked for the operator (see `Actor::operator`).
     pub fn operator(name: &str, action: &str, resource: String, detail: serde_json::Value) -> Self {
-        Self::without_policy(format!("operator:{name}"), action, resource, true, detail)
+        Self::without_policy(operator_name(name), action, resource, true, detail)
     }
 
     /// The same event, refused after the decision allowed it (a missing consent, a limit).

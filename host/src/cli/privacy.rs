@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 
 use super::DataArgs;
 use crm::app::Actor;
 use crm::privacy::request::{Kind, Step};
-use crm::privacy::{self, NewRequest, RequestView};
+use crm::privacy::{self, NewRequest, RequestView, name_of as name};
 use crm::store::now_ms;
 
 #[derive(Subcommand)]
@@ -26,8 +26,9 @@ pub(super) enum PrivacyCmd {
         tenant: String,
         #[arg(long)]
         customer: String,
-        #[arg(long, value_enum)]
-        kind: KindArg,
+        /// access, portability, rectification, erasure, restriction or objection.
+        #[arg(long)]
+        kind: Kind,
         /// How the person's identity was verified (a method, not a document).
         #[arg(long, default_value = "")]
         verification: String,
@@ -40,8 +41,9 @@ pub(super) enum PrivacyCmd {
     /// Take a step on a request: verify, start, extend, complete or refuse.
     Step {
         id: String,
-        #[arg(long, value_enum)]
-        step: StepArg,
+        /// verify, start, extend, complete or refuse.
+        #[arg(long)]
+        step: Step,
         /// Why (required to extend or refuse).
         #[arg(long, default_value = "")]
         reason: String,
@@ -86,25 +88,6 @@ pub(super) enum HoldCmd {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub(super) enum KindArg {
-    Access,
-    Portability,
-    Rectification,
-    Erasure,
-    Restriction,
-    Objection,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(super) enum StepArg {
-    Verify,
-    Start,
-    Extend,
-    Complete,
-    Refuse,
-}
-
 pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
     let fail = |e: crm::error::AppError| anyhow::anyhow!("{}", e.message);
     match cmd {
@@ -129,7 +112,7 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
             let operator = Actor::operator(&t.id, "cli");
             let new = NewRequest {
                 customer,
-                kind: kind.into(),
+                kind,
                 verification,
             };
             let r = privacy::open(&app, &operator, &new, now_ms())
@@ -146,7 +129,7 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
         } => {
             let (app, t) = data.open_tenant(&tenant).await?;
             let operator = Actor::operator(&t.id, "cli");
-            let r = privacy::take_step(&app, &operator, &id, step.into(), &reason, now_ms())
+            let r = privacy::take_step(&app, &operator, &id, step, &reason, now_ms())
                 .await
                 .map_err(fail)?;
             print_request(&r);
@@ -206,14 +189,6 @@ async fn hold(cmd: HoldCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A value's name as the API spells it (`in_progress`, `gdpr`, `due_soon`).
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn print_request(r: &RequestView) {
     println!(
         "{}\t{}\t{}\t{}\tdue {}{}\tcustomer {}",
@@ -227,29 +202,4 @@ fn print_request(r: &RequestView) {
             .unwrap_or_default(),
         r.customer
     );
-}
-
-impl From<KindArg> for Kind {
-    fn from(k: KindArg) -> Self {
-        match k {
-            KindArg::Access => Kind::Access,
-            KindArg::Portability => Kind::Portability,
-            KindArg::Rectification => Kind::Rectification,
-            KindArg::Erasure => Kind::Erasure,
-            KindArg::Restriction => Kind::Restriction,
-            KindArg::Objection => Kind::Objection,
-        }
-    }
-}
-
-impl From<StepArg> for Step {
-    fn from(s: StepArg) -> Self {
-        match s {
-            StepArg::Verify => Step::Verify,
-            StepArg::Start => Step::Start,
-            StepArg::Extend => Step::Extend,
-            StepArg::Complete => Step::Complete,
-            StepArg::Refuse => Step::Refuse,
-        }
-    }
 }

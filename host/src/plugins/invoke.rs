@@ -48,12 +48,11 @@ async fn usable(
         .authorize(
             actor,
             action,
-            crate::policy::Resource {
-                kind: "plugin".into(),
-                tenant: actor.tenant_id.clone(),
-                id: Some(format!("{}/{}", clip(name), clip(target))),
-                fields: None,
-            },
+            crate::policy::Resource::of(
+                "plugin",
+                &actor.tenant_id,
+                Some(format!("{}/{}", clip(name), clip(target))),
+            ),
             serde_json::json!({"writes": writes}),
         )
         .await?;

@@ -162,15 +162,7 @@ impl Permit {
 }
 
 pub async fn permit(app: &App, actor: &Actor, target: Option<&str>) -> AppResult<Permit> {
-    let resource = crate::policy::Resource {
-        kind: "plugin".into(),
-        tenant: actor.tenant_id.clone(),
-        id: target.map(clip),
-        fields: None,
-    };
-    let decision = app
-        .authorize(actor, "plugin.manage", resource, serde_json::json!({}))
-        .await?;
+    let decision = authorize_plugin(app, actor, "plugin.manage", target).await?;
     Ok(Permit {
         actor: actor.clone(),
         decision,
@@ -402,24 +394,25 @@ pub async fn get(app: &App, tenant_id: &str, name: &str) -> AppResult<Installed>
 /// The tenant's plugins as `actor` may list them (`plugin.list`): the API's and the command
 /// line's list.
 pub async fn list_for(app: &App, actor: &Actor) -> AppResult<Vec<PluginInfo>> {
-    authorize_list(app, actor, None).await?;
+    authorize_plugin(app, actor, "plugin.list", None).await?;
     list(app, &actor.tenant_id).await
 }
 
 /// One of the tenant's plugins, as `actor` may see it (`plugin.list`).
 pub async fn show_for(app: &App, actor: &Actor, name: &str) -> AppResult<PluginInfo> {
-    authorize_list(app, actor, Some(name)).await?;
+    authorize_plugin(app, actor, "plugin.list", Some(name)).await?;
     Ok(get(app, &actor.tenant_id, name).await?.info())
 }
 
-async fn authorize_list(app: &App, actor: &Actor, name: Option<&str>) -> AppResult<Decision> {
-    let resource = crate::policy::Resource {
-        kind: "plugin".into(),
-        tenant: actor.tenant_id.clone(),
-        id: name.map(clip),
-        fields: None,
-    };
-    app.authorize(actor, "plugin.list", resource, serde_json::json!({}))
+/// Asks whether `actor` may `action` the tenant's plugins, or the one named.
+async fn authorize_plugin(
+    app: &App,
+    actor: &Actor,
+    action: &str,
+    name: Option<&str>,
+) -> AppResult<Decision> {
+    let resource = crate::policy::Resource::of("plugin", &actor.tenant_id, name.map(clip));
+    app.authorize(actor, action, resource, serde_json::json!({}))
         .await
 }
 

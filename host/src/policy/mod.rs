@@ -89,6 +89,18 @@ pub struct Resource {
     pub kind: String,
 }
 
+impl Resource {
+    /// A resource of one tenant, by kind and (when it names one) id, with no field list.
+    pub fn of(kind: &str, tenant: &str, id: Option<String>) -> Self {
+        Self {
+            fields: None,
+            id,
+            tenant: tenant.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+}
+
 /// A request to decide (fields in the order of their JSON names: see [`Subject`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Input {

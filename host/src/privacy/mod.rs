@@ -59,22 +59,14 @@ pub struct RequestView {
     pub opened_by: String,
 }
 
-fn resource(actor: &Actor, id: Option<&str>) -> Resource {
-    Resource {
-        kind: "privacy_request".into(),
-        tenant: actor.tenant_id.clone(),
-        id: id.map(str::to_string),
-        fields: None,
-    }
-}
-
 async fn authorize(
     app: &App,
     actor: &Actor,
     action: &str,
     id: Option<&str>,
 ) -> AppResult<Decision> {
-    app.authorize(actor, action, resource(actor, id), serde_json::json!({}))
+    let resource = Resource::of("privacy_request", &actor.tenant_id, id.map(str::to_string));
+    app.authorize(actor, action, resource, serde_json::json!({}))
         .await
 }
 
@@ -108,8 +100,12 @@ fn parse_date(s: &str) -> AppResult<NaiveDate> {
 
 /// A stored name (`in_progress`, `gdpr`, …) as its enum.
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> AppResult<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| AppError::integrity())
+    from_name(s).ok_or_else(AppError::integrity)
+}
+
+/// A value of one of this module's enums from its name as the API spells it (`in_progress`).
+fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
 fn view(row: &PrivacyRequestRow, today: NaiveDate) -> AppResult<RequestView> {
@@ -134,7 +130,8 @@ fn view(row: &PrivacyRequestRow, today: NaiveDate) -> AppResult<RequestView> {
     })
 }
 
-fn name_of<T: Serialize>(v: &T) -> String {
+/// The name of one of this module's enum values as the API spells it (`in_progress`, `gdpr`).
+pub fn name_of<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

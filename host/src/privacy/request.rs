@@ -101,6 +101,28 @@ impl Step {
     }
 }
 
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    /// A kind by its API name, for the command line.
+    fn from_str(s: &str) -> Result<Self, String> {
+        super::from_name(s).ok_or_else(|| {
+            format!("`{s}` is not a kind: access, portability, rectification, erasure, restriction or objection")
+        })
+    }
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    /// A step by its API name, for the command line.
+    fn from_str(s: &str) -> Result<Self, String> {
+        super::from_name(s).ok_or_else(|| {
+            format!("`{s}` is not a step: verify, start, extend, complete or refuse")
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{State::*, Step::*};

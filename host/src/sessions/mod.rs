@@ -630,26 +630,45 @@ pub async fn issue_token(
         .user_by_name(tenant_id, username)
         .await?
         .ok_or_else(|| AppError::not_found(&format!("user `{username}` in the tenant")))?;
-    let token = auth::random_token("crm_t_");
-    let now = now_ms();
-    app.store
-        .insert_session(
-            &auth::token_hash(&token),
-            tenant_id,
-            &u.id,
-            "api",
-            name,
-            &auth::random_token(""),
-            u.totp_secret.is_some(),
-            now,
-            now + days * 86_400_000,
-        )
-        .await?;
+    let new = store_token(app, tenant_id, &u.id, name, u.totp_secret.is_some(), days).await?;
     let resource = format!("user/{}", u.id);
     let detail = serde_json::json!({"days": days});
     let event = operator.audit("token.create", resource, &Decision::operator(), detail);
     app.audit.record(tenant_id, &event).await?;
-    Ok(token)
+    Ok(new.token)
+}
+
+/// Stores a new API token of a member for `days`: only its hash is kept, the token is shown once.
+async fn store_token(
+    app: &App,
+    tenant_id: &str,
+    user_id: &str,
+    name: &str,
+    mfa: bool,
+    days: i64,
+) -> AppResult<NewToken> {
+    let token = auth::random_token("crm_t_");
+    let hash = auth::token_hash(&token);
+    let now = now_ms();
+    let expires_at = now + days * 86_400_000;
+    app.store
+        .insert_session(
+            &hash,
+            tenant_id,
+            user_id,
+            "api",
+            name,
+            &auth::random_token(""),
+            mfa,
+            now,
+            expires_at,
+        )
+        .await?;
+    Ok(NewToken {
+        token,
+        id: hash[..16].to_string(),
+        expires_at,
+    })
 }
 
 /// How many unused recovery codes the member has.
@@ -690,24 +709,7 @@ pub async fn create_token(
     let decision = app
         .authorize(actor, "self.token.create", self_resource(actor), ctx())
         .await?;
-    let token = auth::random_token("crm_t_");
-    let hash = auth::token_hash(&token);
-    let now = now_ms();
-    let expires_at = now + days * 86_400_000;
-    app.store
-        .insert_session(
-            &hash,
-            &actor.tenant_id,
-            &actor.user_id,
-            "api",
-            name,
-            &auth::random_token(""),
-            actor.mfa,
-            now,
-            expires_at,
-        )
-        .await?;
-    let id = hash[..16].to_string();
+    let new = store_token(app, &actor.tenant_id, &actor.user_id, name, actor.mfa, days).await?;
     app.audit
         .record(
             &actor.tenant_id,
@@ -715,15 +717,11 @@ pub async fn create_token(
                 "self.token.create",
                 format!("user/{}", actor.user_id),
                 &decision,
-                serde_json::json!({"days": days, "token": id}),
+                serde_json::json!({"days": days, "token": new.id}),
             ),
         )
         .await?;
-    Ok(NewToken {
-        token,
-        id,
-        expires_at,
-    })
+    Ok(new)
 }
 
 /// The live API tokens of the member, or of another member of the tenant (`user.manage`).
