@@ -741,6 +741,7 @@ fn decision_inputs() -> Vec<crm::policy::Input> {
                     },
                     action: action.into(),
                     resource: crm::policy::Resource {
+                        attributes: None,
                         kind: "customer".into(),
                         tenant: tenant.into(),
                         id: Some("c1".into()),

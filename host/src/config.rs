@@ -20,6 +20,8 @@ pub struct Settings {
     pub audit_checkpoint_file: Option<std::path::PathBuf>,
     /// Bytes all of one tenant's plugins' records may take together.
     pub tenant_storage_bytes: u64,
+    /// How long a data-subject export archive may be downloaded, in hours.
+    pub export_ttl_hours: i64,
 }
 
 impl Default for Settings {
@@ -28,6 +30,7 @@ impl Default for Settings {
             token_max_days: TOKEN_MAX_DAYS,
             audit_checkpoint_file: None,
             tenant_storage_bytes: 1 << 30,
+            export_ttl_hours: 168,
         }
     }
 }
@@ -52,6 +55,9 @@ pub struct FileConfig {
     /// Megabytes all of one tenant's plugins may store (default 1,024).
     /// `CRM_TENANT_PLUGIN_STORAGE_MB` overrides it.
     pub tenant_plugin_storage_mb: Option<u64>,
+    /// Hours a data-subject export archive may be downloaded before it expires (1 to 720;
+    /// default 168). `CRM_EXPORT_TTL_HOURS` overrides it.
+    pub export_ttl_hours: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +99,20 @@ impl FileConfig {
                 anyhow::bail!("tenant_plugin_storage_mb must be 1 to 1048576, not {mb}");
             }
             s.tenant_storage_bytes = mb << 20;
+        }
+        let ttl = std::env::var("CRM_EXPORT_TTL_HOURS")
+            .ok()
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| anyhow::anyhow!("CRM_EXPORT_TTL_HOURS must be a number of hours"))
+            })
+            .transpose()?
+            .or(self.export_ttl_hours);
+        if let Some(h) = ttl {
+            if !(1..=720).contains(&h) {
+                anyhow::bail!("export_ttl_hours must be 1 to 720, not {h}");
+            }
+            s.export_ttl_hours = h;
         }
         s.audit_checkpoint_file = std::env::var_os("CRM_AUDIT_CHECKPOINT_FILE")
             .map(PathBuf::from)

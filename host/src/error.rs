@@ -20,6 +20,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request contradicts the current state (409).
     Conflict,
+    /// What was asked for existed but is gone for good: an expired export archive (410).
+    Gone,
     /// A rate limit or a per-tenant share is used up; `retry_after` may say when to come back (429).
     Throttled,
     /// This host is too busy right now (503).

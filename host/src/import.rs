@@ -201,7 +201,7 @@ async fn insert_rows(
 ) -> anyhow::Result<Vec<RowError>> {
     let mut db_errors = Vec::new();
     for (line, changes) in rows {
-        match customers::insert_new(app, tx, keys, changes).await {
+        match customers::insert_new(app, tx, keys, changes, &audit::operator_name("import")).await {
             Ok(id) => {
                 audit::append(
                     tx,

@@ -25,9 +25,10 @@ const LAYERS: &[&[&str]] = &[
         "tenants",
         "oversight",
     ],
-    // Use cases built on other use cases (plugins reach customers through the same path, and
-    // data-subject requests erase and export through it).
-    &["import", "plugins", "privacy"],
+    // Use cases built on other use cases (plugins reach customers through the same path).
+    &["import", "plugins"],
+    // Data-subject rights: found, exported and erased across customers and plugins' documents.
+    &["privacy"],
     // The HTTP edge.
     &["server"],
 ];

@@ -78,8 +78,13 @@ impl Harness {
 
     /// A new customer of the tenant in `region`, created by a sales member.
     pub async fn customer(&self, region: &str) -> String {
+        self.customer_with(serde_json::json!({"name": "Ada Example", "region": region}))
+            .await
+    }
+
+    /// A new customer of the tenant with the fields of `body`, created by a sales member.
+    pub async fn customer_with(&self, body: serde_json::Value) -> String {
         let sales = self.member("sales", false).await;
-        let body = serde_json::json!({"name": "Ada Example", "region": region});
         let changes = crate::customers::validate::changes(body.as_object().expect("object"), true)
             .expect("valid customer");
         crate::customers::create(&self.app, &sales, &changes)

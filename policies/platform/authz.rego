@@ -54,6 +54,8 @@ action_roles := {
 	# Data-subject requests: the queue and a request's timeline; opening and working on them.
 	"privacy.read": {"admin", "compliance"},
 	"privacy.manage": {"admin", "compliance"},
+	# Building and downloading the archive of everything held about a person.
+	"privacy.export": {"admin", "compliance"},
 	# Self-service on one's own account (enrol two-factor sign-in, create an API token).
 	"self.mfa.enroll": all_roles,
 	"self.token.create": all_roles,
@@ -85,7 +87,7 @@ service_actions := {"record.read", "record.write", "event.emit"}
 self_actions := {"self.mfa.enroll", "self.token.create", "self.token.manage"}
 
 # Actions that need a session which passed multi-factor authentication.
-mfa_actions := {"customer.export", "user.manage", "tenant.admin", "policy.publish", "plugin.manage"}
+mfa_actions := {"customer.export", "privacy.export", "user.manage", "tenant.admin", "policy.publish", "plugin.manage"}
 
 # Actions that return customer data and therefore carry mask/redact
 # obligations.
@@ -240,6 +242,25 @@ deny_reasons contains msg if {
 deny_reasons contains msg if {
 	input.action == "customer.lookup"
 	some msg in lookup_deny_reasons
+}
+
+# Restriction of processing (GDPR art. 18, PIPL art. 44): a restricted customer's record is
+# kept but not used. Erasure (part of the request workflow) and reading by a compliance officer
+# in person remain; everything else, a plugin's reads included, is refused.
+
+deny_reasons contains msg if {
+	input.resource.type == "customer"
+	input.resource.attributes.restricted == true
+	not restricted_use_allowed
+	msg := sprintf("restricted: processing of this customer is restricted at their request, so %s is not allowed", [action_label])
+}
+
+restricted_use_allowed if input.action == "customer.delete"
+
+restricted_use_allowed if {
+	input.action == "customer.read"
+	input.subject.type == "user"
+	"compliance" in subject_roles
 }
 
 # Plugin and service subjects (a plugin, or a plugin's job).

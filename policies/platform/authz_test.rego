@@ -45,6 +45,7 @@ matrix := {
 	"tenant.admin": {"admin"},
 	"privacy.read": {"admin", "compliance"},
 	"privacy.manage": {"admin", "compliance"},
+	"privacy.export": {"admin", "compliance"},
 }
 
 has_reason_prefix(d, prefix) if {
@@ -177,6 +178,40 @@ test_plugin_acts_with_its_roles if {
 	decide(i).allow == true
 	j := object.union(req(["support"], "customer.delete"), {"subject": {"type": "plugin", "plugin": "hello"}})
 	decide(j).allow == false
+}
+
+# A request about a customer whose processing is restricted.
+req_restricted(roles, action) := object.union(req(roles, action), {"resource": {"attributes": {"restricted": true}}})
+
+test_restricted_customer_is_used_by_nobody if {
+	every role in roles_all {
+		every action in {"customer.update", "interaction.create", "customer.export"} {
+			d := decide(req_restricted([role], action))
+			d.allow == false
+			has_reason_prefix(d, "restricted:")
+		}
+	}
+	every role in {"admin", "sales", "support", "marketing"} {
+		decide(req_restricted([role], "customer.read")).allow == false
+	}
+}
+
+test_restricted_customer_is_read_by_compliance_and_erasable if {
+	decide(req_restricted(["compliance"], "customer.read")).allow == true
+	decide(req_restricted(["compliance"], "customer.delete")).allow == true
+	decide(req_restricted(["admin"], "customer.delete")).allow == true
+}
+
+test_restricted_customer_is_refused_to_a_plugin if {
+	i := object.union(req_restricted(["compliance"], "customer.read"), {"subject": {"type": "plugin", "plugin": "hello"}})
+	d := decide(i)
+	d.allow == false
+	has_reason_prefix(d, "restricted:")
+}
+
+test_unrestricted_customer_is_unaffected if {
+	i := object.union(req(["sales"], "customer.read"), {"resource": {"attributes": {"restricted": false}}})
+	decide(i).allow == true
 }
 
 test_unknown_subject_type_denied if {

@@ -20,7 +20,7 @@ pub(super) enum PrivacyCmd {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Open a request for a customer (by id).
+    /// Open a request for a customer (by id, email address or phone number).
     Open {
         #[arg(long)]
         tenant: String,
@@ -38,6 +38,19 @@ pub(super) enum PrivacyCmd {
     /// Legal holds: while one applies, nothing it covers is erased.
     #[command(subcommand)]
     Hold(HoldCmd),
+    /// Build the archive answering an access or portability request and write it to a file
+    /// (the same archive staff download from the API; the build is audited).
+    Export {
+        /// The request's id.
+        id: String,
+        /// Where to write the zip archive (refused if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Take a step on a request: verify, start, extend, complete or refuse.
     Step {
         id: String,
@@ -135,6 +148,44 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
             print_request(&r);
         }
         PrivacyCmd::Hold(cmd) => return hold(cmd).await,
+        PrivacyCmd::Export {
+            id,
+            out,
+            tenant,
+            data,
+        } => {
+            if out.exists() {
+                anyhow::bail!("{} exists; name a new file", out.display());
+            }
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let started = privacy::export::start(&app, &operator, &id, now_ms())
+                .await
+                .map_err(fail)?;
+            let view = loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let v = privacy::export::status(&app, &operator, &started.id, now_ms())
+                    .await
+                    .map_err(fail)?;
+                if v.state != privacy::export::ExportState::Building {
+                    break v;
+                }
+            };
+            let (_, zip) = privacy::export::download(&app, &operator, &view.id, now_ms())
+                .await
+                .map_err(fail)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)?;
+            std::io::Write::write_all(&mut f, &zip)?;
+            println!(
+                "{} bytes written to {} (export {})",
+                zip.len(),
+                out.display(),
+                view.id
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

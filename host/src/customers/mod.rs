@@ -13,7 +13,7 @@ use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::policy::{Decision, Resource};
-use crate::store::{CustomerFilter, CustomerRow, InteractionRow, SealedFields, now_ms};
+use crate::store::{ConsentAct, CustomerFilter, CustomerRow, InteractionRow, SealedFields, now_ms};
 use crate::vault::{FieldRef, SealingKey, TenantKeys, normalise_email, normalise_phone};
 pub use validate::Changes;
 
@@ -123,6 +123,90 @@ fn bidx_phone(keys: &TenantKeys, phone: &str) -> String {
     keys.blind_index("phone", &normalise_phone(phone))
 }
 
+/// The id of the customer a reference names: an email address (contains `@`), a phone number
+/// (starts with `+`) or an id, matched exactly (emails and phones through their blind indexes).
+/// For callers that already hold a decision to find customers by these values (data-subject
+/// requests); restricted customers are found too. None when nobody matches, or a phone matches
+/// several customers.
+pub async fn resolve(app: &App, tenant: &str, reference: &str) -> AppResult<Option<String>> {
+    let reference = reference.trim();
+    let keys = app.tenant_keys(tenant).await?;
+    let (column, value) = if reference.contains('@') {
+        ("email_bidx", bidx_email(&keys, reference))
+    } else if reference.starts_with('+') {
+        ("phone_bidx", bidx_phone(&keys, reference))
+    } else {
+        ("id", reference.to_string())
+    };
+    let mut ids = app.store.customer_ids_by(tenant, column, &value).await?;
+    Ok(if ids.len() == 1 { ids.pop() } else { None })
+}
+
+/// The act of consent a change carries: who, how it was collected (sealed), which wording.
+fn consent_act(
+    keys: &TenantKeys,
+    sk: &SealingKey,
+    id: &str,
+    changes: &Changes,
+    by: &str,
+) -> ConsentAct {
+    let at = FieldRef {
+        tenant: &keys.tenant,
+        table: "consent_events",
+        record: id,
+        field: "evidence",
+    };
+    ConsentAct {
+        by: by.to_string(),
+        evidence: changes
+            .consent_notes
+            .iter()
+            .filter_map(|(p, n)| Some((p.clone(), sk.seal(&at, n.evidence.as_ref()?.as_bytes()))))
+            .collect(),
+        wording: changes
+            .consent_notes
+            .iter()
+            .filter_map(|(p, n)| Some((p.clone(), n.wording.clone()?)))
+            .collect(),
+    }
+}
+
+/// A purpose the tenant marks as needing separate consent (PIPL) must be granted on its own:
+/// a grant bundled with other purposes does not count, so it is refused (409) and nothing is
+/// written.
+async fn check_separate_consent(app: &App, tenant: &str, changes: &Changes) -> AppResult<()> {
+    let Some(consents) = &changes.consents else {
+        return Ok(());
+    };
+    let granted: Vec<&String> = consents
+        .iter()
+        .filter(|(_, g)| **g)
+        .map(|(p, _)| p)
+        .collect();
+    if granted.len() < 2 {
+        return Ok(());
+    }
+    let separate: Vec<String> = app
+        .store
+        .consent_purposes(tenant)
+        .await?
+        .into_iter()
+        .filter(|(p, s, _)| *s && granted.contains(&p))
+        .map(|(p, _, _)| p)
+        .collect();
+    if separate.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorKind::Conflict,
+        "separate_consent_required",
+        format!(
+            "{} needs separate consent: grant it on its own, not together with other purposes",
+            separate.join(", ")
+        ),
+    ))
+}
+
 fn map_unique(e: sqlx::Error) -> AppError {
     if e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
@@ -139,10 +223,13 @@ pub async fn insert_new(
     tx: &mut crate::store::Tx,
     keys: &TenantKeys,
     changes: &Changes,
+    by: &str,
 ) -> AppResult<String> {
+    check_separate_consent(app, &keys.tenant, changes).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let sk = SealingKey::generate(1);
     let now = now_ms();
+    let act = consent_act(keys, &sk, &id, changes, by);
     let row = CustomerRow {
         id: id.clone(),
         tenant_id: keys.tenant.clone(),
@@ -172,6 +259,7 @@ pub async fn insert_new(
             email.as_deref(),
             phone.as_deref(),
             (keys.dek.version, sk.version, &wrapped),
+            &act,
         )
         .await
         .map_err(map_unique)?;
@@ -186,7 +274,18 @@ async fn authorize(
     id: Option<&str>,
     fields: Option<Vec<String>>,
 ) -> AppResult<Decision> {
+    // The policy decides with what it may know about this customer (nothing personal): whether
+    // processing is restricted, and which purposes they consented to.
+    let attributes = match id {
+        Some(id) => app
+            .store
+            .customer_facts(&actor.tenant_id, id)
+            .await?
+            .map(|f| serde_json::json!({"restricted": f.restricted, "consents": f.consents})),
+        None => None,
+    };
     let resource = Resource {
+        attributes,
         kind: "customer".into(),
         tenant: actor.tenant_id.clone(),
         id: id.map(str::to_string),
@@ -374,7 +473,7 @@ pub async fn create(app: &App, actor: &Actor, changes: &Changes) -> AppResult<Cu
     let decision = authorize(app, actor, "customer.create", None, Some(changes.fields())).await?;
     let keys = app.tenant_keys(&actor.tenant_id).await?;
     let mut tx = app.store.begin().await?;
-    let id = insert_new(app, &mut tx, &keys, changes).await?;
+    let id = insert_new(app, &mut tx, &keys, changes, &actor.audit_name()).await?;
     audit::append(
         &mut tx,
         &actor.tenant_id,
@@ -557,6 +656,7 @@ pub async fn update(
     )
     .await?;
     let (keys, sk) = subject(app, actor, "customer.update", id, &decision).await?;
+    check_separate_consent(app, &actor.tenant_id, changes).await?;
     let sealed = seal_personal(&keys, &sk, id, changes);
     let email = changes
         .email
@@ -592,8 +692,9 @@ pub async fn update(
             .await?;
     }
     if let Some(consents) = &changes.consents {
+        let act = consent_act(&keys, &sk, id, changes, &actor.audit_name());
         app.store
-            .upsert_consents(&mut tx, &actor.tenant_id, id, consents, now)
+            .upsert_consents(&mut tx, &actor.tenant_id, id, consents, now, &act)
             .await?;
     }
     audit::append(
@@ -688,6 +789,9 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     )
     .await?;
     tx.commit().await?;
+    if let Err(e) = app.store.checkpoint().await {
+        tracing::warn!(error = %e, "checkpoint after an erasure failed");
+    }
     Ok(())
 }
 
@@ -741,6 +845,65 @@ pub async fn add_interaction(
         created_by: row.created_by,
         created_at: iso(row.created_at),
     })
+}
+
+/// One entry of a customer's consent history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConsentEventView {
+    pub purpose: String,
+    pub granted: bool,
+    /// RFC 3339.
+    pub at: String,
+    /// Who recorded it: `user:…`, `plugin:…`, `operator:…`.
+    pub by: String,
+    /// How it was collected; free text, so it follows the policy for `notes` (null when withheld
+    /// or not given).
+    pub evidence: Option<String>,
+    /// The version of the wording shown to the person.
+    pub wording: Option<String>,
+    /// Granted together with other purposes in one act (which a purpose needing separate consent
+    /// never is).
+    pub bundled: bool,
+}
+
+/// A customer's consent history, oldest first (`customer.read`; the ledger is append-only).
+pub async fn consent_history(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+) -> AppResult<Vec<ConsentEventView>> {
+    let decision = authorize(app, actor, "customer.read", Some(id), None).await?;
+    let (keys, sk) = subject(app, actor, "consent.read", id, &decision).await?;
+    let reveal = decision.reveals("notes");
+    let rows = app.store.consent_history(&actor.tenant_id, id).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let evidence = match (&r.evidence, reveal) {
+            (Some(e), true) => Some(sk.open_string(
+                &FieldRef {
+                    tenant: &keys.tenant,
+                    table: "consent_events",
+                    record: id,
+                    field: "evidence",
+                },
+                e,
+            )?),
+            _ => None,
+        };
+        out.push(ConsentEventView {
+            purpose: r.purpose,
+            granted: r.granted != 0,
+            at: iso(r.at),
+            by: r.actor,
+            evidence,
+            wording: r.wording,
+            bundled: r.bundled != 0,
+        });
+    }
+    let detail = serde_json::json!({"count": out.len()});
+    let event = actor.audit("consent.read", format!("customer/{id}"), &decision, detail);
+    app.audit.record(&actor.tenant_id, &event).await?;
+    Ok(out)
 }
 
 /// A customer's interactions; summaries are free text, so they follow the policy for `notes`.

@@ -31,6 +31,18 @@ pub struct Changes {
     pub region: Option<String>,
     pub tags: Option<Vec<String>>,
     pub consents: Option<BTreeMap<String, bool>>,
+    /// What the person was shown and how each consent was collected, per purpose (given in
+    /// the object form of a `consents` entry): kept in the consent ledger.
+    pub consent_notes: BTreeMap<String, ConsentNote>,
+}
+
+/// How one consent was collected.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ConsentNote {
+    /// A form, a call script, a box ticked on a site: sealed under the customer's key.
+    pub evidence: Option<String>,
+    /// The version of the wording the person was shown.
+    pub wording: Option<String>,
 }
 
 impl Changes {
@@ -219,7 +231,16 @@ pub fn tags(v: &Value) -> Result<Vec<String>, String> {
     Ok(out.into_iter().collect())
 }
 
+/// Consents: purpose → granted.
 pub fn consents(v: &Value) -> Result<BTreeMap<String, bool>, String> {
+    consents_with_notes(v).map(|(m, _)| m)
+}
+
+/// Purpose → granted, and purpose → how that consent was collected.
+pub type ConsentsAndNotes = (BTreeMap<String, bool>, BTreeMap<String, ConsentNote>);
+
+/// Consents, and how those given in object form were collected.
+pub fn consents_with_notes(v: &Value) -> Result<ConsentsAndNotes, String> {
     let obj = v
         .as_object()
         .ok_or_else(|| err("consents", "must be an object of purpose: true/false"))?;
@@ -227,6 +248,7 @@ pub fn consents(v: &Value) -> Result<BTreeMap<String, bool>, String> {
         return Err(err("consents", "must have at most 20 purposes"));
     }
     let mut out = BTreeMap::new();
+    let mut notes = BTreeMap::new();
     for (k, v) in obj {
         let ok = !k.is_empty()
             && k.len() <= 40
@@ -239,12 +261,68 @@ pub fn consents(v: &Value) -> Result<BTreeMap<String, bool>, String> {
                 "purposes are 1-40 characters of a-z, 0-9 and _",
             ));
         }
-        let b = v
-            .as_bool()
-            .ok_or_else(|| err("consents", &format!("purpose `{k}` must be true or false")))?;
+        let (b, note) = consent_entry(k, v)?;
         out.insert(k.clone(), b);
+        if let Some(note) = note {
+            notes.insert(k.clone(), note);
+        }
     }
-    Ok(out)
+    Ok((out, notes))
+}
+
+/// The longest description of how a consent was collected.
+pub const MAX_EVIDENCE_CHARS: usize = 200;
+
+/// A wording version: 1-40 characters of letters, digits, `.`, `_` and `-`.
+fn consent_wording(v: &Value) -> Result<String, String> {
+    let s = v
+        .as_str()
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 40
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        })
+        .ok_or_else(|| {
+            err(
+                "consents",
+                "a wording is 1-40 characters of letters, digits, '.', '_' and '-'",
+            )
+        })?;
+    Ok(s.to_string())
+}
+
+/// One `consents` entry: `true`/`false`, or `{"granted": …, "evidence"?: …, "wording"?: …}`.
+fn consent_entry(purpose: &str, v: &Value) -> Result<(bool, Option<ConsentNote>), String> {
+    if let Some(b) = v.as_bool() {
+        return Ok((b, None));
+    }
+    let shape = || {
+        err(
+            "consents",
+            &format!(
+                "purpose `{purpose}` must be true, false or {{\"granted\": true|false, \"evidence\"?: text, \"wording\"?: version}}"
+            ),
+        )
+    };
+    let o = v.as_object().ok_or_else(shape)?;
+    if o.keys()
+        .any(|k| !["granted", "evidence", "wording"].contains(&k.as_str()))
+    {
+        return Err(shape());
+    }
+    let granted = o
+        .get("granted")
+        .and_then(Value::as_bool)
+        .ok_or_else(shape)?;
+    let note = ConsentNote {
+        evidence: o
+            .get("evidence")
+            .map(|e| text("consents", e, MAX_EVIDENCE_CHARS, false))
+            .transpose()?,
+        wording: o.get("wording").map(consent_wording).transpose()?,
+    };
+    Ok((granted, Some(note)))
 }
 
 /// Validates a JSON object of customer fields. `creating` requires `name` and `region`.
@@ -284,7 +362,9 @@ pub fn changes(body: &Map<String, Value>, creating: bool) -> Result<Changes, Str
         c.tags = Some(tags(v)?);
     }
     if let Some(v) = body.get("consents") {
-        c.consents = Some(consents(v)?);
+        let (map, notes) = consents_with_notes(v)?;
+        c.consents = Some(map);
+        c.consent_notes = notes;
     }
     if creating {
         if c.name.is_none() {

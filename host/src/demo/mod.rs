@@ -77,9 +77,15 @@ pub async fn seed_customers(
     let mut ids = Vec::with_capacity(n);
     for c in synthetic::generate(seed, n) {
         let changes = changes_of(&c)?;
-        let id = customers::insert_new(app, &mut tx, &keys, &changes)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let id = customers::insert_new(
+            app,
+            &mut tx,
+            &keys,
+            &changes,
+            &crm::audit::operator_name("demo"),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         audit::append(
             &mut tx,
             tenant_id,

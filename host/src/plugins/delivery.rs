@@ -19,6 +19,14 @@ use crate::audit;
 use crate::error::AppResult;
 use crate::store::{DeliveryRow, now_ms};
 
+/// Why an event was not delivered.
+enum Undelivered {
+    /// Not to be delivered at all (its customer was erased or restricted processing).
+    Withheld(&'static str),
+    /// The plugin failed: retried while attempts remain.
+    Failed(String),
+}
+
 /// Delivers one due event to one subscriber if this host can claim it (called by the worker):
 /// claim, call, then record the outcome and its audit record in one transaction.
 pub(super) async fn deliver(
@@ -37,13 +45,18 @@ pub(super) async fn deliver(
         return Ok(());
     }
     let actor = Actor::service(&row.tenant_id, &row.plugin, format!("event:{}", row.topic));
-    // The customer it is about may have been erased since: then it is not delivered at all.
-    let erased = match &row.customer_id {
-        Some(c) => app.store.subject_key(&row.tenant_id, c).await?.is_none(),
-        None => false,
+    // The customer it is about may have been erased since, or asked that their data not be
+    // processed: then it is not delivered at all.
+    let withheld = match &row.customer_id {
+        Some(c) => match app.store.customer_facts(&row.tenant_id, c).await? {
+            None => Some("the customer it names was erased"),
+            Some(f) if f.restricted => Some("the customer it names restricted processing"),
+            Some(_) => None,
+        },
+        None => None,
     };
-    let outcome = if erased {
-        Err(None)
+    let outcome = if let Some(why) = withheld {
+        Err(Undelivered::Withheld(why))
     } else {
         let event = IncomingEvent {
             id: row.event_id.clone(),
@@ -61,13 +74,13 @@ pub(super) async fn deliver(
             rt.on_event(prepared, caller, event).await
         })
         .await
-        .map_err(|e| Some(e.message.chars().take(500).collect::<String>()))
+        .map_err(|e| Undelivered::Failed(e.message.chars().take(500).collect()))
     };
     let ended = now_ms();
     let (status, retry_at, error) = match &outcome {
         Ok(()) => ("delivered", None, None),
-        Err(None) => ("dropped", None, Some("the customer it names was erased")),
-        Err(Some(e)) => match retry::retry_at(row.attempt, ended) {
+        Err(Undelivered::Withheld(why)) => ("dropped", None, Some(*why)),
+        Err(Undelivered::Failed(e)) => match retry::retry_at(row.attempt, ended) {
             Some(at) => ("pending", Some(at), Some(e.as_str())),
             None => ("failed", None, Some(e.as_str())),
         },

@@ -80,6 +80,9 @@ pub struct Subject {
 /// What is being touched.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resource {
+    /// Facts about the thing the policy decides with (a customer's restriction and consents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +96,7 @@ impl Resource {
     /// A resource of one tenant, by kind and (when it names one) id, with no field list.
     pub fn of(kind: &str, tenant: &str, id: Option<String>) -> Self {
         Self {
+            attributes: None,
             fields: None,
             id,
             tenant: tenant.to_string(),
@@ -570,6 +574,7 @@ mod tests {
             },
             action: action.into(),
             resource: Resource {
+                attributes: None,
                 kind: "customer".into(),
                 tenant: tenant.into(),
                 id: Some("c1".into()),
@@ -812,6 +817,7 @@ mod tests {
                                         },
                                         action: action.into(),
                                         resource: Resource {
+                                            attributes: None,
                                             kind: "customer".into(),
                                             tenant: tenant.into(),
                                             id: Some(id.to_string()),

@@ -32,6 +32,7 @@ pub const MAX_NOTE_CHARS: usize = 500;
 /// The tenant's policies as the resource of a decision.
 fn policy_resource(actor: &Actor) -> Resource {
     Resource {
+        attributes: None,
         kind: "policy".into(),
         tenant: actor.tenant_id.clone(),
         id: None,
@@ -193,6 +194,7 @@ async fn load_and_probe(
         },
         action: "customer.read".into(),
         resource: Resource {
+            attributes: None,
             kind: "customer".into(),
             tenant: tenant_id.into(),
             id: Some("probe".into()),

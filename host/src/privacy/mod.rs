@@ -10,6 +10,7 @@
 //! retention, tenants' own periods (the law's apply until then), screens.
 
 pub mod deadline;
+pub mod export;
 pub mod request;
 
 use chrono::NaiveDate;
@@ -32,7 +33,7 @@ pub const QUEUE_LIMIT: i64 = 500;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
-    /// The customer's id.
+    /// The customer: their id, email address or phone number (matched exactly).
     pub customer: String,
     pub kind: Kind,
     /// How the person's identity was (or will be) verified: a method, never a copy of a document.
@@ -143,7 +144,11 @@ pub fn name_of<T: Serialize>(v: &T) -> String {
 pub async fn open(app: &App, actor: &Actor, new: &NewRequest, now: i64) -> AppResult<RequestView> {
     let verification = check_note("verification", &new.verification, false)?;
     let decision = authorize(app, actor, "privacy.manage", None).await?;
-    let Some(customer) = app.store.customer(&actor.tenant_id, &new.customer).await? else {
+    let found = crate::customers::resolve(app, &actor.tenant_id, &new.customer).await?;
+    let Some(customer) = found else {
+        return Err(AppError::not_found("customer"));
+    };
+    let Some(customer) = app.store.customer(&actor.tenant_id, &customer).await? else {
         return Err(AppError::not_found("customer"));
     };
     let periods = Periods::default();
@@ -218,6 +223,14 @@ pub async fn take_step(
         };
         deadline::extend(&d, today(now)).map_err(AppError::conflict)?;
     }
+    if next == State::Completed && current.kind == Kind::Erasure {
+        // Erasure is the path staff use everywhere (legal holds, ledger, audit); a customer
+        // erased before the request completes is as good as erased now.
+        match crate::customers::erase(app, actor, &row.customer_id).await {
+            Err(e) if e.kind != crate::error::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     let mut tx = app.store.begin().await?;
     let (from, to) = (name_of(&current.state), name_of(&next));
     if !app
@@ -238,14 +251,163 @@ pub async fn take_step(
         reason,
     };
     app.store.add_privacy_step(&mut tx, id, &record).await?;
+    let effect = if next == State::Completed {
+        fulfil(app, actor, &mut tx, current.kind, &row.customer_id, now).await?
+    } else {
+        serde_json::Value::Null
+    };
     let action = format!("privacy.request.{}", record.step);
-    let detail = serde_json::json!({"from": from, "to": to});
+    let detail = serde_json::json!({"from": from, "to": to, "effect": effect});
     let event = actor.audit(&action, format!("privacy/{id}"), &decision, detail);
     audit::append(&mut tx, &actor.tenant_id, &event).await?;
     tx.commit().await?;
     row.state = to;
     row.updated_at = now;
     view(&row, today(now))
+}
+
+/// Purposes an objection withdraws: every purpose named `marketing…` (direct marketing, and for
+/// CCPA the "do not sell or share" opt-out, which tenants name `marketing_share` or similar).
+pub const OBJECTION_PREFIX: &str = "marketing";
+
+/// What completing a request does to the customer's data, in the request's transaction:
+/// a restriction stops processing, an objection withdraws the marketing purposes (each noted in
+/// the consent ledger). Erasure is done before (through `customers::erase`); access and
+/// portability are answered by an export; rectification by the normal update path.
+async fn fulfil(
+    app: &App,
+    actor: &Actor,
+    tx: &mut crate::store::Tx,
+    kind: Kind,
+    customer: &str,
+    now: i64,
+) -> AppResult<serde_json::Value> {
+    match kind {
+        Kind::Restriction => {
+            app.store
+                .set_restricted(tx, &actor.tenant_id, customer, true)
+                .await?;
+            Ok(serde_json::json!({"restricted": true}))
+        }
+        Kind::Objection => {
+            let facts = app.store.customer_facts(&actor.tenant_id, customer).await?;
+            let withdrawn: std::collections::BTreeMap<String, bool> = facts
+                .map(|f| f.consents)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(p, granted)| *granted && p.starts_with(OBJECTION_PREFIX))
+                .map(|(p, _)| (p, false))
+                .collect();
+            if !withdrawn.is_empty() {
+                let act = crate::store::ConsentAct {
+                    by: actor.audit_name(),
+                    ..Default::default()
+                };
+                app.store
+                    .upsert_consents(tx, &actor.tenant_id, customer, &withdrawn, now, &act)
+                    .await?;
+            }
+            Ok(serde_json::json!({"withdrawn": withdrawn.keys().collect::<Vec<_>>()}))
+        }
+        Kind::Erasure => Ok(serde_json::json!({"erased": true})),
+        Kind::Access | Kind::Portability | Kind::Rectification => Ok(serde_json::Value::Null),
+    }
+}
+
+/// Lifts a customer's restriction of processing (`privacy.manage`): 404 when the customer is
+/// not restricted.
+pub async fn lift_restriction(app: &App, actor: &Actor, customer: &str) -> AppResult<()> {
+    let decision = authorize(app, actor, "privacy.manage", None).await?;
+    let facts = app.store.customer_facts(&actor.tenant_id, customer).await?;
+    if !facts.is_some_and(|f| f.restricted) {
+        return Err(AppError::not_found("restricted customer"));
+    }
+    let mut tx = app.store.begin().await?;
+    app.store
+        .set_restricted(&mut tx, &actor.tenant_id, customer, false)
+        .await?;
+    let event = actor.audit(
+        "privacy.restriction.lift",
+        format!("customer/{customer}"),
+        &decision,
+        serde_json::json!({}),
+    );
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How the tenant treats one consent purpose.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeSetting {
+    /// Needs separate consent (PIPL: sensitive personal information, cross-border transfer,
+    /// public disclosure): a grant bundled with other purposes is refused.
+    pub separate: bool,
+    /// What the purpose covers, for staff.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A consent purpose the tenant has configured.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PurposeView {
+    pub purpose: String,
+    pub separate: bool,
+    pub note: String,
+}
+
+/// The purposes the tenant has configured (`privacy.read`).
+pub async fn purposes(app: &App, actor: &Actor) -> AppResult<Vec<PurposeView>> {
+    let decision = authorize(app, actor, "privacy.read", None).await?;
+    let rows = app.store.consent_purposes(&actor.tenant_id).await?;
+    let event = actor.audit(
+        "privacy.read",
+        "purposes".into(),
+        &decision,
+        serde_json::json!({"count": rows.len()}),
+    );
+    app.audit.record(&actor.tenant_id, &event).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(purpose, separate, note)| PurposeView {
+            purpose,
+            separate,
+            note,
+        })
+        .collect())
+}
+
+/// Sets how the tenant treats a consent purpose (`privacy.manage`).
+pub async fn set_purpose(
+    app: &App,
+    actor: &Actor,
+    purpose: &str,
+    setting: &PurposeSetting,
+) -> AppResult<PurposeView> {
+    let mut one = serde_json::Map::new();
+    one.insert(purpose.to_string(), serde_json::Value::Bool(true));
+    crate::customers::validate::consents(&serde_json::Value::Object(one))
+        .map_err(|m| AppError::bad_request("invalid_purpose", m))?;
+    let note = check_note("note", &setting.note, false)?;
+    let decision = authorize(app, actor, "privacy.manage", None).await?;
+    let mut tx = app.store.begin().await?;
+    app.store
+        .set_consent_purpose(&mut tx, &actor.tenant_id, purpose, setting.separate, &note)
+        .await?;
+    let event = actor.audit(
+        "privacy.purpose.set",
+        format!("purpose/{purpose}"),
+        &decision,
+        serde_json::json!({"separate": setting.separate}),
+    );
+    audit::append(&mut tx, &actor.tenant_id, &event).await?;
+    tx.commit().await?;
+    Ok(PurposeView {
+        purpose: purpose.to_string(),
+        separate: setting.separate,
+        note,
+    })
 }
 
 /// The tenant's requests (`privacy.read`): open ones first, soonest due first.
@@ -670,5 +832,222 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.message.contains("regulator inquiry"), "{}", e.message);
+    }
+
+    /// Works a request of `kind` for `customer` from received to completed.
+    async fn complete(h: &Harness, actor: &Actor, customer: &str, kind: Kind) -> RequestView {
+        let r = open(&h.app, actor, &new(customer, kind), NOW)
+            .await
+            .unwrap();
+        for step in [Step::Verify, Step::Start, Step::Complete] {
+            take_step(&h.app, actor, &r.id, step, "", NOW)
+                .await
+                .unwrap();
+        }
+        r
+    }
+
+    #[tokio::test]
+    async fn a_restriction_stops_processing_but_compliance_still_reads_and_it_can_be_lifted() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let sales = h.member("sales", false).await;
+        let c = h.customer("EU").await;
+        let listed = |page: crate::customers::Page| page.items.iter().any(|i| i.id == c);
+        let q = crate::customers::ListQuery {
+            per_page: 100,
+            ..Default::default()
+        };
+        assert!(listed(
+            crate::customers::list(&h.app, &sales, &q).await.unwrap()
+        ));
+
+        complete(&h, &compliance, &c, Kind::Restriction).await;
+        let e = crate::customers::get(&h.app, &sales, &c).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        assert!(e.message.contains("restricted"), "{}", e.message);
+        let changes = crate::customers::validate::changes(
+            serde_json::json!({"notes": "called"}).as_object().unwrap(),
+            false,
+        )
+        .unwrap();
+        assert!(
+            crate::customers::update(&h.app, &sales, &c, &changes)
+                .await
+                .is_err()
+        );
+        assert!(!listed(
+            crate::customers::list(&h.app, &sales, &q).await.unwrap()
+        ));
+        let seen = crate::customers::get(&h.app, &compliance, &c)
+            .await
+            .unwrap();
+        assert_eq!(seen.name.as_deref(), Some("Ada Example"));
+
+        let e = lift_restriction(&h.app, &sales, &c).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden, "sales may not lift it");
+        lift_restriction(&h.app, &compliance, &c).await.unwrap();
+        let e = lift_restriction(&h.app, &compliance, &c).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound, "lifted once");
+        crate::customers::get(&h.app, &sales, &c).await.unwrap();
+        assert!(listed(
+            crate::customers::list(&h.app, &sales, &q).await.unwrap()
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_consent_ledger_keeps_every_act_with_its_evidence_and_separate_consent_holds() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let marketing = h.member("marketing", false).await;
+        let sales = h.member("sales", false).await;
+        let c = h
+            .customer_with(serde_json::json!({
+                "name": "Li Wei", "region": "CN", "email": "li.wei@example.com",
+                "consents": {
+                    "marketing_email": {"granted": true, "evidence": "web form, newsletter box ticked", "wording": "2026-11"},
+                    "analytics": {"granted": true, "evidence": "web form, newsletter box ticked", "wording": "2026-11"},
+                },
+            }))
+            .await;
+        let body = |v: serde_json::Value| {
+            crate::customers::validate::changes(v.as_object().unwrap(), false).unwrap()
+        };
+
+        // PIPL: a purpose needing separate consent is refused when bundled, and nothing changes.
+        let setting = PurposeSetting {
+            separate: true,
+            note: "cross-border transfer".into(),
+        };
+        assert!(
+            set_purpose(&h.app, &sales, "transfer_abroad", &setting)
+                .await
+                .is_err()
+        );
+        set_purpose(&h.app, &compliance, "transfer_abroad", &setting)
+            .await
+            .unwrap();
+        let bundled = body(serde_json::json!({"consents": {"transfer_abroad": true, "sms": true}}));
+        let e = crate::customers::update(&h.app, &sales, &c, &bundled)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "separate_consent_required", "{}", e.message);
+        let alone = body(serde_json::json!({
+            "consents": {"transfer_abroad": {"granted": true, "evidence": "signed paper form 17"}}}));
+        crate::customers::update(&h.app, &sales, &c, &alone)
+            .await
+            .unwrap();
+        let withdraw = body(serde_json::json!({"consents": {"marketing_email": false}}));
+        crate::customers::update(&h.app, &sales, &c, &withdraw)
+            .await
+            .unwrap();
+
+        let history = crate::customers::consent_history(&h.app, &compliance, &c)
+            .await
+            .unwrap();
+        let seen: Vec<(&str, bool, bool)> = history
+            .iter()
+            .map(|e| (e.purpose.as_str(), e.granted, e.bundled))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("analytics", true, true),
+                ("marketing_email", true, true),
+                ("transfer_abroad", true, false),
+                ("marketing_email", false, false),
+            ]
+        );
+        assert_eq!(
+            history[0].evidence.as_deref(),
+            Some("web form, newsletter box ticked")
+        );
+        assert_eq!(history[0].wording.as_deref(), Some("2026-11"));
+        assert!(history[0].by.starts_with("user:"), "{}", history[0].by);
+        assert_eq!(history[2].evidence.as_deref(), Some("signed paper form 17"));
+        // Marketing sees no free text (the policy withholds notes from it).
+        let theirs = crate::customers::consent_history(&h.app, &marketing, &c)
+            .await
+            .unwrap();
+        assert!(theirs.iter().all(|e| e.evidence.is_none()));
+
+        // Append-only: the database itself refuses to rewrite history.
+        let rewrite = sqlx::query("UPDATE consent_events SET granted = 1")
+            .execute(h.app.store.pool())
+            .await;
+        assert!(rewrite.is_err(), "the ledger was rewritten");
+
+        // An objection withdraws every marketing purpose, noted in the ledger; the rest stay.
+        let c2 = h
+            .customer_with(serde_json::json!({
+                "name": "Ann Lee", "region": "US",
+                "consents": {"marketing_email": true, "marketing_share": true, "analytics": true},
+            }))
+            .await;
+        complete(&h, &compliance, &c2, Kind::Objection).await;
+        let now = crate::customers::get(&h.app, &compliance, &c2)
+            .await
+            .unwrap();
+        assert_eq!(
+            now.consents.into_iter().collect::<Vec<_>>(),
+            [
+                ("analytics".to_string(), true),
+                ("marketing_email".to_string(), false),
+                ("marketing_share".to_string(), false),
+            ]
+        );
+        let history = crate::customers::consent_history(&h.app, &compliance, &c2)
+            .await
+            .unwrap();
+        let withdrawals: Vec<&str> = history
+            .iter()
+            .filter(|e| !e.granted && e.by == compliance.audit_name())
+            .map(|e| e.purpose.as_str())
+            .collect();
+        assert_eq!(history.len(), 5);
+        assert_eq!(withdrawals, ["marketing_email", "marketing_share"]);
+
+        // A request can be opened by the person's email, never by someone else's.
+        let r = open(
+            &h.app,
+            &compliance,
+            &new("LI.WEI@example.com", Kind::Access),
+            NOW,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.customer, c);
+        let e = open(
+            &h.app,
+            &compliance,
+            &new("nobody@example.com", Kind::Access),
+            NOW,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn completing_an_erasure_request_erases_the_customer_and_their_consent_history() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let c = h
+            .customer_with(serde_json::json!({
+                "name": "Ada", "region": "EU", "consents": {"analytics": true}}))
+            .await;
+        complete(&h, &compliance, &c, Kind::Erasure).await;
+        let e = crate::customers::get(&h.app, &compliance, &c)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM consent_events WHERE customer_id = $1")
+                .bind(&c)
+                .fetch_one(h.app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(h.app.store.erasures(&h.tenant.id).await.unwrap().len(), 1);
     }
 }

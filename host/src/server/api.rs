@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/customers/{id}/interactions",
             post(add_interaction).get(list_interactions),
         )
+        .route("/api/v1/customers/{id}/consents", get(consent_history))
         .route("/api/v1/audit", get(audit_list))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
@@ -719,6 +720,24 @@ pub async fn list_interactions(
 ) -> AppResult<Json<Vec<customers::InteractionView>>> {
     Ok(Json(
         customers::interactions(&s.app, &who.actor, valid_id(&id)?).await?,
+    ))
+}
+
+/// A customer's consent history, oldest first: every grant and withdrawal, by whom, with the
+/// evidence and wording version.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/consents", operation_id = "consent_history", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = [customers::ConsentEventView]),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such customer in the tenant"),
+    ))]
+pub async fn consent_history(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<customers::ConsentEventView>>> {
+    Ok(Json(
+        customers::consent_history(&s.app, &who.actor, valid_id(&id)?).await?,
     ))
 }
 

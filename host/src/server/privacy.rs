@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +12,9 @@ use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
 use crate::error::AppResult;
+use crate::privacy::export::ExportView;
 use crate::privacy::request::Step;
-use crate::privacy::{self, NewHold, NewRequest, RequestView};
+use crate::privacy::{self, NewHold, NewRequest, PurposeSetting, PurposeView, RequestView};
 use crate::store::{LegalHoldRow, PrivacyStepRow, now_ms};
 
 pub fn routes() -> Router<AppState> {
@@ -23,6 +24,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/privacy/requests/{id}/steps", post(step))
         .route("/api/v1/privacy/holds", get(holds).post(place_hold))
         .route("/api/v1/privacy/holds/{id}/release", post(release_hold))
+        .route(
+            "/api/v1/privacy/requests/{id}/exports",
+            get(exports).post(start_export),
+        )
+        .route("/api/v1/privacy/exports/{id}", get(export_status))
+        .route("/api/v1/privacy/exports/{id}/archive", get(download_export))
+        .route("/api/v1/privacy/purposes", get(purposes))
+        .route("/api/v1/privacy/purposes/{purpose}", put(set_purpose))
+        .route(
+            "/api/v1/privacy/restrictions/{customer}",
+            axum::routing::delete(lift_restriction),
+        )
 }
 
 /// The tenant's data-subject requests: open ones first, soonest due first, with their urgency.
@@ -151,4 +164,136 @@ pub async fn release_hold(
 ) -> AppResult<StatusCode> {
     privacy::release_hold(&s.app, &who.actor, &id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The consent purposes the tenant has configured (which need separate consent).
+#[utoipa::path(get, path = "/api/v1/privacy/purposes", operation_id = "list_consent_purposes",
+    responses((status = 200, body = Vec<PurposeView>), (status = 403, description = "The policy denies it")))]
+pub async fn purposes(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<Vec<PurposeView>>> {
+    Ok(Json(privacy::purposes(&s.app, &who.actor).await?))
+}
+
+/// Set whether a consent purpose needs separate consent (PIPL), with a note for staff.
+#[utoipa::path(put, path = "/api/v1/privacy/purposes/{purpose}", operation_id = "set_consent_purpose",
+    params(("purpose" = String, Path, description = "1 to 40 characters of a-z, 0-9 and _, starting with a letter")),
+    request_body = PurposeSetting,
+    responses(
+        (status = 200, body = PurposeView),
+        (status = 400, description = "Not a valid purpose name, or the body is not `{separate, note?}`"),
+        (status = 403, description = "The policy denies it"),
+    ))]
+pub async fn set_purpose(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(purpose): Path<String>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<PurposeView>> {
+    let setting: PurposeSetting = typed(body)?;
+    Ok(Json(
+        privacy::set_purpose(&s.app, &who.actor, &purpose, &setting).await?,
+    ))
+}
+
+/// Lift a customer's restriction of processing (set by completing a restriction request).
+#[utoipa::path(delete, path = "/api/v1/privacy/restrictions/{customer}", operation_id = "lift_restriction",
+    params(("customer" = String, Path)),
+    responses(
+        (status = 204, description = "Lifted: the customer's data is processed again"),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No restricted customer by that id in the tenant"),
+    ))]
+pub async fn lift_restriction(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(customer): Path<String>,
+) -> AppResult<StatusCode> {
+    privacy::lift_restriction(&s.app, &who.actor, &customer).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Start building the archive that answers an access or portability request (its requester's
+/// identity verified, the request open); poll the export for progress, then download it.
+#[utoipa::path(post, path = "/api/v1/privacy/requests/{id}/exports", operation_id = "start_privacy_export",
+    params(("id" = String, Path)),
+    responses(
+        (status = 202, body = ExportView),
+        (status = 403, description = "The policy denies it (it needs a second factor)"),
+        (status = 404, description = "No such request in the tenant"),
+        (status = 409, description = "Not an open, verified access or portability request, or the customer was erased"),
+    ))]
+pub async fn start_export(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let view = privacy::export::start(&s.app, &who.actor, &id, now_ms()).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// A request's exports, newest first.
+#[utoipa::path(get, path = "/api/v1/privacy/requests/{id}/exports", operation_id = "list_privacy_exports",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ExportView>), (status = 403, description = "The policy denies it")))]
+pub async fn exports(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<ExportView>>> {
+    Ok(Json(
+        privacy::export::of_request(&s.app, &who.actor, &id, now_ms()).await?,
+    ))
+}
+
+/// An export's state and progress.
+#[utoipa::path(get, path = "/api/v1/privacy/exports/{id}", operation_id = "privacy_export_status",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ExportView),
+        (status = 403, description = "The policy denies it"),
+        (status = 404, description = "No such export in the tenant"),
+    ))]
+pub async fn export_status(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Json<ExportView>> {
+    Ok(Json(
+        privacy::export::status(&s.app, &who.actor, &id, now_ms()).await?,
+    ))
+}
+
+/// Download the archive (a zip of JSON and CSV); every download is audited.
+#[utoipa::path(get, path = "/api/v1/privacy/exports/{id}/archive", operation_id = "download_privacy_export",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The archive", content_type = "application/zip", body = Vec<u8>),
+        (status = 403, description = "The policy denies it (it needs a second factor)"),
+        (status = 404, description = "No such export in the tenant"),
+        (status = 409, description = "Still being built, or the build failed"),
+        (status = 410, description = "The archive has expired, or its customer was erased"),
+    ))]
+pub async fn download_export(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let (name, zip) = privacy::export::download(&s.app, &who.actor, &id, now_ms()).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        zip,
+    )
+        .into_response())
 }

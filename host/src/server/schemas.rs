@@ -88,8 +88,28 @@ pub(super) fn customer_properties() -> Value {
             "type": "object",
             "maxProperties": 20,
             "propertyNames": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
-            "additionalProperties": {"type": "boolean"},
-            "description": "Consent purposes (1 to 40 characters of a-z, 0-9 and _, starting with a letter) granted (true) or withdrawn (false); at most 20.",
+            "additionalProperties": {"oneOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "required": ["granted"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "granted": {"type": "boolean"},
+                        "evidence": {
+                            "type": "string",
+                            "pattern": text_pattern(validate::MAX_EVIDENCE_CHARS, false),
+                            "description": "How the consent was collected (kept in the consent history, sealed under the customer's key).",
+                        },
+                        "wording": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9._-]{1,40}$",
+                            "description": "The version of the consent wording shown to the person.",
+                        },
+                    },
+                },
+            ]},
+            "description": "Consent purposes (1 to 40 characters of a-z, 0-9 and _, starting with a letter) granted (true) or withdrawn (false), or given as {granted, evidence?, wording?} to record how it was collected; at most 20. Each change is appended to the customer's consent history; a purpose the tenant marks as needing separate consent must be granted on its own.",
         },
     })
 }

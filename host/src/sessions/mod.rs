@@ -401,6 +401,7 @@ fn self_resource(actor: &Actor) -> Resource {
 
 fn user_resource(actor: &Actor, user_id: &str) -> Resource {
     Resource {
+        attributes: None,
         kind: "user".into(),
         tenant: actor.tenant_id.clone(),
         id: Some(user_id.to_string()),

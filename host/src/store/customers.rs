@@ -26,6 +26,37 @@ pub struct CustomerRow {
     pub subject_key: Option<(u32, Vec<u8>)>,
 }
 
+/// One act of consent: who gave or withdrew it, how it was collected, under which wording.
+#[derive(Debug, Clone, Default)]
+pub struct ConsentAct {
+    /// The actor as the audit trail names it (`user:…`, `plugin:…`, `operator:…`).
+    pub by: String,
+    /// How each purpose's consent was collected, sealed under the customer's subject key.
+    pub evidence: BTreeMap<String, Vec<u8>>,
+    /// The version of the wording shown to the person, per purpose.
+    pub wording: BTreeMap<String, String>,
+}
+
+/// One entry of a customer's consent history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsentEventRow {
+    pub id: String,
+    pub purpose: String,
+    pub granted: i64,
+    pub at: i64,
+    pub actor: String,
+    pub evidence: Option<Vec<u8>>,
+    pub wording: Option<String>,
+    pub bundled: i64,
+}
+
+/// The facts about a customer the policy decides with (none of them personal).
+#[derive(Debug, Clone)]
+pub struct CustomerFacts {
+    pub restricted: bool,
+    pub consents: BTreeMap<String, bool>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InteractionRow {
     pub id: String,
@@ -71,6 +102,7 @@ impl Store {
         email_bidx: Option<&str>,
         phone_bidx: Option<&str>,
         subject_key: (u32, u32, &[u8]),
+        act: &ConsentAct,
     ) -> sqlx::Result<()> {
         let cols = sealed_columns();
         let placeholders: Vec<String> = (0..cols.len()).map(|i| format!("${}", i + 10)).collect();
@@ -109,8 +141,15 @@ impl Store {
         .await?;
         self.replace_tags(tx, &row.tenant_id, &row.id, &row.tags)
             .await?;
-        self.upsert_consents(tx, &row.tenant_id, &row.id, &row.consents, row.created_at)
-            .await?;
+        self.upsert_consents(
+            tx,
+            &row.tenant_id,
+            &row.id,
+            &row.consents,
+            row.created_at,
+            act,
+        )
+        .await?;
         Ok(())
     }
 
@@ -154,6 +193,7 @@ impl Store {
         consents_of(self.pool(), tenant_id, customer_id).await
     }
 
+    /// Sets a customer's consents and appends each to the consent ledger as one act.
     pub async fn upsert_consents(
         &self,
         tx: &mut Tx,
@@ -161,7 +201,27 @@ impl Store {
         customer_id: &str,
         consents: &BTreeMap<String, bool>,
         at: i64,
+        act: &ConsentAct,
     ) -> sqlx::Result<()> {
+        let bundled = consents.values().filter(|g| **g).count() > 1;
+        for (purpose, granted) in consents {
+            sqlx::query(
+                "INSERT INTO consent_events (id, tenant_id, customer_id, purpose, granted, at, actor, evidence, wording, bundled) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(tenant_id)
+            .bind(customer_id)
+            .bind(purpose)
+            .bind(*granted as i64)
+            .bind(at)
+            .bind(&act.by)
+            .bind(act.evidence.get(purpose))
+            .bind(act.wording.get(purpose))
+            .bind((bundled && *granted) as i64)
+            .execute(&mut **tx)
+            .await?;
+        }
         for (purpose, granted) in consents {
             sqlx::query(
                 "INSERT INTO consents (tenant_id, customer_id, purpose, granted, updated_at) VALUES ($1, $2, $3, $4, $5) \
@@ -183,6 +243,118 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+
+    /// A customer's consent history, oldest first.
+    pub async fn consent_history(
+        &self,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<Vec<ConsentEventRow>> {
+        sqlx::query_as(
+            "SELECT id, purpose, granted, at, actor, evidence, wording, bundled FROM consent_events \
+             WHERE tenant_id = $1 AND customer_id = $2 ORDER BY at, purpose, id",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The purposes the tenant marks as needing separate consent: `(purpose, separate, note)`.
+    pub async fn consent_purposes(
+        &self,
+        tenant_id: &str,
+    ) -> sqlx::Result<Vec<(String, bool, String)>> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT purpose, separate, note FROM consent_purposes WHERE tenant_id = $1 ORDER BY purpose",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(p, s, n)| (p, s != 0, n)).collect())
+    }
+
+    pub async fn set_consent_purpose(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        purpose: &str,
+        separate: bool,
+        note: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO consent_purposes (tenant_id, purpose, separate, note, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, purpose) DO UPDATE SET separate = excluded.separate, note = excluded.note, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(tenant_id)
+        .bind(purpose)
+        .bind(separate as i64)
+        .bind(note)
+        .bind(super::now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Ids of the tenant's customers whose `column` (`id`, `email_bidx` or `phone_bidx`) is
+    /// `value` (at most two: enough to tell one from several).
+    pub async fn customer_ids_by(
+        &self,
+        tenant_id: &str,
+        column: &str,
+        value: &str,
+    ) -> sqlx::Result<Vec<String>> {
+        let column = match column {
+            "email_bidx" => "email_bidx",
+            "phone_bidx" => "phone_bidx",
+            _ => "id",
+        };
+        sqlx::query_scalar(&format!(
+            "SELECT id FROM customers WHERE tenant_id = $1 AND {column} = $2 LIMIT 2"
+        ))
+        .bind(tenant_id)
+        .bind(value)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// What the policy decides with about one customer; None when there is no such customer.
+    pub async fn customer_facts(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> sqlx::Result<Option<CustomerFacts>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT restricted, consents_json FROM customers WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(r, c)| CustomerFacts {
+            restricted: r != 0,
+            consents: serde_json::from_str(&c).unwrap_or_default(),
+        }))
+    }
+
+    /// Restricts (or lifts the restriction of) processing a customer. False: no such customer.
+    pub async fn set_restricted(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        id: &str,
+        restricted: bool,
+    ) -> sqlx::Result<bool> {
+        let r =
+            sqlx::query("UPDATE customers SET restricted = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(restricted as i64)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Updates region, sealed columns and blind indexes of one customer of `tenant_id`.
@@ -241,7 +413,10 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Deletes a customer and crypto-shreds its subject key. Returns false if it did not exist.
+    /// Deletes a customer with everything that points at them (interactions, tags, consents and
+    /// their history, plugin documents with their blind-index rows, events about them with their
+    /// pending deliveries, export archives) and crypto-shreds its subject key. Returns false if
+    /// it did not exist.
     pub async fn delete_customer(
         &self,
         tx: &mut Tx,
@@ -249,9 +424,17 @@ impl Store {
         id: &str,
     ) -> sqlx::Result<bool> {
         for sql in [
+            "DELETE FROM plugin_record_index WHERE record_id IN \
+             (SELECT id FROM plugin_records WHERE tenant_id = $1 AND customer_id = $2)",
+            "DELETE FROM plugin_records WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM plugin_event_deliveries WHERE event_id IN \
+             (SELECT id FROM plugin_events WHERE tenant_id = $1 AND customer_id = $2)",
+            "DELETE FROM plugin_events WHERE tenant_id = $1 AND customer_id = $2",
             "DELETE FROM interactions WHERE tenant_id = $1 AND customer_id = $2",
             "DELETE FROM customer_tags WHERE tenant_id = $1 AND customer_id = $2",
             "DELETE FROM consents WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM consent_events WHERE tenant_id = $1 AND customer_id = $2",
+            "DELETE FROM privacy_exports WHERE tenant_id = $1 AND customer_id = $2",
             "DELETE FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2",
         ] {
             sqlx::query(sql)
@@ -425,6 +608,10 @@ async fn consents_of<'e, E: sqlx::Executor<'e, Database = super::Db>>(
 /// The WHERE clause after `c.tenant_id = $1`, and its further bind values in order.
 fn where_clause(filter: &CustomerFilter, id: Option<&str>) -> (String, Vec<String>) {
     let mut parts = vec!["c.tenant_id = $1".to_string()];
+    if id.is_none() {
+        // A restricted customer is stored, not processed: lists never show them.
+        parts.push("c.restricted = 0".into());
+    }
     let mut binds = Vec::new();
     let mut push = |sql: &str, v: &str, binds: &mut Vec<String>| {
         binds.push(v.to_string());

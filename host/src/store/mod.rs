@@ -9,12 +9,15 @@ mod policies;
 mod privacy;
 mod users;
 
-pub use customers::{CustomerFilter, CustomerRow, InteractionRow, SealedFields};
+pub use customers::{
+    ConsentAct, ConsentEventRow, CustomerFacts, CustomerFilter, CustomerRow, InteractionRow,
+    SealedFields,
+};
 pub use deliveries::DeliveryRow;
 pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{OverQuota, PluginLogRow, PluginRow, RecordRow, StorageQuota, record_cost};
 pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
-pub use privacy::{LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
+pub use privacy::{AuditAboutRow, ExportRow, LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
 pub use users::{SessionRow, SigninRefusal, TokenRow, UserRow};
 
 use std::path::Path;
@@ -138,6 +141,8 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // An erased person's rows are overwritten, not left in free pages of the file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -203,6 +208,16 @@ impl Store {
         let r = query.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Moves the write-ahead log into the database file and empties it, so that pages an erasure
+    /// overwrote do not linger in the log (best effort: readers in flight keep their frames).
+    pub async fn checkpoint(&self) -> sqlx::Result<()> {
+        let _gate = self.write_gate.lock().await;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn begin(&self) -> sqlx::Result<Tx> {

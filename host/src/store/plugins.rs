@@ -406,6 +406,23 @@ impl Store {
         q.build_query_as().fetch_all(&mut *conn).await
     }
 
+    /// Every plugin's documents about one customer, oldest first (for the person's own export).
+    pub async fn records_about(
+        &self,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<Vec<RecordRow>> {
+        sqlx::query_as(
+            "SELECT id, plugin, collection, customer_id, data, version, created_at, updated_at \
+             FROM plugin_records WHERE tenant_id = $1 AND customer_id = $2 \
+             ORDER BY plugin, collection, created_at, id",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Appends a call's log lines (one statement per line, one transaction).
     pub async fn append_plugin_log(
         &self,

@@ -274,3 +274,172 @@ impl Store {
         .await
     }
 }
+
+/// An export archive's row (the sealed archive itself is read only to download it).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportRow {
+    pub id: String,
+    pub request_id: String,
+    pub customer_id: String,
+    pub state: String,
+    pub done: i64,
+    pub total: i64,
+    pub bytes: Option<i64>,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub downloads: i64,
+}
+
+/// One audit record about a person, without its detail (which may name others).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AuditAboutRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub decision: String,
+    pub resource: String,
+}
+
+const EXPORT_COLUMNS: &str = "id, request_id, customer_id, state, done, total, bytes, error, \
+     created_by, created_at, expires_at, downloads";
+
+impl Store {
+    pub async fn insert_export(&self, tenant_id: &str, row: &ExportRow) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO privacy_exports (id, tenant_id, request_id, customer_id, state, done, total, \
+             created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&row.id)
+        .bind(tenant_id)
+        .bind(&row.request_id)
+        .bind(&row.customer_id)
+        .bind(&row.state)
+        .bind(row.done)
+        .bind(row.total)
+        .bind(&row.created_by)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Notes how many of the archive's parts are gathered.
+    pub async fn export_progress(&self, id: &str, done: i64) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE privacy_exports SET done = $1 WHERE id = $2 AND state = 'building'")
+            .bind(done)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Ends a build: the sealed archive, or the reason it failed.
+    pub async fn finish_export(
+        &self,
+        id: &str,
+        archive: Result<(&[u8], i64), &str>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        let q = match archive {
+            Ok((sealed, bytes)) => sqlx::query(
+                "UPDATE privacy_exports SET state = 'ready', done = total, archive = $1, bytes = $2 \
+                 WHERE id = $3 AND state = 'building'",
+            )
+            .bind(sealed)
+            .bind(bytes),
+            Err(e) => sqlx::query(
+                "UPDATE privacy_exports SET state = 'failed', error = $1 WHERE id = $2 AND state = 'building'",
+            )
+            .bind(e),
+        };
+        q.bind(id).execute(&mut *tx).await?;
+        tx.commit().await
+    }
+
+    pub async fn export(&self, tenant_id: &str, id: &str) -> sqlx::Result<Option<ExportRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {EXPORT_COLUMNS} FROM privacy_exports WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    pub async fn exports_of_request(
+        &self,
+        tenant_id: &str,
+        request_id: &str,
+    ) -> sqlx::Result<Vec<ExportRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {EXPORT_COLUMNS} FROM privacy_exports WHERE tenant_id = $1 AND request_id = $2 \
+             ORDER BY created_at DESC, id"
+        ))
+        .bind(tenant_id)
+        .bind(request_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Takes a ready archive for download (counting it) in the caller's transaction.
+    pub async fn take_export_archive(
+        &self,
+        tx: &mut Tx,
+        tenant_id: &str,
+        id: &str,
+        now: i64,
+    ) -> sqlx::Result<Option<Vec<u8>>> {
+        let archive: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "UPDATE privacy_exports SET downloads = downloads + 1, last_download_at = $1 \
+             WHERE tenant_id = $2 AND id = $3 AND state = 'ready' AND expires_at > $1 RETURNING archive",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(archive.flatten())
+    }
+
+    /// Drops the archives of the tenant's exports that expired by `now` (their rows stay, for
+    /// the request log); returns how many.
+    pub async fn drop_expired_archives(&self, tenant_id: &str, now: i64) -> sqlx::Result<u64> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE privacy_exports SET archive = NULL WHERE tenant_id = $1 AND expires_at <= $2 \
+             AND archive IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The audit records about a customer: their record, their plugins' documents and their
+    /// data-subject requests; oldest first.
+    pub async fn audit_about(
+        &self,
+        tenant_id: &str,
+        customer_id: &str,
+    ) -> sqlx::Result<Vec<AuditAboutRow>> {
+        sqlx::query_as(
+            "SELECT seq, at, actor, action, decision, resource FROM audit_log WHERE tenant_id = $1 AND (\
+             resource = 'customer/' || $2 \
+             OR resource IN (SELECT 'record/' || id FROM plugin_records WHERE tenant_id = $1 AND customer_id = $2) \
+             OR resource IN (SELECT 'privacy/' || id FROM privacy_requests WHERE tenant_id = $1 AND customer_id = $2)\
+             ) ORDER BY seq",
+        )
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await
+    }
+}

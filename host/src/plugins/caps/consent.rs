@@ -38,19 +38,34 @@ impl Host for View<'_, State> {
 
     async fn purposes(&mut self, customer: String) -> Answer<Vec<PurposeState>> {
         let s = admit!(self, Capability::Consent);
-        Ok(svc::get(&s.app, &s.actor, &customer)
+        let c = match svc::get(&s.app, &s.actor, &customer).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(wit_error(e))),
+        };
+        // When each purpose last changed, from the consent ledger (the read was decided above).
+        let history = s
+            .app
+            .store
+            .consent_history(&s.actor.tenant_id, &customer)
             .await
-            .map(|c| {
-                c.consents
+            .map_err(crate::error::AppError::from);
+        let history = match history {
+            Ok(h) => h,
+            Err(e) => return Ok(Err(wit_error(e))),
+        };
+        Ok(Ok(c
+            .consents
+            .iter()
+            .map(|(p, g)| PurposeState {
+                purpose: p.clone(),
+                status: status(Some(*g)),
+                changed_at: history
                     .iter()
-                    .map(|(p, g)| PurposeState {
-                        purpose: p.clone(),
-                        status: status(Some(*g)),
-                        changed_at: None,
-                    })
-                    .collect()
+                    .filter(|e| &e.purpose == p)
+                    .map(|e| e.at)
+                    .max(),
             })
-            .map_err(wit_error))
+            .collect()))
     }
 
     async fn set(
@@ -65,7 +80,11 @@ impl Host for View<'_, State> {
             return Ok(Err(invalid("evidence", "is longer than 200 characters")));
         }
         let mut body = Map::new();
-        body.insert("consents".into(), json!({ purpose.clone(): granted }));
+        let entry = match evidence.as_ref().filter(|e| !e.trim().is_empty()) {
+            Some(e) => json!({"granted": granted, "evidence": e}),
+            None => json!(granted),
+        };
+        body.insert("consents".into(), json!({ purpose.clone(): entry }));
         let changes = match svc::validate::changes(&body, false) {
             Ok(c) => c,
             Err(msg) => return Ok(Err(invalid("purpose", msg))),

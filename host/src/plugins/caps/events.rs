@@ -88,6 +88,7 @@ impl Host for View<'_, State> {
                 &s.actor,
                 "event.emit",
                 crate::policy::Resource {
+                    attributes: None,
                     kind: "event".into(),
                     tenant: s.actor.tenant_id.clone(),
                     id: None,

@@ -222,7 +222,7 @@ pub(crate) use admit;
 pub(crate) fn wit_error(e: AppError) -> Error {
     match e.kind {
         ErrorKind::Forbidden | ErrorKind::Unauthenticated => Error::Denied(e.message),
-        ErrorKind::NotFound => Error::NotFound,
+        ErrorKind::NotFound | ErrorKind::Gone => Error::NotFound,
         ErrorKind::Invalid | ErrorKind::Rejected | ErrorKind::UnsupportedFormat => {
             Error::Invalid(vec![FieldError {
                 field: String::new(),

@@ -139,6 +139,7 @@ impl Cx<'_> {
                 self.actor,
                 action,
                 Resource {
+                    attributes: None,
                     kind: "plugin_record".into(),
                     tenant: self.actor.tenant_id.clone(),
                     id: Some(self.scope(collection)),
@@ -206,6 +207,17 @@ impl Cx<'_> {
     fn audit_event(&self, action: &str, id: &str, d: &Decision, detail: Value) -> audit::Event {
         self.actor.audit(action, format!("record/{id}"), d, detail)
     }
+}
+
+/// Opens a plugin's document about a customer with that customer's subject key: the host's own
+/// reading, for the person's export (no plugin is called).
+pub fn open_about(
+    tenant: &str,
+    subject_key: &SealingKey,
+    row: &crate::store::RecordRow,
+) -> AppResult<String> {
+    let scope = format!("{}/{}", row.plugin, row.collection);
+    Ok(subject_key.open_string(&at(tenant, &row.id, &scope), &row.data)?)
 }
 
 /// The key a document is sealed under.

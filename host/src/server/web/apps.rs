@@ -71,6 +71,7 @@ async fn menu(s: &AppState, who: &Authenticated) -> Vec<(String, String, String)
                 subject: who.actor.subject(),
                 action: "plugin.render".into(),
                 resource: crate::policy::Resource {
+                    attributes: None,
                     kind: "plugin".into(),
                     tenant: who.actor.tenant_id.clone(),
                     id: Some(format!("{}/{}", p.name, sc.name)),
@@ -117,6 +118,7 @@ pub(super) async fn apps(
             &who.actor,
             "plugin.render",
             crate::policy::Resource {
+                attributes: None,
                 kind: "plugin".into(),
                 tenant: who.actor.tenant_id.clone(),
                 id: None,
