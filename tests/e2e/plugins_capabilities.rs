@@ -21,7 +21,7 @@ async fn hello_lists_customers_through_its_capability_and_its_reads_are_audited(
         .find(|p| p["name"] == "hello")
         .expect("hello installed");
     assert_eq!(hello["state"], "enabled");
-    assert_eq!(hello["interface"], "crm:platform@0.1.0");
+    assert_eq!(hello["interface"], "crm:platform@0.2.0");
     assert_eq!(hello["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(hello["granted"], json!(["customers", "log"]));
     assert_eq!(hello["screens"][0]["name"], "main");

@@ -165,6 +165,26 @@ async fn a_python_plugin_installs_and_lists_customers_as_the_policy_shows_them()
     assert_eq!(v["limits"]["deadline_ms"], 100, "{v}");
     assert_eq!(v["screens"][0]["name"], "main", "{v}");
 
+    // A plugin built for crm:platform@0.1.0 (python-hello, from wit/0.1.0) runs beside the
+    // first-party ones built for 0.2.0 on the same host: both listed with their version, both
+    // rendering.
+    let (st, list) = s.get("/api/v1/plugins", Some(&admin)).await;
+    assert_eq!(st, 200, "{list}");
+    let interface = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["interface"]
+            .clone()
+    };
+    assert_eq!(interface("python-hello"), "crm:platform@0.1.0");
+    assert_eq!(interface("hello"), "crm:platform@0.2.0");
+    let (st, v) = s
+        .get("/api/v1/plugins/hello/screens/main", Some(&admin))
+        .await;
+    assert_eq!(st, 200, "{v}");
+
     // As the admin every field comes in clear; as marketing, what the policy masks comes masked,
     // exactly as the staff API shows it to the same member.
     assert_eq!(check_as(&s, "admin").await, 0);

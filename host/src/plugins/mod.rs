@@ -21,6 +21,7 @@ pub mod retry;
 pub mod runtime;
 pub mod schedule;
 pub mod screens;
+pub mod subject;
 pub mod worker;
 
 pub use runtime::{Limits, Runtime};

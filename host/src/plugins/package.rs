@@ -88,7 +88,7 @@ pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
     let engine = runtime.engine();
     let guest_prefix = format!("{}/guest@", abi::PACKAGE);
     let exported: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let Some(wit_version) = exported
+    let Some(guest_version) = exported
         .iter()
         .find_map(|n| n.strip_prefix(&guest_prefix))
         .map(str::to_string)
@@ -107,6 +107,16 @@ pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
             ),
         ));
     };
+    // 0.2.0's world is 0.1.0's plus the `subject` export: the plugin's version is the world's.
+    let subject_prefix = format!("{}/subject@", abi::PACKAGE);
+    let wit_version = match exported
+        .iter()
+        .find_map(|n| n.strip_prefix(&subject_prefix))
+    {
+        Some(v) if guest_version == "0.1.0" => v.to_string(),
+        Some(v) => format!("{v} (with a guest of {guest_version})"),
+        None => guest_version.clone(),
+    };
     if !abi::SUPPORTED.contains(&wit_version.as_str()) {
         return Err(unprocessable(
             "unsupported_version",
@@ -122,7 +132,7 @@ pub fn check(runtime: &Runtime, bytes: &[u8]) -> Result<Checked, AppError> {
         ));
     }
     let names: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
-    let imports = needed_capabilities(&names, &wit_version)?;
+    let imports = needed_capabilities(&names, &guest_version)?;
     Ok(Checked {
         sha256,
         wit_version,

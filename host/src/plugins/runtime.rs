@@ -24,6 +24,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::WasiCtx;
 
 use super::abi::latest::{self as abi, PluginPre};
+use super::abi::v0_2_0::SubjectRights;
+use super::abi::v0_2_0::subject::{SubjectAnswer, SubjectRequest};
 use super::caps::{self, CallState, Capability, log::LogBuffer};
 pub use super::limits::Limits;
 use super::limits::MAX_MEMORY;
@@ -454,6 +456,35 @@ impl Runtime {
         .await
     }
 
+    /// Asks a 0.2.0 plugin about a data-subject request (its `subject` export), under the job
+    /// deadline: it may walk its documents. A plugin without the export is `not-found`.
+    pub async fn on_subject_request(
+        &self,
+        prepared: &Prepared,
+        caller: &Caller<'_>,
+        request: SubjectRequest,
+    ) -> Result<(SubjectAnswer, Vec<crate::events::Emitted>), CallError> {
+        self.handle(
+            prepared,
+            caller,
+            caller.limits.job_deadline_ms,
+            move |p, store| {
+                Box::pin(async move {
+                    let Some(subject) = &p.subject else {
+                        return Ok(Err(abi::Error::NotFound));
+                    };
+                    let answer = subject
+                        .crm_platform0_2_0_subject()
+                        .call_on_subject_request(store, &request)
+                        .await?;
+                    // The export answers a sentence; the host's errors carry it as a refusal.
+                    Ok(answer.map_err(abi::Error::Denied))
+                })
+            },
+        )
+        .await
+    }
+
     /// A guest handler answering `result<T, error>`, in a fresh instance, with the output cap
     /// applied to its answer.
     async fn handle<T, F>(
@@ -502,8 +533,12 @@ impl Runtime {
                         // checked: the timeout bounds the whole call (with slack, so the epoch
                         // trap names the limit first).
                         let run = async {
-                            let plugin = pre.instantiate_async(&mut store).await?;
-                            f(&plugin, &mut store).await
+                            let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                            let exports = Exports {
+                                guest: abi::Plugin::new(&mut store, &instance)?,
+                                subject: SubjectRights::new(&mut store, &instance).ok(),
+                            };
+                            f(&exports, &mut store).await
                         };
                         tokio::time::timeout(budget.wall + Duration::from_millis(50), run).await
                     }
@@ -661,10 +696,24 @@ impl Budget {
     }
 }
 
+/// A plugin instance's exports: 0.1.0's `guest` (every plugin), and 0.2.0's `subject` when the
+/// plugin targets 0.2.0.
+pub struct Exports {
+    guest: abi::Plugin,
+    subject: Option<SubjectRights>,
+}
+
+impl std::ops::Deref for Exports {
+    type Target = abi::Plugin;
+    fn deref(&self) -> &abi::Plugin {
+        &self.guest
+    }
+}
+
 /// A call into a plugin's exports, given its instance and store for as long as it runs.
 pub trait CallFn<'a, R>:
     FnOnce(
-        &'a abi::Plugin,
+        &'a Exports,
         &'a mut Store<CallState>,
     ) -> futures_util::future::BoxFuture<'a, wasmtime::Result<R>>
     + Send
@@ -674,7 +723,7 @@ pub trait CallFn<'a, R>:
 
 impl<'a, R, F> CallFn<'a, R> for F where
     F: FnOnce(
-            &'a abi::Plugin,
+            &'a Exports,
             &'a mut Store<CallState>,
         ) -> futures_util::future::BoxFuture<'a, wasmtime::Result<R>>
         + Send

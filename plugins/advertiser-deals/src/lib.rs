@@ -27,7 +27,9 @@ pub mod store;
 use std::collections::BTreeMap;
 
 use crm_plugin_sdk::prelude::*;
-use crm_plugin_sdk::{Param, customers, log};
+use crm_plugin_sdk::{
+    ExportPart, Param, RequestKind, SubjectAnswer, SubjectRequest, customers, log,
+};
 
 use domain::{Date, Figures, InputError, Stage, line_price};
 use screens::{Contact, DayAvailability, InventoryView, MainView};
@@ -112,6 +114,77 @@ impl Plugin for AdvertiserDeals {
             _ => Err(Error::NotFound),
         }
     }
+
+    fn on_subject_request(request: SubjectRequest) -> Result<SubjectAnswer, String> {
+        subject_request(&request).map_err(|e| format!("advertiser contacts: {e:?}"))
+    }
+}
+
+/// An advertiser's contact is a customer id kept on the advertiser (a company, not about the
+/// person), so the host cannot find it: an archive gets the person's contact roles, and an
+/// erasure unlinks them (the company and its deals stay).
+fn subject_request(request: &SubjectRequest) -> Result<SubjectAnswer, Error> {
+    let mut roles = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut q = Query::new().limit(100);
+        if let Some(a) = after.take() {
+            q = q.after(a);
+        }
+        let (page, next) = ADVERTISERS.query(q)?;
+        roles.extend(
+            page.into_iter()
+                .filter(|a| a.data.contact.as_deref() == Some(request.customer_id.as_str())),
+        );
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let n = roles.len();
+    let mut answer = SubjectAnswer {
+        parts: Vec::new(),
+        erased: 0,
+        note: String::new(),
+    };
+    match request.kind {
+        RequestKind::Access | RequestKind::Portability => {
+            let rows: Vec<serde_json::Value> = roles
+                .iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "advertiser": a.data.name,
+                        "industry": a.data.industry,
+                        "role": "contact person",
+                        "since": a.created_at,
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                answer.parts.push(ExportPart {
+                    name: "advertiser-contacts".into(),
+                    description: "Advertisers (companies) for which the person is the contact"
+                        .into(),
+                    rows: serde_json::to_string(&rows).map_err(|_| Error::NotFound)?,
+                });
+            }
+            answer.note = format!("{n} advertiser contact role(s) added to the archive");
+        }
+        RequestKind::Erasure => {
+            for mut a in roles {
+                a.data.contact = None;
+                ADVERTISERS.replace(&a)?;
+            }
+            answer.erased = u32::try_from(n).unwrap_or(u32::MAX);
+            answer.note = format!("unlinked as the contact of {n} advertiser(s)");
+            info(&format!(
+                "subject request {}: {n} contact link(s) removed",
+                request.request_id
+            ));
+        }
+        _ => {}
+    }
+    Ok(answer)
 }
 
 crm_plugin_sdk::export_plugin!(AdvertiserDeals);

@@ -1,8 +1,8 @@
 //! Write plugins for the broadcaster CRM platform in Rust.
 //!
-//! A plugin is a WebAssembly component for the world `crm:platform/plugin@0.1.0` (see `wit/0.1.0/`
-//! in the repository). With this crate a plugin is one type that implements [`Plugin`], exported
-//! with [`export_plugin!`]:
+//! A plugin is a WebAssembly component for the world `crm:platform/plugin@0.2.0` (see `wit/0.2.0/`
+//! in the repository: 0.1.0's world plus the `subject` export). With this crate a plugin is one
+//! type that implements [`Plugin`], exported with [`export_plugin!`]:
 //!
 //! ```no_run
 //! use crm_plugin_sdk::prelude::*;
@@ -28,7 +28,7 @@
 //!
 //! The pieces:
 //! - [`bindings`]: the generated bindings of the WIT package; the host interfaces a plugin calls
-//!   live under `bindings::crm::platform::{customers, records, consent, events, log, clock}` and are
+//!   live under `bindings::crm::platform0_1_0::{customers, records, consent, events, log, clock}` and are
 //!   re-exported at the crate root under the same names. Calling one needs that capability
 //!   granted at install; it traps outside a WebAssembly host (native unit tests included).
 //! - [`screen`]: builders for screens and their blocks (tables, forms, stats, charts, buttons).
@@ -43,12 +43,15 @@ extern crate self as crm_plugin_sdk;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
-/// The bindings generated from `wit/0.1.0` by `wit-bindgen`.
+/// The bindings generated from `wit/0.2.0` by `wit-bindgen`: 0.1.0's interfaces (under
+/// `crm::platform0_1_0`) and 0.2.0's `subject` export.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/0.1.0",
+        path: "../../wit/0.2.0",
         world: "plugin",
+        // 0.1.0's interfaces come from `wit/0.2.0/deps`.
+        generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_guest",
         default_bindings_module: "crm_plugin_sdk::bindings",
@@ -64,28 +67,31 @@ pub mod records;
 pub mod screen;
 
 /// The host's `records` interface (the raw calls; [`Collection`] is the typed way in).
-pub use bindings::crm::platform::records as records_api;
-pub use bindings::crm::platform::types::{
+pub use bindings::crm::platform0_1_0::records as records_api;
+pub use bindings::crm::platform0_1_0::types::{
     ActingUser, Error, FieldError, Label, LimitInfo, Locale, Param,
 };
-pub use bindings::crm::platform::ui::{
+pub use bindings::crm::platform0_1_0::ui::{
     Align, Badge, Block, Button, ButtonTarget, Cell, Chart, ChartKind, Choice, Column, Field,
     FieldKind, Form, Heading, KeyValue, Link, Money, Paging, Paragraph, Row, RowAction, Rule,
     Screen, ScreenRef, Series, Stat, Table, Tone,
 };
-pub use bindings::crm::platform::{clock, consent, customers, events, log};
-pub use bindings::exports::crm::platform::guest::{
+pub use bindings::crm::platform0_1_0::{clock, consent, customers, events, log};
+pub use bindings::exports::crm::platform0_1_0::guest::{
     ActionDecl, ActionOutcome, ActionRequest, Capability, CapabilityRequest, CollectionDecl,
     EventSource, IncomingEvent, JobDecl, JobReport, JobRequest, Next, Notice,
     PluginManifest as Manifest, Schedule, ScreenDecl, ScreenRequest,
+};
+pub use bindings::exports::crm::platform0_2_0::subject::{
+    ExportPart, RequestKind, SubjectAnswer, SubjectRequest,
 };
 pub use label::en;
 pub use manifest::ManifestBuilder;
 pub use records::{Collection, Doc, Query};
 pub use screen::{ButtonBuilder, FieldBuilder, FormBuilder, ScreenBuilder, TableBuilder};
 
-/// The version of the `crm:platform` package these bindings target.
-pub const PLATFORM_VERSION: &str = "0.1.0";
+/// The version of the `crm:platform` world these bindings target.
+pub const PLATFORM_VERSION: &str = "0.2.0";
 
 /// What a plugin implements. Only [`Plugin::manifest`] and [`Plugin::render`] are required; the
 /// other handlers default to "nothing here" (an unknown action, event or job is `not-found`).
@@ -116,6 +122,19 @@ pub trait Plugin {
         let _ = request;
         Err(Error::NotFound)
     }
+
+    /// A data-subject request about a customer (0.2.0): add to the person's archive, or remove
+    /// before their erasure, what the plugin keeps about them outside the documents it stored
+    /// with their customer id (the host finds, exports and erases those itself). The default
+    /// keeps nothing else. An `Err` is shown on the request and stops an erasure.
+    fn on_subject_request(request: SubjectRequest) -> Result<SubjectAnswer, String> {
+        let _ = request;
+        Ok(SubjectAnswer {
+            parts: Vec::new(),
+            erased: 0,
+            note: String::new(),
+        })
+    }
 }
 
 /// Exports a [`Plugin`] implementation as the component's `crm:platform/guest` interface.
@@ -127,7 +146,7 @@ macro_rules! export_plugin {
         const _: () = {
             struct __CrmPluginExport;
 
-            impl $crate::bindings::exports::crm::platform::guest::Guest for __CrmPluginExport {
+            impl $crate::bindings::exports::crm::platform0_1_0::guest::Guest for __CrmPluginExport {
                 fn manifest() -> $crate::Manifest {
                     <$plugin as $crate::Plugin>::manifest()
                 }
@@ -150,6 +169,14 @@ macro_rules! export_plugin {
                     request: $crate::JobRequest,
                 ) -> ::core::result::Result<$crate::JobReport, $crate::Error> {
                     <$plugin as $crate::Plugin>::run_job(request)
+                }
+            }
+
+            impl $crate::bindings::exports::crm::platform0_2_0::subject::Guest for __CrmPluginExport {
+                fn on_subject_request(
+                    request: $crate::SubjectRequest,
+                ) -> ::core::result::Result<$crate::SubjectAnswer, ::std::string::String> {
+                    <$plugin as $crate::Plugin>::on_subject_request(request)
                 }
             }
 

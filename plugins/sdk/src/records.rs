@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::crm::platform::records::{
+use crate::bindings::crm::platform0_1_0::records::{
     self as api, Condition, Document, DocumentQuery, IndexValue,
 };
 use crate::{Error, en, errors::invalid_field};

@@ -1,6 +1,7 @@
 //! The example plugin, built for `wasm32-wasip2`, is a component that Wasmtime 48's validator
-//! (wasmparser 0.254) accepts, that targets `crm:platform@0.1.0`, and that imports nothing but
-//! `crm:platform/*` interfaces and the WASI interfaces Rust's standard library needs.
+//! (wasmparser 0.254) accepts, that targets `crm:platform@0.2.0` (0.1.0's interfaces and
+//! `guest`, plus 0.2.0's `subject` export), and that imports nothing but `crm:platform/*`
+//! interfaces and the WASI interfaces Rust's standard library needs.
 //!
 //! The test builds `hello` with cargo (a release build for `wasm32-wasip2`, in the workspace's
 //! target folder unless `CRM_PLUGIN_TEST_TARGET_DIR` says otherwise); set `CRM_PLUGIN_WASM` to
@@ -45,7 +46,7 @@ fn build_hello() -> PathBuf {
 }
 
 #[test]
-fn hello_is_a_valid_component_for_crm_platform_0_1_0() {
+fn hello_is_a_valid_component_for_crm_platform_0_2_0() {
     let path = build_hello();
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let info = inspect::inspect(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -57,7 +58,12 @@ fn hello_is_a_valid_component_for_crm_platform_0_1_0() {
         eprintln!("  export {e}");
     }
 
-    assert_eq!(info.exports, vec!["crm:platform/guest@0.1.0".to_string()]);
+    let mut exports = info.exports.clone();
+    exports.sort();
+    assert_eq!(
+        exports,
+        ["crm:platform/guest@0.1.0", "crm:platform/subject@0.2.0"]
+    );
     assert!(
         info.imports
             .contains(&"crm:platform/customers@0.1.0".to_string())
@@ -71,7 +77,7 @@ fn hello_is_a_valid_component_for_crm_platform_0_1_0() {
     }
     assert_eq!(
         inspect::platform_versions(&info.imports, &info.exports),
-        vec!["0.1.0"]
+        vec!["0.1.0", "0.2.0"]
     );
 }
 
