@@ -89,7 +89,10 @@ impl Plugin for Hostile {
             // Reached only if the host let a submission through: report what got here.
             "regex-bomb" => Ok(ActionOutcome {
                 notice: Some(Notice {
-                    text: en(format!("{} inputs reached the plugin", request.inputs.len())),
+                    text: en(format!(
+                        "{} inputs reached the plugin",
+                        request.inputs.len()
+                    )),
                     tone: Tone::Danger,
                 }),
                 next: Next::Refresh,
@@ -268,7 +271,9 @@ fn wide_table() -> Screen {
 fn regex_bomb() -> Screen {
     let mut form = FormBuilder::new("bomb", "regex-bomb", en("Submit"));
     for i in 0..50 {
-        form = form.field(FieldBuilder::text(format!("f{i}"), en(format!("f{i}"))).pattern(r"\w{500}\w{500}"));
+        form = form.field(
+            FieldBuilder::text(format!("f{i}"), en(format!("f{i}"))).pattern(r"\w{500}\w{500}"),
+        );
     }
     screen("regex-bomb").form(form).build()
 }

@@ -2,8 +2,8 @@
 //! (`crm.customer.erased`, …) would look like the platform's events. It exists only for the
 //! host's tests, which check that the name is refused at install. **Never install it.**
 
-use crm_plugin_sdk::prelude::*;
 use crm_plugin_sdk::events;
+use crm_plugin_sdk::prelude::*;
 
 pub struct Impostor;
 
