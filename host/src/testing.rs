@@ -10,6 +10,8 @@ use crate::vault::{MasterKey, Vault};
 
 pub(crate) struct Harness {
     pub app: Arc<App>,
+    /// The plugin runtime (one for every test: an engine reserves its pool's address space).
+    pub rt: Arc<crate::plugins::Runtime>,
     pub tenant: TenantRow,
     _dir: tempfile::TempDir,
 }
@@ -28,6 +30,7 @@ impl Harness {
             .expect("tenant");
         Self {
             app,
+            rt: runtime(),
             tenant,
             _dir: dir,
         }
@@ -104,4 +107,14 @@ impl Harness {
             .map(|r| (r.actor, r.action, r.decision, r.policy_version))
             .collect()
     }
+}
+
+/// The tests' one plugin runtime, its caches in a folder kept for the process's life.
+fn runtime() -> Arc<crate::plugins::Runtime> {
+    static RT: std::sync::OnceLock<Arc<crate::plugins::Runtime>> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(crate::plugins::Runtime::new(&dir).expect("plugin runtime"))
+    })
+    .clone()
 }

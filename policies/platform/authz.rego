@@ -41,6 +41,8 @@ action_roles := {
 	"customer.create": {"admin", "sales"},
 	"customer.update": {"admin", "sales", "support"},
 	"customer.delete": {"admin", "compliance"},
+	# Correcting a person's data at their request (a rectification request in progress).
+	"customer.rectify": {"admin", "compliance"},
 	"customer.export": {"admin", "compliance"},
 	"interaction.create": {"admin", "sales", "support"},
 	"audit.read": {"admin", "compliance"},
@@ -97,7 +99,7 @@ customer_read_actions := {"customer.read", "customer.list", "customer.lookup", "
 lookup_fields := {"email", "phone"}
 
 # Actions that write customer fields (resource.fields lists them).
-field_write_actions := {"customer.create", "customer.update"}
+field_write_actions := {"customer.create", "customer.update", "customer.rectify"}
 
 # Customer fields subject to masking/redaction on read.
 viewable_fields := {"name", "email", "phone", "address", "birth_date", "notes"}
@@ -113,6 +115,8 @@ role_writable := {
 	"admin": writable_fields,
 	"sales": writable_fields,
 	"support": {"email", "phone", "address", "notes"},
+	# Rectification corrects personal data; tags, consents and region are the business's.
+	"compliance": {"name", "email", "phone", "address", "birth_date", "notes"},
 }
 
 # How each role sees customer data on read. A field that is in neither set is
@@ -256,6 +260,9 @@ deny_reasons contains msg if {
 }
 
 restricted_use_allowed if input.action == "customer.delete"
+
+# Accuracy contested is a ground for restriction (GDPR art. 18(1)(a)): the correction goes on.
+restricted_use_allowed if input.action == "customer.rectify"
 
 restricted_use_allowed if {
 	input.action == "customer.read"

@@ -37,6 +37,7 @@ matrix := {
 	"customer.create": {"admin", "sales"},
 	"customer.update": {"admin", "sales", "support"},
 	"customer.delete": {"admin", "compliance"},
+	"customer.rectify": {"admin", "compliance"},
 	"customer.export": {"admin", "compliance"},
 	"interaction.create": {"admin", "sales", "support"},
 	"audit.read": {"admin", "compliance"},
@@ -200,6 +201,19 @@ test_restricted_customer_is_read_by_compliance_and_erasable if {
 	decide(req_restricted(["compliance"], "customer.read")).allow == true
 	decide(req_restricted(["compliance"], "customer.delete")).allow == true
 	decide(req_restricted(["admin"], "customer.delete")).allow == true
+}
+
+test_rectification_corrects_personal_fields_only if {
+	decide(req_fields(["compliance"], "customer.rectify", ["name", "email", "birth_date"])).allow == true
+	d := decide(req_fields(["compliance"], "customer.rectify", ["email", "tags"]))
+	d.allow == false
+	decide(req_fields(["sales"], "customer.rectify", ["email"])).allow == false
+	decide(req_fields(["compliance"], "customer.update", ["email"])).allow == false
+}
+
+test_rectification_goes_on_under_restriction if {
+	i := object.union(req_restricted(["compliance"], "customer.rectify"), {"resource": {"fields": ["email"]}})
+	decide(i).allow == true
 }
 
 test_restricted_customer_is_refused_to_a_plugin if {

@@ -151,6 +151,127 @@ try {
   await page.goto(`${base}/decisions?allow=true`);
   check((await page.locator('h1').innerText()) === '决策日志', 'the decision log is in Chinese');
   await shot('08-zh-decision-log');
+
+  // Compliance, in a browser of its own: data-subject requests, the archive, erasure, holds,
+  // retention and a customer's consent history, in English and then in Chinese.
+  const officer = creds.users.find((u) => u.role === 'compliance');
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const cp = await ctx.newPage();
+  const cshot = (name) => cp.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  const ctext = () => cp.locator('main').innerText();
+  for (let attempt = 0; ; attempt++) {
+    await cp.goto(`${base}/login`);
+    await cp.fill('#tenant', creds.tenant);
+    await cp.fill('#username', officer.username);
+    await cp.fill('#password', officer.password);
+    await cp.fill('#totp', totp(officer.totp_secret, attempt));
+    await cp.locator('main button[type=submit]').click();
+    await cp.waitForLoadState('load');
+    if (!cp.url().includes('/login') || attempt >= 2) break;
+  }
+  check(!cp.url().includes('/login'), 'compliance: signed in with password and TOTP');
+
+  // Two customers, found the way staff would: from the list, by email.
+  await cp.goto(`${base}/customers`);
+  const emails = await cp.locator('table tbody tr td:nth-child(2)').allInnerTexts();
+  const [askEmail, eraseEmail] = emails.filter((e) => e.includes('@'));
+  check(Boolean(askEmail && eraseEmail), 'compliance: two customers with an email address in the list');
+
+  await cp.locator('header nav a[href="/privacy"]').click();
+  await cp.waitForLoadState('load');
+  await cshot('10-privacy-queue-empty');
+  // A customer nobody has: the form says so next to it.
+  await cp.fill('#customer', 'nobody@example.invalid');
+  await cp.locator('form[action="/privacy/requests"] button[type=submit]').click();
+  await cp.waitForLoadState('load');
+  check((await ctext()).includes('No customer of this organisation'), 'privacy: an unknown customer is refused with a sentence');
+  check((await cp.getAttribute('#customer', 'aria-invalid')) === 'true', 'privacy: the field is marked invalid');
+
+  // An access request: opened by email, verified, started, archive built and downloaded.
+  await cp.fill('#customer', askEmail.trim());
+  await cp.selectOption('#kind', 'access');
+  await cp.fill('#verification', 'code sent to the email on file');
+  await cp.locator('form[action="/privacy/requests"] button[type=submit]').click();
+  await cp.waitForLoadState('load');
+  check(cp.url().includes('/privacy/requests/'), 'privacy: an access request opened by email');
+  for (const step of ['Identity verified', 'Start work']) {
+    await cp.getByRole('button', { name: step, exact: true }).click();
+    await cp.waitForLoadState('load');
+  }
+  check((await ctext()).includes('in progress'), 'privacy: the request verified and started');
+  await cp.getByRole('button', { name: 'Build the archive' }).click();
+  await cp.waitForLoadState('load');
+  for (let i = 0; i < 50 && !(await cp.getByRole('link', { name: 'Download' }).count()); i++) {
+    await cp.waitForTimeout(200);
+    await cp.reload();
+  }
+  await cshot('11-privacy-access-request');
+  const [download] = await Promise.all([cp.waitForEvent('download'), cp.getByRole('link', { name: 'Download' }).click()]);
+  const zipPath = `${shots}/access-archive.zip`;
+  await download.saveAs(zipPath);
+  const zip = readFileSync(zipPath);
+  check(zip.length > 200 && zip.subarray(0, 2).toString() === 'PK', `privacy: the archive downloaded (${zip.length} bytes, a zip)`);
+  await cp.reload();
+  check((await cp.locator('table.exports tbody tr td:nth-child(4)').first().innerText()) === '1', 'privacy: the download is counted');
+
+  // An erasure: the last step asks for confirmation, then the customer is gone.
+  await cp.goto(`${base}/privacy`);
+  await cp.fill('#customer', eraseEmail.trim());
+  await cp.selectOption('#kind', 'erasure');
+  await cp.locator('form[action="/privacy/requests"] button[type=submit]').click();
+  await cp.waitForLoadState('load');
+  const erasureUrl = cp.url();
+  const customerHref = await cp.locator('dl.kv a[href^="/customers/"]').getAttribute('href');
+  for (const step of ['Identity verified', 'Start work']) {
+    await cp.getByRole('button', { name: step, exact: true }).click();
+    await cp.waitForLoadState('load');
+  }
+  await cp.locator('details.danger summary').click();
+  await cshot('12-privacy-erasure-confirm');
+  await cp.getByRole('button', { name: 'Yes, erase everything about this person' }).click();
+  await cp.waitForLoadState('load');
+  check((await ctext()).includes('completed'), 'privacy: the erasure request completed after confirmation');
+  const gone = await cp.goto(`${base}${customerHref}`);
+  check(gone.status() === 404, 'privacy: the erased customer is gone');
+  await cp.goto(erasureUrl);
+
+  // A legal hold, then retention's dry run; the queue with its figures.
+  await cp.goto(`${base}/privacy/holds`);
+  await cp.fill('#hold-reason', 'Case 2026-114: advertiser dispute');
+  await cp.fill('#hold-owner', 'Legal team');
+  await cp.locator('form[action="/privacy/holds"] button[type=submit]').click();
+  await cp.waitForLoadState('load');
+  check((await ctext()).includes('The legal hold is placed.'), 'privacy: a legal hold placed on every customer');
+  await cshot('13-privacy-holds');
+  await cp.goto(`${base}/privacy/retention`);
+  await cp.getByRole('button', { name: 'Dry run' }).click();
+  await cp.waitForLoadState('load');
+  check((await ctext()).includes('Stopped by a legal hold'), 'retention: the dry run is stopped by the hold, and says so');
+  await cshot('14-privacy-retention');
+  await cp.goto(`${base}/privacy`);
+  check((await cp.locator('table.requests tbody tr').count()) === 2, 'privacy: the queue lists both requests');
+  await cshot('15-privacy-queue');
+
+  // A customer's consent history.
+  await cp.goto(`${base}/customers`);
+  await cp.locator('table tbody tr a').first().click();
+  await cp.waitForLoadState('load');
+  check((await cp.locator('h2', { hasText: 'Consent history' }).count()) === 1, 'customer: the consent history is shown');
+  await cshot('16-customer-consent-history');
+
+  // The same screens in Chinese.
+  await cp.goto(`${base}/privacy`);
+  await cp.locator('header form[action="/lang"] button').click();
+  await cp.waitForLoadState('load');
+  await cp.goto(`${base}/privacy`);
+  check((await cp.locator('h1').innerText()) === '数据主体请求', 'privacy: the queue in Chinese');
+  await cshot('17-zh-privacy-queue');
+  await cp.goto(erasureUrl);
+  check((await ctext()).includes('时间线'), 'privacy: a request in Chinese');
+  await cshot('18-zh-privacy-request');
+  await cp.goto(`${base}/privacy/retention`);
+  await cshot('19-zh-privacy-retention');
+  await ctx.close();
 } catch (e) {
   await shot('99-failure').catch(() => {});
   console.error(e.message);

@@ -1,5 +1,6 @@
 //! The staff web UI in a real headless browser (Chromium driven by playwright-core from npm):
-//! sign-in with two-factor, each plugin's main screen, one real action in each, the Chinese UI.
+//! sign-in with two-factor, each plugin's main screen, one real action in each, the Chinese UI,
+//! and compliance's privacy screens (a request worked to its archive, an erasure, holds, retention).
 //! Screenshots are kept in `target/tmp/screenshots/` (look at them).
 
 use std::path::Path;
@@ -68,6 +69,16 @@ async fn staff_use_the_plugins_in_a_real_browser() {
         "decision log: filtered to allowed plugin.render decisions",
         "the UI switched to Simplified Chinese",
         "the decision log is in Chinese",
+        "compliance: signed in with password and TOTP",
+        "privacy: an unknown customer is refused with a sentence",
+        "privacy: the archive downloaded",
+        "privacy: the download is counted",
+        "privacy: the erasure request completed after confirmation",
+        "privacy: the erased customer is gone",
+        "retention: the dry run is stopped by the hold",
+        "customer: the consent history is shown",
+        "privacy: the queue in Chinese",
+        "privacy: a request in Chinese",
     ] {
         assert!(
             log.contains(&format!("ok: {step}")),

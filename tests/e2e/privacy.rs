@@ -252,22 +252,43 @@ async fn request(s: &Server, token: &str, customer: &str, kind: &str, steps: &[&
 
 #[tokio::test]
 async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothing_anywhere() {
-    let s = Server::demo_with(8, true);
+    // Enough customers that the demo campaign reaches some subscribers.
+    let s = Server::demo_with(150, true);
     let compliance = s.token("compliance").await;
     let sales = s.token("sales").await;
     let support = s.token("support").await;
     let db = s.db().await;
-    // Two customers the subscriptions plugin keeps documents about.
-    let subscribed: Vec<(String, String)> = sqlx::query_as(
-        "SELECT customer_id, id FROM plugin_records WHERE plugin = 'subscriptions' \
-         AND collection = 'subscriptions' AND customer_id IS NOT NULL ORDER BY id LIMIT 2",
+    // A subscriber the demo campaign was sent to (documents of two plugins about them), and
+    // another subscriber.
+    let (who, _): (String, String) = sqlx::query_as(
+        "SELECT s.customer_id, s.id FROM plugin_records s WHERE s.plugin = 'subscriptions' \
+         AND s.collection = 'subscriptions' AND s.customer_id IS NOT NULL AND EXISTS \
+         (SELECT 1 FROM plugin_records o WHERE o.plugin = 'audience-campaigns' \
+         AND o.collection = 'outbox' AND o.customer_id = s.customer_id) ORDER BY s.id LIMIT 1",
     )
-    .fetch_all(&db)
+    .fetch_one(&db)
     .await
-    .unwrap();
-    assert_eq!(subscribed.len(), 2, "the demo has subscribers");
-    let (who, _) = &subscribed[0];
-    let (restricted, restricted_sub) = &subscribed[1];
+    .expect("a subscriber with campaign history");
+    let (restricted, restricted_sub): (String, String) = sqlx::query_as(
+        "SELECT customer_id, id FROM plugin_records WHERE plugin = 'subscriptions' \
+         AND collection = 'subscriptions' AND customer_id IS NOT NULL AND customer_id != $1 \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(&who)
+    .fetch_one(&db)
+    .await
+    .expect("another subscriber");
+    let (who, restricted, restricted_sub) = (&who, &restricted, &restricted_sub);
+    // And the contact person of an advertiser (a role the advertiser-deals plugin keeps on the
+    // advertiser, a company: only the plugin can tell it is about them).
+    let (st, v) = s
+        .post_json(
+            "/api/v1/plugins/advertiser-deals/actions/new-advertiser",
+            Some(&sales),
+            &json!({"inputs": {"name": "Acme Motors", "industry": "automotive", "contact": who}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
 
     // Their consent given with its evidence, and an interaction.
     let consent = json!({"consents": {"newsletter": {"granted": true, "evidence": "signup form on tv.example", "wording": "v3"}}});
@@ -363,7 +384,26 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
             .any(|d| d["plugin"] == "subscriptions" && d["collection"] == "subscriptions"),
         "{documents:?}"
     );
+    assert!(
+        documents
+            .iter()
+            .any(|d| d["plugin"] == "audience-campaigns" && d["collection"] == "outbox"),
+        "campaign history: {documents:?}"
+    );
     assert!(files["plugin_documents.csv"].contains("subscriptions"));
+    // What only the advertiser-deals plugin knows (a 0.2.0 plugin, asked through `subject`).
+    let parts = subject["plugin_parts"].as_array().unwrap();
+    assert!(
+        parts.iter().any(|p| p["plugin"] == "advertiser-deals"
+            && p["name"] == "advertiser-contacts"
+            && p["rows"][0]["advertiser"] == "Acme Motors"),
+        "{parts:?}"
+    );
+    assert!(
+        files["plugin_advertiser-deals_advertiser-contacts.csv"].contains("Acme Motors"),
+        "{:?}",
+        files.keys()
+    );
     let audit = subject["audit"].as_array().unwrap();
     for action in ["customer.update", "customer.read", "privacy.request.open"] {
         assert!(
@@ -419,6 +459,32 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
         "{v}"
     );
 
+    // Two customers in the audience of the demo's "We miss you" campaign (churn risk, email
+    // consent); one of them is about to be restricted.
+    let control = {
+        let (_, page) = s
+            .get("/api/v1/customers?per_page=20", Some(&compliance))
+            .await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .find(|id| id != who && id != restricted)
+            .unwrap()
+    };
+    for c in [restricted.as_str(), control.as_str()] {
+        let (st, v) = s
+            .send_json(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/customers/{c}"),
+                Some(&sales),
+                &json!({"region": "EU", "tags": ["churn-risk"], "consents": {"marketing_email": true}}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+
     // Restriction: the record is kept, compliance reads it, nobody and no plugin uses it.
     request(
         &s,
@@ -460,6 +526,49 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
         .get("/api/v1/customers?per_page=100", Some(&support))
         .await;
     assert!(!listed.to_string().contains(restricted.as_str()));
+    // A campaign sent now reaches the control customer and skips the restricted one.
+    let (_, main) = s
+        .get(
+            "/api/v1/plugins/audience-campaigns/screens/main",
+            Some(&sales),
+        )
+        .await;
+    let campaign = find_link_param(&main, "We miss you", "id").expect("the demo campaign");
+    let outbox_of = async |c: &str| -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM plugin_records WHERE plugin = 'audience-campaigns' \
+             AND collection = 'outbox' AND customer_id = $1",
+        )
+        .bind(c)
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    };
+    for _ in 0..60 {
+        let (st, v) = s
+            .post_json(
+                "/api/v1/plugins/audience-campaigns/actions/send",
+                Some(&sales),
+                &json!({"inputs": {"id": campaign},
+                    "origin": {"screen": "campaign", "params": {"id": campaign}}}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        // The last step's notice is a success; the others say how far it got.
+        if v.to_string().contains("\"Success\"") {
+            break;
+        }
+    }
+    assert_eq!(
+        outbox_of(&control).await,
+        1,
+        "the campaign reached the control customer"
+    );
+    assert_eq!(
+        outbox_of(restricted).await,
+        0,
+        "the campaign skipped the restricted customer"
+    );
 
     // Erasure: refused under a legal hold (naming it), then everything about the person goes.
     let (st, hold) = s
@@ -500,6 +609,25 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
             .0,
         404
     );
+    // The advertiser-deals plugin unlinked the person before the erasure, and said so.
+    let (_, detail) = s
+        .get(
+            &format!("/api/v1/privacy/requests/{erasure_kind}"),
+            Some(&compliance),
+        )
+        .await;
+    assert!(
+        detail["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|st| st["step"] == "plugin"
+                && st["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("advertiser-deals: unlinked as the contact of 1")),
+        "{detail}"
+    );
     assert_eq!(
         s.delete(&format!("/api/v1/customers/{who}"), Some(&compliance))
             .await,
@@ -531,13 +659,22 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
         .unwrap();
         assert_eq!(n, 0, "{table} still holds rows about the person");
     }
-    let (_, v) = s
-        .get(
-            "/api/v1/plugins/subscriptions/screens/subscribers",
-            Some(&support),
-        )
-        .await;
-    assert!(!v.to_string().contains(&name) && !v.to_string().contains(who.as_str()));
+    for screen in [
+        "subscriptions/screens/subscribers",
+        "subscriptions/screens/main",
+        "advertiser-deals/screens/main",
+        "audience-campaigns/screens/main",
+    ] {
+        let (st, v) = s
+            .get(&format!("/api/v1/plugins/{screen}"), Some(&sales))
+            .await;
+        assert_eq!(st, 200, "{screen}: {v}");
+        let text = v.to_string();
+        assert!(
+            !text.contains(&name) && !text.contains(who.as_str()) && !text.contains(&email),
+            "{screen} still shows the erased person"
+        );
+    }
     let (st, v) = s.get("/api/v1/audit/verify", Some(&compliance)).await;
     assert_eq!((st, &v["ok"]), (200, &json!(true)), "{v}");
     // The raw database files: neither the person's name, email nor phone, in any encoding we store.
@@ -555,5 +692,237 @@ async fn an_export_holds_everything_about_the_person_and_an_erasure_leaves_nothi
                 "{file} holds the erased person's data"
             );
         }
+    }
+}
+
+/// Retention over the demo tenant: a year of inactivity back-dated onto six customers, a legal
+/// hold on one and an open request for another; the dry run (CLI) counts, the apply (API)
+/// erases and deletes what no hold keeps, and the audit chain still verifies.
+#[tokio::test]
+async fn retention_dry_run_and_apply_over_the_demo_tenant_respect_holds() {
+    let s = Server::demo_with(30, true);
+    let compliance = s.token("compliance").await;
+    let ids = s.some_customer_ids(30).await;
+    let old = &ids[..6];
+    let support = s.token("support").await;
+    for c in old.iter().chain(&ids[6..8]) {
+        let (st, v) = s
+            .post_json(
+                &format!("/api/v1/customers/{c}/interactions"),
+                Some(&support),
+                &json!({"kind": "call", "summary": "asked about the winter package"}),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let db = s.db().await;
+    let then = crm::store::now_ms() - 400 * 86_400_000;
+    for c in old {
+        for q in [
+            "UPDATE customers SET updated_at = $1 WHERE id = $2",
+            "UPDATE interactions SET created_at = $1 WHERE customer_id = $2",
+            "UPDATE plugin_records SET updated_at = $1 WHERE customer_id = $2",
+        ] {
+            sqlx::query(q)
+                .bind(then)
+                .bind(c)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    }
+    sqlx::query("UPDATE decision_log SET at = at - 400 * 86400000")
+        .execute(&db)
+        .await
+        .unwrap();
+    let collections: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT plugin, collection FROM plugin_records WHERE customer_id IS NOT NULL",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(!collections.is_empty());
+    let (st, h) = s
+        .post_json(
+            "/api/v1/privacy/holds",
+            Some(&compliance),
+            &json!({"customer": old[0], "reason": "case 2026-114", "owner": "legal"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{h}");
+    request(&s, &compliance, &old[1], "access", &["verify"]).await;
+
+    let plugin_documents: serde_json::Map<String, Value> = collections
+        .iter()
+        .map(|(p, c)| (format!("{p}/{c}"), json!(12)))
+        .collect();
+    let settings = json!({"settings": {"retention": {
+        "inactive_customers_months": 12,
+        "interactions_months": 12,
+        "plugin_documents_months": plugin_documents,
+        "decision_log_months": 6,
+        "request_log_months": 24,
+    }}, "note": "one year for inactive subscribers"});
+    // Bad input first: below a floor, unknown fields, a lower role. Nothing is stored.
+    for (body, token, want) in [
+        (
+            json!({"settings": {"retention": {"audit_months": 3}}}),
+            &compliance,
+            400,
+        ),
+        (
+            json!({"settings": {"retention": {"forever": true}}}),
+            &compliance,
+            400,
+        ),
+        (settings.clone(), &s.token("sales").await, 403),
+    ] {
+        let (st, v) = s
+            .send_json(
+                reqwest::Method::PUT,
+                "/api/v1/privacy/settings",
+                Some(token),
+                &body,
+            )
+            .await;
+        assert_eq!(st, want, "{v}");
+    }
+    let (_, none) = s.get("/api/v1/privacy/settings", Some(&compliance)).await;
+    assert_eq!(
+        none["retention"]["inactive_customers_months"],
+        Value::Null,
+        "{none}"
+    );
+    let (st, v) = s
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/privacy/settings",
+            Some(&compliance),
+            &settings,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+
+    // The dry run, from the command line as a compliance engineer would script it.
+    let (ok, out, err) = crate::common::crm(
+        &s.data(),
+        &["privacy", "retention", "run", "--tenant", "demo"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let dry: Value = serde_json::from_str(&out).unwrap();
+    eprintln!("retention dry run: {}", dry["categories"]);
+    assert_eq!(dry["applied"], false);
+    assert_eq!(
+        dry["categories"]["inactive_customers"],
+        json!({"go": 4, "held": 2})
+    );
+    // The held customer's interaction and the one with a request open are kept.
+    assert_eq!(
+        dry["categories"]["interactions"],
+        json!({"go": 4, "held": 2})
+    );
+    assert!(
+        dry["categories"]["decision_log"]["go"].as_u64().unwrap() > 0,
+        "{dry}"
+    );
+    for c in old {
+        assert_eq!(
+            s.get(&format!("/api/v1/customers/{c}"), Some(&compliance))
+                .await
+                .0,
+            200
+        );
+    }
+
+    let (st, applied) = s
+        .post_json(
+            "/api/v1/privacy/retention/runs",
+            Some(&compliance),
+            &json!({"apply": true}),
+        )
+        .await;
+    assert_eq!(st, 201, "{applied}");
+    eprintln!("retention apply: {}", applied["categories"]);
+    assert_eq!(
+        applied["categories"]["inactive_customers"],
+        json!({"go": 4, "held": 2})
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interactions")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 4, "the two held and the two recent interactions");
+    for (c, want) in old.iter().zip([200, 200, 404, 404, 404, 404]) {
+        let (st, _) = s
+            .get(&format!("/api/v1/customers/{c}"), Some(&compliance))
+            .await;
+        assert_eq!(st, want, "{c}");
+    }
+    // The customers not back-dated are untouched, and so are the documents of the held one and
+    // of the one with a request open.
+    assert_eq!(
+        s.get(&format!("/api/v1/customers/{}", ids[6]), Some(&compliance))
+            .await
+            .0,
+        200
+    );
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM plugin_records WHERE customer_id = $1 OR customer_id = $2",
+    )
+    .bind(&old[0])
+    .bind(&old[1])
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let before: i64 = dry["categories"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("plugin_documents:"))
+        .map(|(_, v)| v["held"].as_i64().unwrap())
+        .sum();
+    assert_eq!(kept, before, "{dry}");
+
+    let (st, runs) = s
+        .get("/api/v1/privacy/retention/runs", Some(&compliance))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    let (st, v) = s
+        .post_json(
+            "/api/v1/privacy/retention/runs",
+            Some(&compliance),
+            &json!({"apply": "yes"}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = s.get("/api/v1/audit/verify", Some(&compliance)).await;
+    assert_eq!((st, v["ok"].clone()), (200, json!(true)), "{v}");
+    let (ok, out, err) =
+        crate::common::crm(&s.data(), &["audit", "verify", "--tenant", "demo"], &[]);
+    assert!(ok, "{out}{err}");
+}
+
+/// The value of parameter `param` of the link labelled `label` (English) in a plugin screen.
+fn find_link_param(v: &Value, label: &str, param: &str) -> Option<String> {
+    match v {
+        Value::Object(o) if o.values().any(|x| x["en"] == label) => params_in(v, param),
+        Value::Object(o) => o.values().find_map(|x| find_link_param(x, label, param)),
+        Value::Array(a) => a.iter().find_map(|x| find_link_param(x, label, param)),
+        _ => None,
+    }
+}
+
+fn params_in(v: &Value, param: &str) -> Option<String> {
+    match v {
+        Value::Object(o) => {
+            if o.get("name").and_then(Value::as_str) == Some(param) {
+                return o.get("value").and_then(Value::as_str).map(str::to_string);
+            }
+            o.values().find_map(|x| params_in(x, param))
+        }
+        Value::Array(a) => a.iter().find_map(|x| params_in(x, param)),
+        _ => None,
     }
 }

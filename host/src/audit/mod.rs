@@ -344,8 +344,15 @@ pub struct Report {
     pub records_checked: i64,
     /// Signed checkpoints the chain was checked against.
     pub checkpoints_checked: i64,
+    /// The first record kept when older ones were removed by the tenant's retention schedule
+    /// (the chain then starts at a record a signed checkpoint vouches for).
+    pub pruned_before: Option<i64>,
     pub first_break: Option<Break>,
 }
+
+/// The platform's floor for keeping audit records, whatever a tenant's schedule says: China's
+/// Cybersecurity Law (Art. 21) asks that network logs be kept at least six months.
+pub const FLOOR_MONTHS: u32 = 6;
 
 /// A signed statement that a chain's record `seq` has hash `hash`, made at `at`.
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -422,6 +429,44 @@ pub async fn checkpoint(
     Ok(Some(c))
 }
 
+/// Where a retention schedule may cut `tenant`'s chain at `cutoff`: the newest record older than
+/// the cutoff that a signed checkpoint vouches for, and how many records come before it.
+pub async fn prunable(
+    store: &Store,
+    tenant: &str,
+    cutoff: i64,
+) -> sqlx::Result<Option<(i64, u64)>> {
+    let anchor: Option<i64> = sqlx::query_scalar(
+        "SELECT c.seq FROM audit_checkpoints c JOIN audit_log l \
+         ON l.tenant_id = c.tenant_id AND l.seq = c.seq AND l.hash = c.hash \
+         WHERE c.tenant_id = $1 AND l.at < $2 ORDER BY c.seq DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(cutoff)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(anchor) = anchor else {
+        return Ok(None);
+    };
+    let before: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND seq < $2")
+            .bind(tenant)
+            .bind(anchor)
+            .fetch_one(store.pool())
+            .await?;
+    Ok(Some((anchor, before.max(0) as u64)))
+}
+
+/// Removes `tenant`'s records before `anchor` (see [`prunable`]); the number removed.
+pub async fn prune(tx: &mut Tx, tenant: &str, anchor: i64) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM audit_log WHERE tenant_id = $1 AND seq < $2")
+        .bind(tenant)
+        .bind(anchor)
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Walks `tenant`'s chain from the start and reports the first broken link: a record altered,
 /// missing or out of order (its HMAC), records removed from the end (the head row), a chain not
 /// yet keyed, and any signed checkpoint (stored, or given from outside the database) that the
@@ -431,6 +476,18 @@ pub async fn verify(
     keys: &AuditKeys,
     tenant: &str,
     outside: &[Checkpoint],
+) -> sqlx::Result<Report> {
+    verify_at(store, keys, tenant, outside, now_ms()).await
+}
+
+/// [`verify`] as of `now`: a chain whose oldest records were removed verifies only when the
+/// first record kept is older than [`FLOOR_MONTHS`] at `now` and a signed checkpoint vouches for it.
+pub async fn verify_at(
+    store: &Store,
+    keys: &AuditKeys,
+    tenant: &str,
+    outside: &[Checkpoint],
+    now: i64,
 ) -> sqlx::Result<Report> {
     let head: Option<(i64, String, i64)> =
         sqlx::query_as("SELECT seq, hash, format FROM audit_heads WHERE tenant_id = $1")
@@ -447,22 +504,28 @@ pub async fn verify(
         .iter()
         .chain(outside.iter().filter(|c| c.tenant_id == tenant))
         .collect();
-    let report = |checked, first_break: Option<Break>| Report {
+    let report = |checked, pruned_before, first_break: Option<Break>| Report {
         tenant_id: tenant.to_string(),
         ok: first_break.is_none(),
         records_checked: checked,
         checkpoints_checked: checkpoints.len() as i64,
+        pruned_before,
         first_break,
     };
     if let Some(b) = break_before_records(keys, head.as_ref(), &checkpoints) {
-        return Ok(report(0, Some(b)));
+        return Ok(report(0, None, Some(b)));
     }
-    let walk = walk_chain(store, keys.chain(), tenant, &checkpoints).await?;
+    let floor = floor_cutoff(now);
+    let walk = walk_chain(store, keys.chain(), tenant, &checkpoints, floor).await?;
     let first_break = match walk.first_break {
         Some(b) => Some(b),
         None => break_at_end(head, walk.last, &walk.prev_hash, &checkpoints),
     };
-    Ok(report(walk.records_checked, first_break))
+    Ok(report(
+        walk.records_checked,
+        walk.pruned_before,
+        first_break,
+    ))
 }
 
 /// A forged checkpoint or an unkeyed chain makes walking the records pointless, so these are
@@ -501,7 +564,27 @@ struct Walk {
     last: i64,
     /// That record's hash ([`GENESIS`] if none).
     prev_hash: String,
+    /// The first record, when older ones were removed by retention.
+    pruned_before: Option<i64>,
     first_break: Option<Break>,
+}
+
+/// Records older than this (ms) may have been removed by a retention schedule at `now`.
+pub fn floor_cutoff(now: i64) -> i64 {
+    chrono::DateTime::from_timestamp_millis(now)
+        .and_then(|t| t.checked_sub_months(chrono::Months::new(FLOOR_MONTHS)))
+        .map_or(i64::MIN, |t| t.timestamp_millis())
+}
+
+/// Whether `r`, the first record found, may start the chain although records before it are
+/// gone: a retention schedule removes only records older than the floor, and only up to a
+/// record a signed checkpoint vouches for (so what is left cannot have been cut anywhere else).
+fn retention_anchor(r: &Record, checkpoints: &[&Checkpoint], floor: i64) -> bool {
+    r.seq > 1
+        && r.at < floor
+        && checkpoints
+            .iter()
+            .any(|c| c.seq == r.seq && c.hash == r.hash)
 }
 
 /// Streams the records rather than loading them, since a chain can be long; stops at the first
@@ -511,6 +594,7 @@ async fn walk_chain(
     key: &Key,
     tenant: &str,
     checkpoints: &[&Checkpoint],
+    floor: i64,
 ) -> sqlx::Result<Walk> {
     use futures_util::TryStreamExt;
     let mut rows = sqlx::query_as::<_, Record>(
@@ -523,7 +607,13 @@ async fn walk_chain(
     let mut prev_hash = GENESIS.to_string();
     let mut checked = 0;
     let mut first_break = None;
+    let mut pruned_before = None;
     while let Some(r) = rows.try_next().await? {
+        if checked == 0 && retention_anchor(&r, checkpoints, floor) {
+            expected_seq = r.seq;
+            prev_hash = r.prev_hash.clone();
+            pruned_before = Some(r.seq);
+        }
         checked += 1;
         if let Some(b) = record_break(&r, expected_seq, &prev_hash, key, checkpoints) {
             first_break = Some(b);
@@ -536,6 +626,7 @@ async fn walk_chain(
         records_checked: checked,
         last: expected_seq - 1,
         prev_hash,
+        pruned_before,
         first_break,
     })
 }

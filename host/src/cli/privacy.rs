@@ -51,6 +51,19 @@ pub(super) enum PrivacyCmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// The request log's figures over the last 24 months (JSON).
+    Report {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The tenant's privacy settings (deadline periods, retention schedule).
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+    /// Retention: run the schedule (a dry run unless --apply) or list the runs.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// Take a step on a request: verify, start, extend, complete or refuse.
     Step {
         id: String,
@@ -60,6 +73,52 @@ pub(super) enum PrivacyCmd {
         /// Why (required to extend or refuse).
         #[arg(long, default_value = "")]
         reason: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum SettingsCmd {
+    /// Print the settings as JSON (the defaults when none were set).
+    Show {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace the settings with a JSON file's (checked whole: nothing is stored if any part
+    /// is refused).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// A JSON file: `{"periods": {...}, "retention": {...}}`.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Why (kept in the audit record).
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum RetentionCmd {
+    /// Run the schedule now and print what it found (or removed, with --apply) as JSON.
+    Run {
+        #[arg(long)]
+        tenant: String,
+        /// Erase and delete (without it, only count).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The tenant's runs, newest first, one JSON line each.
+    Runs {
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -142,12 +201,68 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
         } => {
             let (app, t) = data.open_tenant(&tenant).await?;
             let operator = Actor::operator(&t.id, "cli");
-            let r = privacy::take_step(&app, &operator, &id, step, &reason, now_ms())
+            let rt = data.plugins()?;
+            let r = privacy::take_step(&app, &rt, &operator, &id, step, &reason, now_ms())
                 .await
                 .map_err(fail)?;
             print_request(&r);
         }
         PrivacyCmd::Hold(cmd) => return hold(cmd).await,
+        PrivacyCmd::Report { tenant, data } => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let r = privacy::report::report(&app, &operator, now_ms())
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        PrivacyCmd::Settings(SettingsCmd::Show { tenant, data }) => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let s = privacy::settings::get(&app, &operator)
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&s)?);
+        }
+        PrivacyCmd::Settings(SettingsCmd::Set {
+            tenant,
+            file,
+            note,
+            data,
+        }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let settings: privacy::settings::Settings = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not valid settings: {e}", file.display()))?;
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            privacy::settings::put(&app, &operator, &settings, &note, now_ms())
+                .await
+                .map_err(fail)?;
+            println!("privacy settings of {tenant} replaced");
+        }
+        PrivacyCmd::Retention(RetentionCmd::Run {
+            tenant,
+            apply,
+            data,
+        }) => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            let r = privacy::retention::run(&app, &operator, apply, now_ms())
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        PrivacyCmd::Retention(RetentionCmd::Runs { tenant, data }) => {
+            let (app, t) = data.open_tenant(&tenant).await?;
+            let operator = Actor::operator(&t.id, "cli");
+            for r in privacy::retention::runs(&app, &operator)
+                .await
+                .map_err(fail)?
+            {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+        }
         PrivacyCmd::Export {
             id,
             out,
@@ -159,7 +274,8 @@ pub(super) async fn run(cmd: PrivacyCmd) -> anyhow::Result<ExitCode> {
             }
             let (app, t) = data.open_tenant(&tenant).await?;
             let operator = Actor::operator(&t.id, "cli");
-            let started = privacy::export::start(&app, &operator, &id, now_ms())
+            let rt = data.plugins()?;
+            let started = privacy::export::start(&app, &rt, &operator, &id, now_ms())
                 .await
                 .map_err(fail)?;
             let view = loop {

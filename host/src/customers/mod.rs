@@ -647,15 +647,33 @@ pub async fn update(
     id: &str,
     changes: &Changes,
 ) -> AppResult<CustomerView> {
-    let decision = authorize(
-        app,
-        actor,
-        "customer.update",
-        Some(id),
-        Some(changes.fields()),
-    )
-    .await?;
-    let (keys, sk) = subject(app, actor, "customer.update", id, &decision).await?;
+    write(app, actor, id, changes, "customer.update", None).await
+}
+
+/// Rectifies a customer's data at their request (`customer.rectify`, decided apart from
+/// everyday updates so compliance staff may correct what they may not otherwise edit): the
+/// normal update path, its audit record linked to the data-subject request.
+pub async fn rectify(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    changes: &Changes,
+    request: &str,
+) -> AppResult<CustomerView> {
+    write(app, actor, id, changes, "customer.rectify", Some(request)).await
+}
+
+/// The one update path: `action` is what the policy decides and the audit trail records.
+async fn write(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    changes: &Changes,
+    action: &'static str,
+    request: Option<&str>,
+) -> AppResult<CustomerView> {
+    let decision = authorize(app, actor, action, Some(id), Some(changes.fields())).await?;
+    let (keys, sk) = subject(app, actor, action, id, &decision).await?;
     check_separate_consent(app, &actor.tenant_id, changes).await?;
     let sealed = seal_personal(&keys, &sk, id, changes);
     let email = changes
@@ -666,6 +684,10 @@ pub async fn update(
         .phone
         .as_ref()
         .map(|p| p.as_deref().map(|p| bidx_phone(&keys, p)));
+    let mut detail = serde_json::json!({"fields": changes.fields()});
+    if let Some(request) = request {
+        detail["request"] = serde_json::json!(request);
+    }
     let now = now_ms();
     let mut tx = app.store.begin().await?;
     let found = app
@@ -684,7 +706,7 @@ pub async fn update(
         .map_err(map_unique)?;
     if !found {
         drop(tx);
-        return Err(not_found(app, actor, "customer.update", id, &decision).await);
+        return Err(not_found(app, actor, action, id, &decision).await);
     }
     if let Some(tags) = &changes.tags {
         app.store
@@ -700,12 +722,7 @@ pub async fn update(
     audit::append(
         &mut tx,
         &actor.tenant_id,
-        &actor.audit(
-            "customer.update",
-            format!("customer/{id}"),
-            &decision,
-            serde_json::json!({"fields": changes.fields()}),
-        ),
+        &actor.audit(action, format!("customer/{id}"), &decision, detail),
     )
     .await?;
     let topics: &[&str] = if changes.consents.is_some() {

@@ -18,6 +18,7 @@ use crate::app::{Actor, App};
 use crate::audit;
 use crate::customers;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::plugins::{Runtime, subject};
 use crate::store::{ExportRow, now_ms};
 use crate::vault::FieldRef;
 
@@ -25,7 +26,7 @@ use crate::vault::FieldRef;
 pub const FORMAT: &str = "crm.subject-export/1";
 /// The parts gathered, for progress: record, consents, interactions, plugins' documents, the
 /// request, the audit trail.
-const PARTS: i64 = 6;
+const PARTS: i64 = 7;
 /// A build not finished in this long was cut short (its host stopped): it shows as failed.
 const STALE_MS: i64 = 15 * 60_000;
 /// The JSON schema of `subject.json`, shipped in every archive.
@@ -92,6 +93,7 @@ fn view(row: &ExportRow, now: i64) -> ExportView {
 /// once the person's identity is verified; the build runs in the background.
 pub async fn start(
     app: &Arc<App>,
+    rt: &Arc<Runtime>,
     actor: &Actor,
     request_id: &str,
     now: i64,
@@ -149,9 +151,14 @@ pub async fn start(
         json!({"export": row.id}),
     );
     app.audit.record(&actor.tenant_id, &event).await?;
-    let (app2, actor2, row2) = (app.clone(), actor.clone(), row.clone());
+    let (app2, rt2, actor2, row2) = (app.clone(), rt.clone(), actor.clone(), row.clone());
+    let kind = if request.kind == "portability" {
+        subject::Kind::Portability
+    } else {
+        subject::Kind::Access
+    };
     tokio::spawn(async move {
-        let outcome = gather(&app2, &actor2, &row2).await;
+        let outcome = gather(&app2, &rt2, &actor2, &row2, kind).await;
         let result = match &outcome {
             Ok((sealed, bytes)) => {
                 app2.store
@@ -169,7 +176,13 @@ pub async fn start(
 
 /// Gathers the parts through the same use cases staff read them with (each read decided and
 /// audited as this actor's), then packs and seals the archive.
-async fn gather(app: &Arc<App>, actor: &Actor, row: &ExportRow) -> AppResult<(Vec<u8>, i64)> {
+async fn gather(
+    app: &Arc<App>,
+    rt: &Arc<Runtime>,
+    actor: &Actor,
+    row: &ExportRow,
+    kind: subject::Kind,
+) -> AppResult<(Vec<u8>, i64)> {
     let tenant = &actor.tenant_id;
     let id = row.customer_id.as_str();
     let progress = async |done: i64| app.store.export_progress(&row.id, done).await;
@@ -196,12 +209,19 @@ async fn gather(app: &Arc<App>, actor: &Actor, row: &ExportRow) -> AppResult<(Ve
         }));
     }
     progress(4).await?;
+    // What 0.2.0 plugins keep about the person outside their documents.
+    let parts: Vec<subject::Part> = subject::ask(app, rt, tenant, &row.request_id, id, kind)
+        .await?
+        .into_iter()
+        .flat_map(|a| a.parts)
+        .collect();
+    progress(5).await?;
     let Some(request) = app.store.privacy_request(tenant, &row.request_id).await? else {
         return Err(AppError::not_found("privacy request"));
     };
     let now = now_ms();
     let steps = app.store.privacy_steps(&request.id).await?;
-    progress(5).await?;
+    progress(6).await?;
     let trail: Vec<Value> = app
         .store
         .audit_about(tenant, id)
@@ -224,6 +244,7 @@ async fn gather(app: &Arc<App>, actor: &Actor, row: &ExportRow) -> AppResult<(Ve
         "consent_history": consents,
         "interactions": interactions,
         "plugin_documents": documents,
+        "plugin_parts": parts,
         "audit": trail,
     });
     let zip = tokio::task::spawn_blocking(move || pack(&subject))
@@ -338,13 +359,13 @@ fn expired() -> AppError {
 /// The archive: `subject.json`, `schema.json`, a CSV per kind and a README.
 fn pack(subject: &Value) -> AppResult<Vec<u8>> {
     use zip::write::SimpleFileOptions;
-    let mut files: Vec<(&str, Vec<u8>)> = vec![
-        ("README.txt", README.as_bytes().to_vec()),
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("README.txt".into(), README.as_bytes().to_vec()),
         (
-            "subject.json",
+            "subject.json".into(),
             serde_json::to_vec_pretty(subject).map_err(|_| AppError::internal())?,
         ),
-        ("schema.json", SCHEMA.as_bytes().to_vec()),
+        ("schema.json".into(), SCHEMA.as_bytes().to_vec()),
     ];
     let customer = &subject["customer"];
     let record_rows: Vec<Vec<String>> = [
@@ -366,7 +387,10 @@ fn pack(subject: &Value) -> AppResult<Vec<u8>> {
         vec!["consents".into(), cell(&customer["consents"])],
     ])
     .collect();
-    files.push(("customer.csv", csv(&["field", "value"], &record_rows)?));
+    files.push((
+        "customer.csv".into(),
+        csv(&["field", "value"], &record_rows)?,
+    ));
     let table = |key: &str, columns: &[&str]| -> Vec<Vec<String>> {
         subject[key]
             .as_array()
@@ -410,14 +434,42 @@ fn pack(subject: &Value) -> AppResult<Vec<u8>> {
         ),
     ];
     for (file, key, columns) in kinds {
-        files.push((file, csv(columns, &table(key, columns))?));
+        files.push((file.into(), csv(columns, &table(key, columns))?));
+    }
+    // A plugin's part: its own columns, the union of its rows' keys in first-seen order.
+    for part in subject["plugin_parts"].as_array().into_iter().flatten() {
+        let rows = part["rows"].as_array().cloned().unwrap_or_default();
+        let mut columns: Vec<String> = Vec::new();
+        for key in rows
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|o| o.keys())
+        {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| columns.iter().map(|c| cell(&r[*c])).collect())
+            .collect();
+        let name = format!(
+            "plugin_{}_{}.csv",
+            part["plugin"].as_str().unwrap_or(""),
+            part["name"].as_str().unwrap_or("")
+        );
+        files.push((name, csv(&columns, &cells)?));
     }
     let request = &subject["request"]["record"];
     let request_rows: Vec<Vec<String>> = request
         .as_object()
         .map(|o| o.iter().map(|(k, v)| vec![k.clone(), cell(v)]).collect())
         .unwrap_or_default();
-    files.push(("request.csv", csv(&["field", "value"], &request_rows)?));
+    files.push((
+        "request.csv".into(),
+        csv(&["field", "value"], &request_rows)?,
+    ));
     let steps = &subject["request"]["timeline"];
     let step_columns = ["at", "actor", "step", "state", "reason"];
     let step_rows: Vec<Vec<String>> = steps
@@ -428,7 +480,10 @@ fn pack(subject: &Value) -> AppResult<Vec<u8>> {
                 .collect()
         })
         .unwrap_or_default();
-    files.push(("request_timeline.csv", csv(&step_columns, &step_rows)?));
+    files.push((
+        "request_timeline.csv".into(),
+        csv(&step_columns, &step_rows)?,
+    ));
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -518,6 +573,7 @@ mod tests {
             "consent_history",
             "interactions",
             "plugin_documents",
+            "plugin_parts",
             "audit",
         ] {
             assert!(required.contains(&part), "{part}");

@@ -4,24 +4,33 @@
 //! writes the change, its timeline step and its audit record in one transaction.
 //!
 //! [`deadline`] says when each regime wants an answer, [`request`] the states a request moves
-//! through. Legal holds (here) stop erasure (`customers::erase` checks them in its
-//! transaction, and notes every erasure in the ledger). Still to come (issue 21): finding the
-//! person by email or phone, exports, erasure across plugins, restriction, the consent ledger,
-//! retention, tenants' own periods (the law's apply until then), screens.
+//! through, [`export`] builds the access/portability archive, [`report`] the request log's
+//! figures, [`settings`] a tenant's periods and retention schedule, [`retention`] the run that
+//! applies it. Legal holds (here) stop erasure and retention (`customers::erase` checks them in
+//! its transaction and notes every erasure in the ledger). Completing a request fulfils it: an
+//! erasure asks 0.2.0 plugins first (`plugins::subject`) and then erases, a restriction stops
+//! processing, an objection withdraws the marketing purposes; a rectification corrects data
+//! through [`rectify`] while it is in progress.
 
 pub mod deadline;
 pub mod export;
+pub mod report;
 pub mod request;
+pub mod retention;
+pub mod settings;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use crate::app::{Actor, App};
 use crate::audit;
 use crate::error::{AppError, AppResult};
+use crate::plugins::Runtime;
 use crate::policy::{Decision, Resource};
 use crate::store::{LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
-use deadline::{Deadlines, Periods, Regime, Urgency};
+use deadline::{Deadlines, Regime, Urgency};
 use request::{Kind, State, Step};
 
 /// The longest reason or verification note staff may write (ids and methods, not documents).
@@ -151,7 +160,7 @@ pub async fn open(app: &App, actor: &Actor, new: &NewRequest, now: i64) -> AppRe
     let Some(customer) = app.store.customer(&actor.tenant_id, &customer).await? else {
         return Err(AppError::not_found("customer"));
     };
-    let periods = Periods::default();
+    let periods = settings::load(app, &actor.tenant_id).await?.periods;
     let regime = periods.regime_of(&customer.region);
     let Deadlines {
         acknowledge_by,
@@ -201,7 +210,8 @@ pub async fn open(app: &App, actor: &Actor, new: &NewRequest, now: i64) -> AppRe
 /// first deadline), complete, refuse (with a reason). A step the request's state does not allow
 /// is refused, and of two staff members taking a step at once, one wins.
 pub async fn take_step(
-    app: &App,
+    app: &Arc<App>,
+    rt: &Arc<Runtime>,
     actor: &Actor,
     id: &str,
     step: Step,
@@ -223,13 +233,9 @@ pub async fn take_step(
         };
         deadline::extend(&d, today(now)).map_err(AppError::conflict)?;
     }
+    let mut plugin_notes = Vec::new();
     if next == State::Completed && current.kind == Kind::Erasure {
-        // Erasure is the path staff use everywhere (legal holds, ledger, audit); a customer
-        // erased before the request completes is as good as erased now.
-        match crate::customers::erase(app, actor, &row.customer_id).await {
-            Err(e) if e.kind != crate::error::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        plugin_notes = erase_everywhere(app, rt, actor, &row).await?;
     }
     let mut tx = app.store.begin().await?;
     let (from, to) = (name_of(&current.state), name_of(&next));
@@ -251,6 +257,14 @@ pub async fn take_step(
         reason,
     };
     app.store.add_privacy_step(&mut tx, id, &record).await?;
+    for (plugin, note) in &plugin_notes {
+        let told = PrivacyStepRow {
+            step: "plugin".into(),
+            reason: format!("{plugin}: {note}"),
+            ..record.clone()
+        };
+        app.store.add_privacy_step(&mut tx, id, &told).await?;
+    }
     let effect = if next == State::Completed {
         fulfil(app, actor, &mut tx, current.kind, &row.customer_id, now).await?
     } else {
@@ -264,6 +278,113 @@ pub async fn take_step(
     row.state = to;
     row.updated_at = now;
     view(&row, today(now))
+}
+
+/// Corrects the customer's data for a rectification request in progress (`privacy.manage`,
+/// then `customer.rectify` on the normal update path): the change is noted on the request's
+/// timeline (the fields, never their values) and its audit record names the request.
+pub async fn rectify(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    changes: &crate::customers::Changes,
+    now: i64,
+) -> AppResult<crate::customers::CustomerView> {
+    authorize(app, actor, "privacy.manage", Some(id)).await?;
+    let Some(row) = app.store.privacy_request(&actor.tenant_id, id).await? else {
+        return Err(AppError::not_found("privacy request"));
+    };
+    let current = view(&row, today(now))?;
+    if current.kind != Kind::Rectification {
+        return Err(AppError::conflict(format!(
+            "this is a{} {} request: only a rectification request corrects data",
+            if name_of(&current.kind).starts_with(['a', 'e', 'o']) {
+                "n"
+            } else {
+                ""
+            },
+            name_of(&current.kind)
+        )));
+    }
+    if !matches!(current.state, State::InProgress | State::Extended) {
+        return Err(AppError::conflict(format!(
+            "the request is {}: start it before correcting data",
+            name_of(&current.state).replace('_', " ")
+        )));
+    }
+    if changes.fields().is_empty() {
+        return Err(AppError::bad_request(
+            "invalid_request",
+            "name at least one field to correct",
+        ));
+    }
+    let updated = crate::customers::rectify(app, actor, &row.customer_id, changes, id).await?;
+    let mut tx = app.store.begin().await?;
+    let step = PrivacyStepRow {
+        seq: 0,
+        at: now,
+        actor: actor.audit_name(),
+        step: "rectify".into(),
+        state: row.state.clone(),
+        reason: format!("corrected: {}", changes.fields().join(", ")),
+    };
+    app.store.add_privacy_step(&mut tx, id, &step).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Completes an erasure: first every 0.2.0 plugin removes what it keeps about the person
+/// outside its documents (one that fails stops the erasure, with nothing erased), then the
+/// customer is erased through the path staff use everywhere (legal holds, ledger, audit). A
+/// customer erased before the request completes is as good as erased now. The plugins' notes,
+/// for the timeline.
+async fn erase_everywhere(
+    app: &Arc<App>,
+    rt: &Arc<Runtime>,
+    actor: &Actor,
+    row: &PrivacyRequestRow,
+) -> AppResult<Vec<(String, String)>> {
+    let exists = app
+        .store
+        .customer_facts(&actor.tenant_id, &row.customer_id)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(Vec::new());
+    }
+    // A hold is checked before plugins unlink anything (and again inside the erasure).
+    let mut tx = app.store.begin().await?;
+    let hold = app
+        .store
+        .active_legal_hold(&mut tx, &actor.tenant_id, &row.customer_id)
+        .await?;
+    drop(tx);
+    if hold.is_none() {
+        let answers = crate::plugins::subject::ask(
+            app,
+            rt,
+            &actor.tenant_id,
+            &row.id,
+            &row.customer_id,
+            crate::plugins::subject::Kind::Erasure,
+        )
+        .await?;
+        crate::customers::erase(app, actor, &row.customer_id).await?;
+        return Ok(answers
+            .into_iter()
+            .map(|a| {
+                let note = if a.note.is_empty() {
+                    format!("removed {} item(s)", a.erased)
+                } else {
+                    a.note
+                };
+                (a.plugin, note)
+            })
+            .collect());
+    }
+    // Refused with the hold's reason, as every erasure is.
+    crate::customers::erase(app, actor, &row.customer_id).await?;
+    Ok(Vec::new())
 }
 
 /// Purposes an objection withdraws: every purpose named `marketing…` (direct marketing, and for
@@ -576,21 +697,22 @@ mod tests {
         );
 
         // Work before verification, and an extension without a reason, are refused.
-        let e = take_step(&h.app, &compliance, &r.id, Step::Start, "", NOW)
+        let e = take_step(&h.app, &h.rt, &compliance, &r.id, Step::Start, "", NOW)
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Conflict);
-        let e = take_step(&h.app, &compliance, &r.id, Step::Extend, " ", NOW)
+        let e = take_step(&h.app, &h.rt, &compliance, &r.id, Step::Extend, " ", NOW)
             .await
             .unwrap_err();
         assert_eq!(e.code, "invalid_request");
         for step in [Step::Verify, Step::Start] {
-            take_step(&h.app, &compliance, &r.id, step, "", NOW)
+            take_step(&h.app, &h.rt, &compliance, &r.id, step, "", NOW)
                 .await
                 .unwrap();
         }
         let x = take_step(
             &h.app,
+            &h.rt,
             &compliance,
             &r.id,
             Step::Extend,
@@ -605,6 +727,7 @@ mod tests {
         );
         let done = take_step(
             &h.app,
+            &h.rt,
             &compliance,
             &r.id,
             Step::Complete,
@@ -614,17 +737,18 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((done.state, done.urgency), (State::Completed, None));
-        let e = take_step(&h.app, &compliance, &r.id, Step::Refuse, "late", NOW)
+        let e = take_step(&h.app, &h.rt, &compliance, &r.id, Step::Refuse, "late", NOW)
             .await
             .unwrap_err();
         assert!(e.message.contains("already completed"), "{}", e.message);
 
         // Too late to extend: the first deadline has passed.
-        take_step(&h.app, &compliance, &c.id, Step::Verify, "", NOW)
+        take_step(&h.app, &h.rt, &compliance, &c.id, Step::Verify, "", NOW)
             .await
             .unwrap();
         let e = take_step(
             &h.app,
+            &h.rt,
             &compliance,
             &c.id,
             Step::Extend,
@@ -661,7 +785,7 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, ErrorKind::Forbidden, "{role} opens");
-            let e = take_step(&h.app, &actor, &r.id, Step::Verify, "", NOW)
+            let e = take_step(&h.app, &h.rt, &actor, &r.id, Step::Verify, "", NOW)
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, ErrorKind::Forbidden, "{role} steps");
@@ -672,7 +796,7 @@ mod tests {
             1,
             "admins may read"
         );
-        take_step(&h.app, &admin, &r.id, Step::Verify, "", NOW)
+        take_step(&h.app, &h.rt, &admin, &r.id, Step::Verify, "", NOW)
             .await
             .unwrap();
 
@@ -686,6 +810,7 @@ mod tests {
         assert_eq!(e.unwrap_err().kind, ErrorKind::NotFound);
         let e = take_step(
             &h.app,
+            &h.rt,
             &compliance,
             "no-such-request",
             Step::Verify,
@@ -740,7 +865,8 @@ mod tests {
         let r = open(&h.app, &compliance, &new(&customer, Kind::Erasure), NOW)
             .await
             .unwrap();
-        let tries = (0..10).map(|_| take_step(&h.app, &compliance, &r.id, Step::Verify, "", NOW));
+        let tries =
+            (0..10).map(|_| take_step(&h.app, &h.rt, &compliance, &r.id, Step::Verify, "", NOW));
         let results = futures_util::future::join_all(tries).await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
         let (_, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
@@ -840,7 +966,7 @@ mod tests {
             .await
             .unwrap();
         for step in [Step::Verify, Step::Start, Step::Complete] {
-            take_step(&h.app, actor, &r.id, step, "", NOW)
+            take_step(&h.app, &h.rt, actor, &r.id, step, "", NOW)
                 .await
                 .unwrap();
         }
@@ -1049,5 +1175,124 @@ mod tests {
                 .unwrap();
         assert_eq!(left, 0);
         assert_eq!(h.app.store.erasures(&h.tenant.id).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn rectification_corrects_through_the_update_path_and_is_linked_to_the_request() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let c = h
+            .customer_with(serde_json::json!({"name": "Ada Exmaple", "region": "EU"}))
+            .await;
+        let changes = |body: serde_json::Value| {
+            crate::customers::validate::changes(body.as_object().unwrap(), false).unwrap()
+        };
+        let fix = changes(serde_json::json!({"name": "Ada Example"}));
+        let r = open(&h.app, &compliance, &new(&c, Kind::Rectification), NOW)
+            .await
+            .unwrap();
+        // Not before the request is started.
+        let e = rectify(&h.app, &compliance, &r.id, &fix, NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        for step in [Step::Verify, Step::Start] {
+            take_step(&h.app, &h.rt, &compliance, &r.id, step, "", NOW)
+                .await
+                .unwrap();
+        }
+        // Tags are the business's, not the person's data: compliance may not change them here.
+        let tags = changes(serde_json::json!({"tags": ["vip"]}));
+        let e = rectify(&h.app, &compliance, &r.id, &tags, NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        let done = rectify(&h.app, &compliance, &r.id, &fix, NOW)
+            .await
+            .unwrap();
+        assert_eq!(done.name.as_deref(), Some("Ada Example"));
+        let (_, steps) = show(&h.app, &compliance, &r.id, NOW).await.unwrap();
+        let last = steps.last().unwrap();
+        assert_eq!(
+            (last.step.as_str(), last.reason.as_str()),
+            ("rectify", "corrected: name")
+        );
+        let audited = h.audited().await;
+        assert!(
+            audited
+                .iter()
+                .any(|a| a.1 == "customer.rectify" && a.2 == "allow")
+        );
+        // Another kind of request corrects nothing.
+        let access = open(&h.app, &compliance, &new(&c, Kind::Access), NOW)
+            .await
+            .unwrap();
+        let e = rectify(&h.app, &compliance, &access.id, &fix, NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert!(e.message.contains("an access request"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn the_request_log_reports_by_kind_with_response_times_and_overdue() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let c = h.customer("EU").await;
+        // One access answered in 3 days, one erasure still open and overdue 40 days later.
+        let a = open(&h.app, &compliance, &new(&c, Kind::Access), NOW)
+            .await
+            .unwrap();
+        for step in [Step::Verify, Step::Start, Step::Complete] {
+            take_step(&h.app, &h.rt, &compliance, &a.id, step, "", NOW + 3 * DAY)
+                .await
+                .unwrap();
+        }
+        open(&h.app, &compliance, &new(&c, Kind::Objection), NOW)
+            .await
+            .unwrap();
+        let r = report::report(&h.app, &compliance, NOW + 40 * DAY)
+            .await
+            .unwrap();
+        let access = &r.by_kind["access"];
+        assert_eq!((access.received, access.completed, access.open), (1, 1, 0));
+        assert_eq!(access.median_days, Some(3.0));
+        assert_eq!(access.worst_days, Some(3.0));
+        let objection = &r.by_kind["objection"];
+        assert_eq!((objection.open, objection.overdue), (1, 1));
+        assert_eq!((r.all.received, r.all.overdue), (2, 1));
+        let sales = h.member("sales", false).await;
+        let e = report::report(&h.app, &sales, NOW).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+    }
+
+    #[tokio::test]
+    async fn a_tenants_own_periods_set_the_deadlines_and_longer_than_the_law_is_refused() {
+        let h = Harness::new().await;
+        let compliance = h.member("compliance", false).await;
+        let cn = h.customer("CN").await;
+        let mut s = settings::Settings::default();
+        s.periods.pipl_business_days = 10;
+        settings::put(&h.app, &compliance, &s, "our PIPL period", NOW)
+            .await
+            .unwrap();
+        let r = open(&h.app, &compliance, &new(&cn, Kind::Access), NOW)
+            .await
+            .unwrap();
+        // Friday 2026-12-04 + 10 business days = Friday 2026-12-18.
+        assert_eq!(r.due.to_string(), "2026-12-18");
+        s.periods.gdpr_months = 2;
+        let e = settings::put(&h.app, &compliance, &s, "", NOW)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert_eq!(
+            settings::get(&h.app, &compliance)
+                .await
+                .unwrap()
+                .periods
+                .gdpr_months,
+            1
+        );
     }
 }

@@ -263,6 +263,7 @@ pub async fn serve(
     crate::policy_admin::watch(app.clone());
     crate::plugins::worker::spawn(app.clone(), plugins.clone());
     checkpoint_audit(app.clone());
+    crate::privacy::retention::spawn_daily(app.clone());
     let mut r = router(AppState {
         app,
         plugins,

@@ -77,6 +77,12 @@ use super::{api, plugins, policies, privacy};
         privacy::purposes,
         privacy::set_purpose,
         privacy::lift_restriction,
+        privacy::rectify,
+        privacy::report,
+        privacy::settings,
+        privacy::put_settings,
+        privacy::retention_runs,
+        privacy::run_retention,
     ),
     components(schemas(ErrorBody, ErrorDetail, crate::error::FieldIssue, crate::policy::Obligations)),
     modifiers(&Conventions)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::{JsonObject, typed};
 use super::auth::Authenticated;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::privacy::export::ExportView;
 use crate::privacy::request::Step;
 use crate::privacy::{self, NewHold, NewRequest, PurposeSetting, PurposeView, RequestView};
@@ -35,6 +35,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/privacy/restrictions/{customer}",
             axum::routing::delete(lift_restriction),
+        )
+        .route("/api/v1/privacy/requests/{id}/rectify", post(rectify))
+        .route("/api/v1/privacy/report", get(report))
+        .route("/api/v1/privacy/settings", get(settings).put(put_settings))
+        .route(
+            "/api/v1/privacy/retention/runs",
+            get(retention_runs).post(run_retention),
         )
 }
 
@@ -117,7 +124,16 @@ pub async fn step(
     JsonObject(body): JsonObject,
 ) -> AppResult<Json<RequestView>> {
     let req: StepRequest = typed(body)?;
-    let view = privacy::take_step(&s.app, &who.actor, &id, req.step, &req.reason, now_ms()).await?;
+    let view = privacy::take_step(
+        &s.app,
+        &s.plugins,
+        &who.actor,
+        &id,
+        req.step,
+        &req.reason,
+        now_ms(),
+    )
+    .await?;
     Ok(Json(view))
 }
 
@@ -229,7 +245,7 @@ pub async fn start_export(
     who: Authenticated,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let view = privacy::export::start(&s.app, &who.actor, &id, now_ms()).await?;
+    let view = privacy::export::start(&s.app, &s.plugins, &who.actor, &id, now_ms()).await?;
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }
 
@@ -296,4 +312,122 @@ pub async fn download_export(
         zip,
     )
         .into_response())
+}
+
+/// Correct the customer's data for a rectification request in progress: the same body as
+/// `PATCH /api/v1/customers/{id}` (personal fields only), decided as `customer.rectify`, noted
+/// on the request's timeline.
+#[utoipa::path(post, path = "/api/v1/privacy/requests/{id}/rectify", operation_id = "rectify_for_privacy_request",
+    params(("id" = String, Path)), request_body = super::schemas::CustomerUpdate,
+    responses(
+        (status = 200, body = crate::customers::CustomerView),
+        (status = 400, description = "The body is not a valid customer change, or names no field"),
+        (status = 403, description = "The policy denies it (a field compliance may not correct, such as tags)"),
+        (status = 404, description = "No such request in the tenant"),
+        (status = 409, description = "Not a rectification request, or not in progress"),
+    ))]
+pub async fn rectify(
+    State(s): State<AppState>,
+    who: Authenticated,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<crate::customers::CustomerView>> {
+    let changes = crate::customers::validate::changes(&body, false)
+        .map_err(|m| AppError::bad_request("invalid_customer", m))?;
+    Ok(Json(
+        privacy::rectify(&s.app, &who.actor, &id, &changes, now_ms()).await?,
+    ))
+}
+
+/// The request log's figures over the last 24 months: requests by kind, completed, refused,
+/// open, overdue, closed late, median and worst days to answer.
+#[utoipa::path(get, path = "/api/v1/privacy/report", operation_id = "privacy_request_report",
+    responses((status = 200, body = privacy::report::RequestLog), (status = 403, description = "The policy denies it")))]
+pub async fn report(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<privacy::report::RequestLog>> {
+    Ok(Json(
+        privacy::report::report(&s.app, &who.actor, now_ms()).await?,
+    ))
+}
+
+/// The tenant's privacy settings: deadline periods and retention schedule.
+#[utoipa::path(get, path = "/api/v1/privacy/settings", operation_id = "get_privacy_settings",
+    responses((status = 200, body = privacy::settings::Settings), (status = 403, description = "The policy denies it")))]
+pub async fn settings(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<privacy::settings::Settings>> {
+    Ok(Json(privacy::settings::get(&s.app, &who.actor).await?))
+}
+
+/// New privacy settings, replacing the old as a whole.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    settings: privacy::settings::Settings,
+    /// Why (kept in the audit record).
+    #[serde(default)]
+    note: String,
+}
+
+/// Replace the tenant's privacy settings: periods no longer than the law's, retention no
+/// shorter than the platform's floors (audit records and decision logs six months, the request
+/// log 24 months).
+#[utoipa::path(put, path = "/api/v1/privacy/settings", operation_id = "put_privacy_settings",
+    request_body = SettingsChange,
+    responses(
+        (status = 200, body = privacy::settings::Settings),
+        (status = 400, description = "Unknown fields, a period longer than the law allows, or retention below a floor"),
+        (status = 403, description = "The policy denies it"),
+    ))]
+pub async fn put_settings(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Json<privacy::settings::Settings>> {
+    let change: SettingsChange = typed(body)?;
+    Ok(Json(
+        privacy::settings::put(&s.app, &who.actor, &change.settings, &change.note, now_ms())
+            .await?,
+    ))
+}
+
+/// The tenant's retention runs, newest first, with what each found or removed.
+#[utoipa::path(get, path = "/api/v1/privacy/retention/runs", operation_id = "list_retention_runs",
+    responses((status = 200, body = Vec<privacy::retention::RunReport>), (status = 403, description = "The policy denies it")))]
+pub async fn retention_runs(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<Vec<privacy::retention::RunReport>>> {
+    Ok(Json(privacy::retention::runs(&s.app, &who.actor).await?))
+}
+
+/// A retention run to make.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRun {
+    /// `false` (the default) counts what would go; `true` erases and deletes it.
+    #[serde(default)]
+    apply: bool,
+}
+
+/// Run the retention schedule now: a dry run counts what would go, an applied one removes it
+/// (all but what a legal hold keeps; a tenant-wide hold stops the run).
+#[utoipa::path(post, path = "/api/v1/privacy/retention/runs", operation_id = "run_retention",
+    request_body = RetentionRun,
+    responses(
+        (status = 201, body = privacy::retention::RunReport),
+        (status = 400, description = "The body is not `{apply?}`"),
+        (status = 403, description = "The policy denies it"),
+    ))]
+pub async fn run_retention(
+    State(s): State<AppState>,
+    who: Authenticated,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let run: RetentionRun = typed(body)?;
+    let report = privacy::retention::run(&s.app, &who.actor, run.apply, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
 }

@@ -7,6 +7,7 @@ mod jobs;
 mod plugins;
 mod policies;
 mod privacy;
+mod retention;
 mod users;
 
 pub use customers::{
@@ -18,6 +19,7 @@ pub use jobs::{DeclaredJob, JobDone, JobRow};
 pub use plugins::{OverQuota, PluginLogRow, PluginRow, RecordRow, StorageQuota, record_cost};
 pub use policies::{DecisionQuery, DecisionRow, PolicyVersionRow};
 pub use privacy::{AuditAboutRow, ExportRow, LegalHoldRow, PrivacyRequestRow, PrivacyStepRow};
+pub use retention::{Aged, Reach, RetentionRunRow};
 pub use users::{SessionRow, SigninRefusal, TokenRow, UserRow};
 
 use std::path::Path;

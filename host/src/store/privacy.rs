@@ -94,6 +94,22 @@ impl Store {
         .await
     }
 
+    /// Every request the tenant received since `since` (the request log's figures).
+    pub async fn privacy_requests_since(
+        &self,
+        tenant_id: &str,
+        since: i64,
+    ) -> sqlx::Result<Vec<PrivacyRequestRow>> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM privacy_requests WHERE tenant_id = $1 AND received_at >= $2 \
+             ORDER BY received_at"
+        ))
+        .bind(tenant_id)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Moves a request from `from` to its next state, inside the step's transaction; `false`
     /// when another step moved it first (so two staff members cannot both take one step).
     pub async fn move_privacy_request(

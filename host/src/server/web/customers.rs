@@ -198,6 +198,9 @@ async fn render_detail(
     let interactions = customers::interactions(&s.app, &who.actor, id)
         .await
         .unwrap_or_default();
+    let consent_history = customers::consent_history(&s.app, &who.actor, id)
+        .await
+        .unwrap_or_default();
     let body = html! {
         p { a href="/customers" { "← " (t(lang, "back")) } }
         h1 { (c.name.clone().unwrap_or_else(|| "—".into())) }
@@ -207,6 +210,29 @@ async fn render_detail(
         ul.timeline {
             @for i in &interactions {
                 li { strong { (i.kind) } " · " time { (i.created_at) } br; (i.summary.clone().unwrap_or_else(|| t(lang, "withheld").to_string())) }
+            }
+        }
+        h2 { (t(lang, "consent_history")) }
+        @if consent_history.is_empty() { p.muted { (t(lang, "none")) } }
+        @else {
+            table.consents {
+                thead { tr {
+                    th scope="col" { (t(lang, "time")) } th scope="col" { (t(lang, "purpose")) }
+                    th scope="col" { (t(lang, "result")) } th scope="col" { (t(lang, "recorded_by")) }
+                    th scope="col" { (t(lang, "evidence")) } th scope="col" { (t(lang, "wording")) }
+                } }
+                tbody {
+                    @for e in &consent_history {
+                        tr {
+                            td { (e.at.get(..16).unwrap_or(&e.at).replace('T', " ")) " UTC" }
+                            td { (e.purpose) @if e.bundled { " " span.badge { (t(lang, "bundled")) } } }
+                            td { (if e.granted { t(lang, "granted") } else { t(lang, "withdrawn") }) }
+                            td { (e.by) }
+                            td { (e.evidence.clone().unwrap_or_else(|| "—".into())) }
+                            td { (e.wording.clone().unwrap_or_else(|| "—".into())) }
+                        }
+                    }
+                }
             }
         }
         h2 { (t(lang, "add_interaction")) }

@@ -9,6 +9,7 @@ mod apps;
 mod customers;
 mod i18n;
 mod policies;
+mod privacy;
 mod sign_in;
 
 use std::collections::HashMap;
@@ -47,6 +48,27 @@ pub fn routes() -> Router<AppState> {
             get(policies::policies_page).post(policies::policies_submit),
         )
         .route("/decisions", get(policies::decisions_page))
+        .route("/privacy", get(privacy::queue_page))
+        .route("/privacy/requests", post(privacy::open_submit))
+        .route("/privacy/requests/{id}", get(privacy::request_page))
+        .route("/privacy/requests/{id}/steps", post(privacy::step_submit))
+        .route(
+            "/privacy/requests/{id}/exports",
+            post(privacy::export_submit),
+        )
+        .route(
+            "/privacy/exports/{id}/archive",
+            get(privacy::archive_download),
+        )
+        .route(
+            "/privacy/holds",
+            get(privacy::holds_page).post(privacy::hold_submit),
+        )
+        .route("/privacy/holds/{id}/release", post(privacy::release_submit))
+        .route(
+            "/privacy/retention",
+            get(privacy::retention_page).post(privacy::retention_submit),
+        )
         .route("/account", get(account::account_page))
         .route("/account/mfa", post(account::account_mfa_start))
         .route("/account/mfa/confirm", post(account::account_mfa_confirm))
@@ -80,6 +102,7 @@ fn layout(lang: &str, title: &str, who: Option<&Authenticated>, body: Markup) ->
                             @if w.actor.role == "admin" || w.actor.role == "compliance" {
                                 a href="/policies" { (t(lang, "policies")) }
                                 a href="/decisions" { (t(lang, "decisions")) }
+                                a href="/privacy" { (t(lang, "privacy")) }
                             }
                             a.who href="/account" { (t(lang, "signed_in_as")) " " (w.actor.username) " · " (w.actor.role) }
                             form.inline method="post" action="/lang" {
