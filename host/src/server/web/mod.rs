@@ -69,6 +69,10 @@ pub fn routes() -> Router<AppState> {
             "/privacy/retention",
             get(privacy::retention_page).post(privacy::retention_submit),
         )
+        .route(
+            "/privacy/retention/schedule",
+            post(privacy::schedule_submit),
+        )
         .route("/account", get(account::account_page))
         .route("/account/mfa", post(account::account_mfa_start))
         .route("/account/mfa/confirm", post(account::account_mfa_confirm))

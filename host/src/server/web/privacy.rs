@@ -645,16 +645,46 @@ pub(super) async fn retention_page(
     let Some((who, lang)) = signed_in(who, &uri) else {
         return Redirect::to("/login").into_response();
     };
-    render_retention(&s, &who, &lang, None, None).await
+    let saved = query_map(&uri).contains_key("saved");
+    let outcome = Outcome {
+        saved,
+        ..Outcome::default()
+    };
+    render_retention(&s, &who, &lang, outcome).await
 }
+
+/// What the retention page shows besides the schedule: a run's result, a refusal, the schedule
+/// form as submitted (when it was refused), or that it was saved.
+#[derive(Default)]
+struct Outcome<'a> {
+    last: Option<&'a RunReport>,
+    error: Option<&'a str>,
+    draft: Option<&'a std::collections::HashMap<String, String>>,
+    saved: bool,
+}
+
+/// The schedule's number fields: form name, label key, lowest value.
+const SCHEDULE_FIELDS: [(&str, &str, u32); 6] = [
+    ("inactive_customers_months", "ret_inactive_customers", 1),
+    ("interactions_months", "ret_interactions", 1),
+    ("decision_log_months", "ret_decision_log", 6),
+    ("audit_months", "ret_audit", 6),
+    ("request_log_months", "ret_request_log", 24),
+    ("export_archives_days", "ret_export_archives", 1),
+];
 
 async fn render_retention(
     s: &AppState,
     who: &Authenticated,
     lang: &str,
-    last: Option<&RunReport>,
-    error: Option<&str>,
+    outcome: Outcome<'_>,
 ) -> Response {
+    let Outcome {
+        last,
+        error,
+        draft,
+        saved,
+    } = outcome;
     let settings = match settings::get(&s.app, &who.actor).await {
         Ok(v) => v,
         Err(e) => return error_page(lang, Some(who), &e),
@@ -664,41 +694,68 @@ async fn render_retention(
         .unwrap_or_default();
     let names = staff_names(s, &who.actor.tenant_id).await;
     let r = &settings.retention;
-    let months = |v: Option<u32>| match v {
-        Some(m) => format!("{m} {}", t(lang, "months")),
-        None => t(lang, "kept").to_string(),
+    let stored = |name: &str| -> String {
+        match name {
+            "inactive_customers_months" => r.inactive_customers_months,
+            "interactions_months" => r.interactions_months,
+            "decision_log_months" => r.decision_log_months,
+            "audit_months" => r.audit_months,
+            "request_log_months" => r.request_log_months,
+            _ => r.export_archives_days,
+        }
+        .map(|v| v.to_string())
+        .unwrap_or_default()
     };
-    let rows: [(&str, String); 6] = [
-        (
-            t(lang, "ret_inactive_customers"),
-            months(r.inactive_customers_months),
-        ),
-        (t(lang, "ret_interactions"), months(r.interactions_months)),
-        (t(lang, "ret_decision_log"), months(r.decision_log_months)),
-        (t(lang, "ret_audit"), months(r.audit_months)),
-        (t(lang, "ret_request_log"), months(r.request_log_months)),
-        (
-            t(lang, "ret_export_archives"),
-            r.export_archives_days
-                .map(|d| format!("{d} {}", t(lang, "days")))
-                .unwrap_or_else(|| t(lang, "kept").to_string()),
-        ),
-    ];
+    let value = |name: &str| -> String {
+        draft
+            .and_then(|d| d.get(name).cloned())
+            .unwrap_or_else(|| stored(name))
+    };
+    let collections = draft
+        .and_then(|d| d.get("plugin_documents").cloned())
+        .unwrap_or_else(|| {
+            r.plugin_documents_months
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    let daily = draft.map_or(r.apply_daily, |d| d.contains_key("apply_daily"));
+    // The field a refusal names (`audit_months` must be …), marked invalid.
+    let bad = |name: &str| error.is_some_and(|e| e.contains(&format!("`{name}`")));
+    let label_of = |key: &str| match key {
+        "ret_inactive_customers" => t(lang, "ret_inactive_customers"),
+        "ret_interactions" => t(lang, "ret_interactions"),
+        "ret_decision_log" => t(lang, "ret_decision_log"),
+        "ret_audit" => t(lang, "ret_audit"),
+        "ret_request_log" => t(lang, "ret_request_log"),
+        _ => t(lang, "ret_export_archives"),
+    };
     let body = html! {
         h1 { (t(lang, "retention")) }
         (sub_nav(lang))
         p.muted { (t(lang, "retention_help")) }
-        @if let Some(e) = error { p.error role="alert" { (e) } }
         @if let Some(run) = last { p.ok role="status" { (if run.applied { t(lang, "run_applied") } else { t(lang, "run_dry") }) } (run_table(lang, run)) }
         h2 { (t(lang, "schedule")) }
-        dl.kv {
-            @for (label, value) in &rows { dt { (label) } dd { (value) } }
-            @for (collection, m) in &r.plugin_documents_months {
-                dt { (t(lang, "ret_plugin_documents")) " " code { (collection) } } dd { (m) " " (t(lang, "months")) }
+        @if saved { p.ok role="status" { (t(lang, "schedule_saved")) } }
+        @if let Some(e) = error { p.error role="alert" id="schedule-error" { (e) } }
+        form.schedule method="post" action="/privacy/retention/schedule" {
+            input type="hidden" name="csrf_token" value=(who.csrf_token);
+            p.muted { (t(lang, "schedule_help")) }
+            @for (name, key, min) in SCHEDULE_FIELDS {
+                label for=(name) { (label_of(key)) " (" (if name.ends_with("_days") { t(lang, "days") } else { t(lang, "months") }) ")" }
+                input id=(name) name=(name) type="number" min=(min) max=(if name.ends_with("_days") { 3650 } else { 1200 }) value=(value(name))
+                    aria-invalid=[bad(name).then_some("true")] aria-describedby=[bad(name).then_some("schedule-error")];
             }
-            dt { (t(lang, "apply_daily")) } dd { (if r.apply_daily { t(lang, "yes") } else { t(lang, "no") }) }
+            label for="plugin_documents" { (t(lang, "ret_plugin_documents")) " — " (t(lang, "plugin_documents_help")) }
+            textarea id="plugin_documents" name="plugin_documents" rows="3"
+                aria-invalid=[bad("plugin_documents_months").then_some("true")] { (collections) }
+            label.check { input type="checkbox" name="apply_daily" value="on" checked[daily]; " " (t(lang, "apply_daily")) }
+            label for="schedule-note" { (t(lang, "note")) }
+            input id="schedule-note" name="note" maxlength="500";
+            button type="submit" { (t(lang, "save_schedule")) }
         }
-        p.muted { (t(lang, "schedule_edit_help")) }
+        h2 { (t(lang, "run_now")) }
         form.inline method="post" action="/privacy/retention" {
             input type="hidden" name="csrf_token" value=(who.csrf_token);
             input type="hidden" name="apply" value="false";
@@ -743,7 +800,99 @@ pub(super) async fn retention_submit(
     let lang = who.actor.lang.clone();
     let apply = form.get("apply").map(String::as_str) == Some("true");
     match crate::privacy::retention::run(&s.app, &who.actor, apply, now_ms()).await {
-        Ok(run) => render_retention(&s, &who, &lang, Some(&run), None).await,
-        Err(e) => render_retention(&s, &who, &lang, None, Some(&e.message)).await,
+        Ok(run) => {
+            let outcome = Outcome {
+                last: Some(&run),
+                ..Outcome::default()
+            };
+            render_retention(&s, &who, &lang, outcome).await
+        }
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some(&e.message),
+                ..Outcome::default()
+            };
+            render_retention(&s, &who, &lang, outcome).await
+        }
+    }
+}
+
+/// The schedule as the form gives it, or the sentence saying which field is wrong.
+fn schedule_of(
+    form: &std::collections::HashMap<String, String>,
+    mut schedule: crate::privacy::retention::Schedule,
+) -> Result<crate::privacy::retention::Schedule, String> {
+    let number = |name: &str| -> Result<Option<u32>, String> {
+        match form.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("`{name}` must be a whole number, or empty to keep the data")),
+        }
+    };
+    schedule.inactive_customers_months = number("inactive_customers_months")?;
+    schedule.interactions_months = number("interactions_months")?;
+    schedule.decision_log_months = number("decision_log_months")?;
+    schedule.audit_months = number("audit_months")?;
+    schedule.request_log_months = number("request_log_months")?;
+    schedule.export_archives_days = number("export_archives_days")?;
+    schedule.apply_daily = form.contains_key("apply_daily");
+    let mut collections = std::collections::BTreeMap::new();
+    for line in form
+        .get("plugin_documents")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let parsed = line
+            .split_once(char::is_whitespace)
+            .and_then(|(k, m)| Some((k.to_string(), m.trim().parse::<u32>().ok()?)));
+        let Some((key, months)) = parsed else {
+            return Err(format!(
+                "`plugin_documents_months`: write one `plugin/collection months` a line, not `{}`",
+                line.chars().take(80).collect::<String>()
+            ));
+        };
+        collections.insert(key, months);
+    }
+    schedule.plugin_documents_months = collections;
+    Ok(schedule)
+}
+
+pub(super) async fn schedule_submit(
+    State(s): State<AppState>,
+    SignedForm { who, form }: SignedForm,
+) -> Response {
+    let lang = who.actor.lang.clone();
+    let current = match settings::get(&s.app, &who.actor).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&lang, Some(&who), &e),
+    };
+    let refused = |message: String| {
+        let (s, who, lang, form) = (&s, &who, &lang, &form);
+        async move {
+            let outcome = Outcome {
+                error: Some(&message),
+                draft: Some(form),
+                ..Outcome::default()
+            };
+            render_retention(s, who, lang, outcome).await
+        }
+    };
+    let schedule = match schedule_of(&form, current.retention.clone()) {
+        Ok(v) => v,
+        Err(m) => return refused(m).await,
+    };
+    let new = settings::Settings {
+        retention: schedule,
+        ..current
+    };
+    let note = form.get("note").cloned().unwrap_or_default();
+    match settings::put(&s.app, &who.actor, &new, &note, now_ms()).await {
+        Ok(_) => Redirect::to("/privacy/retention?saved=1").into_response(),
+        Err(e) => refused(e.message).await,
     }
 }
