@@ -115,14 +115,7 @@ pub async fn report(app: &App, actor: &Actor, now: i64) -> AppResult<RequestLog>
         })
         .collect::<AppResult<Vec<_>>>()?;
     let mut by_kind = BTreeMap::new();
-    for kind in [
-        Kind::Access,
-        Kind::Portability,
-        Kind::Rectification,
-        Kind::Erasure,
-        Kind::Restriction,
-        Kind::Objection,
-    ] {
+    for kind in Kind::ALL {
         by_kind.insert(
             name_of(&kind),
             figures(rows.iter().filter(|r| r.kind == kind)),

@@ -28,6 +28,18 @@ pub enum Kind {
     Objection,
 }
 
+impl Kind {
+    /// Every kind, in the order staff see them.
+    pub const ALL: [Kind; 6] = [
+        Kind::Access,
+        Kind::Portability,
+        Kind::Rectification,
+        Kind::Erasure,
+        Kind::Restriction,
+        Kind::Objection,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {

@@ -19,14 +19,14 @@ use crate::server::AppState;
 use crate::server::auth::Authenticated;
 use crate::store::now_ms;
 
-const KINDS: [Kind; 6] = [
-    Kind::Access,
-    Kind::Portability,
-    Kind::Rectification,
-    Kind::Erasure,
-    Kind::Restriction,
-    Kind::Objection,
-];
+const KINDS: [Kind; 6] = Kind::ALL;
+
+/// A form field, trimmed (empty when absent).
+fn field(form: &std::collections::HashMap<String, String>, name: &str) -> String {
+    form.get(name)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
 
 fn kind_label(lang: &str, k: Kind) -> &'static str {
     match k {
@@ -268,11 +268,7 @@ pub(super) async fn open_submit(
     SignedForm { who, form }: SignedForm,
 ) -> Response {
     let lang = who.actor.lang.clone();
-    let field = |k: &str| {
-        form.get(k)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let field = |k: &str| field(&form, k);
     let kind = KINDS
         .into_iter()
         .find(|k| privacy::name_of(k) == field("kind"));
@@ -601,11 +597,7 @@ pub(super) async fn hold_submit(
     SignedForm { who, form }: SignedForm,
 ) -> Response {
     let lang = who.actor.lang.clone();
-    let field = |k: &str| {
-        form.get(k)
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let field = |k: &str| field(&form, k);
     let customer = Some(field("customer")).filter(|c| !c.is_empty());
     let new = NewHold {
         customer,
