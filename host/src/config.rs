@@ -22,6 +22,9 @@ pub struct Settings {
     pub tenant_storage_bytes: u64,
     /// How long a data-subject export archive may be downloaded, in hours.
     pub export_ttl_hours: i64,
+    /// Where every erasure is also noted outside the database (`ledger`), so that a restore
+    /// re-applies it; the command line sets `DATA/erasure-ledger.jsonl`.
+    pub erasure_ledger_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -31,6 +34,7 @@ impl Default for Settings {
             audit_checkpoint_file: None,
             tenant_storage_bytes: 1 << 30,
             export_ttl_hours: 168,
+            erasure_ledger_file: None,
         }
     }
 }
@@ -172,6 +176,13 @@ impl DataConfig {
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("crm.db")
     }
+}
+
+/// The master key `CRM_MASTER_KEY` gave, if it gave one.
+pub fn master_key_from_env() -> Option<anyhow::Result<MasterKey>> {
+    ENV_MASTER_KEY
+        .get()
+        .map(|v| MasterKey::from_base64(v).map_err(|e| anyhow::anyhow!("CRM_MASTER_KEY: {e}")))
 }
 
 /// `CRM_MASTER_KEY` as the process found it, taken out of its environment at start.

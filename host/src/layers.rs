@@ -10,7 +10,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // Foundations: no knowledge of tenants' data or requests.
     &["vault", "metrics", "ratelimit", "auth"],
-    &["error", "config", "store"],
+    &["error", "config", "store", "ledger"],
     // The trail and the decision point.
     &["audit", "policy"],
     // The event outbox's write side, below everything that emits.
@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "policy_admin",
         "tenants",
         "oversight",
+        "backup",
     ],
     // Use cases built on other use cases (plugins reach customers through the same path).
     &["import", "plugins"],

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod customers;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod import;
 #[cfg(test)]
 mod layers;
+pub mod ledger;
 pub mod metrics;
 pub mod oversight;
 pub mod plugins;

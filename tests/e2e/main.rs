@@ -4,6 +4,7 @@ mod common;
 
 mod audit_trail;
 mod auth;
+mod backup;
 mod bad_input;
 mod browser;
 mod encryption;

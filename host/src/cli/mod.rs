@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod bench;
 mod import;
 mod plugin;
@@ -23,6 +24,9 @@ use crm::policy::Pdp;
 use crm::server::Tls;
 use crm::store::{Store, TenantRow};
 use crm::vault::Vault;
+
+/// The erasure ledger's file in the data folder (see `crm::ledger`).
+const ERASURE_LEDGER: &str = "erasure-ledger.jsonl";
 
 /// Broadcaster CRM: encrypted customer records, policy-decided access, audited.
 #[derive(Parser)]
@@ -53,6 +57,10 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Backups: create an encrypted snapshot while serving, verify one, restore one into a new
+    /// data folder (erasures made since are applied again).
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
     /// Check, test, publish, diff and roll back Rego policies.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -140,6 +148,7 @@ impl DataArgs {
         let pdp = tokio::task::spawn_blocking(Pdp::platform).await??;
         let mut app = App::new(store, vault, pdp);
         app.settings = file.settings()?;
+        app.settings.erasure_ledger_file = Some(cfg.data_dir.join(ERASURE_LEDGER));
         let app = Arc::new(app);
         Ok((app, cfg, file))
     }
@@ -245,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => admin::token(cmd).await,
         Command::Import(cmd) => import::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Backup(cmd) => backup::run(cmd).await,
         Command::Policy(cmd) => policy::run(cmd).await,
         Command::PolicyJob => Ok(crm::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => plugin::run(cmd).await,

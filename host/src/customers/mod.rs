@@ -791,8 +791,9 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
         ),
     )
     .await?;
+    let erased_at = now_ms();
     app.store
-        .record_erasure(&mut tx, &actor.tenant_id, id, now_ms())
+        .record_erasure(&mut tx, &actor.tenant_id, id, erased_at)
         .await?;
     // Not "about" the customer (that would drop it as erased): the id is in the payload, so
     // subscribers can forget what they kept outside the customer's records.
@@ -806,6 +807,17 @@ pub async fn erase(app: &App, actor: &Actor, id: &str) -> AppResult<()> {
     )
     .await?;
     tx.commit().await?;
+    // The copy outside the database, for a restore of an older backup (ids and time only).
+    if let Some(path) = &app.settings.erasure_ledger_file {
+        let entry = crate::ledger::Entry {
+            tenant: actor.tenant_id.clone(),
+            customer: id.to_string(),
+            at: erased_at,
+        };
+        if let Err(e) = crate::ledger::append(path, &entry) {
+            tracing::error!(error = %e, "cannot append to the erasure ledger file");
+        }
+    }
     if let Err(e) = app.store.checkpoint().await {
         tracing::warn!(error = %e, "checkpoint after an erasure failed");
     }

@@ -215,6 +215,16 @@ impl Vault {
         Self { master }
     }
 
+    /// Another handle on the same master key, for a second store (a backup being verified).
+    pub fn duplicate(&self) -> Vault {
+        Vault::new(MasterKey(self.master.key().duplicate()))
+    }
+
+    /// The backup key derived from the master key (never stored, never in a backup).
+    pub fn backup_secret(&self) -> Key {
+        self.master.key().derive("crm backup v1")
+    }
+
     /// The audit trail's keys (derived afresh: they are never stored).
     pub fn audit_keys(&self) -> AuditKeys {
         AuditKeys::derive(&self.master)
