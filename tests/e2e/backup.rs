@@ -210,4 +210,33 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_and_no_one_eras
         &[],
     );
     assert!(ok, "{out}{err}");
+
+    // A damaged database file is named as such and not served: a page in its middle overwritten.
+    let (ok, out, _) = crm(&restored, &["check", "--full"], &[]);
+    assert!(ok && out.contains(": ok"), "{out}");
+    let db = restored.join("crm.db");
+    let mut raw = std::fs::read(&db).unwrap();
+    let page = 4096 * (raw.len() / 4096 / 2);
+    raw[page..page + 4096].fill(0xA5);
+    std::fs::write(&db, raw).unwrap();
+    let (ok, out, err) = crm(&restored, &["check", "--full"], &[]);
+    assert!(
+        !ok && err.contains("fails SQLite's integrity check"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = crm(
+        &restored,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        !ok && err.contains("fails SQLite's quick check") && err.contains("crm backup restore"),
+        "{err}"
+    );
 }

@@ -161,3 +161,34 @@ pub(super) async fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub(super) struct CheckArgs {
+    /// SQLite's full integrity check (slower: it reads every index) instead of the quick check.
+    #[arg(long)]
+    full: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub(super) async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (cfg, _) = args.data.resolve()?;
+    let path = cfg.sqlite_path();
+    if !path.exists() {
+        anyhow::bail!("no database at {}", path.display());
+    }
+    let problems = crm::store::Store::check_file(&path, args.full).await;
+    if problems.is_empty() {
+        println!("{}: ok", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    eprintln!(
+        "{} fails SQLite's {} check: restore the newest verified backup (`crm backup restore`)",
+        path.display(),
+        if args.full { "integrity" } else { "quick" }
+    );
+    Ok(ExitCode::from(1))
+}

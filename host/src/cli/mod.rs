@@ -61,6 +61,9 @@ enum Command {
     /// data folder (erasures made since are applied again).
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Check the database file with SQLite (its quick check, or --full its integrity check);
+    /// exits 1 listing the problems. The server runs the quick check at every start.
+    Check(backup::CheckArgs),
     /// Check, test, publish, diff and roll back Rego policies.
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -255,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(cmd) => import::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Backup(cmd) => backup::run(cmd).await,
+        Command::Check(args) => backup::check(args).await,
         Command::Policy(cmd) => policy::run(cmd).await,
         Command::PolicyJob => Ok(crm::policy_admin::sandbox::child_main()),
         Command::Plugin(cmd) => plugin::run(cmd).await,

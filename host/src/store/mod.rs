@@ -127,6 +127,27 @@ impl Store {
         Self::connect(SqliteConnectOptions::new().filename(path)).await
     }
 
+    /// SQLite's quick check (or, `full`, its integrity check) of a database file, on a
+    /// connection of its own: the problems found, none when it is sound. A file SQLite cannot
+    /// read at all is one problem.
+    pub async fn check_file(path: &Path, full: bool) -> Vec<String> {
+        let opts = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pragma = if full {
+            "PRAGMA integrity_check"
+        } else {
+            "PRAGMA quick_check"
+        };
+        let result: sqlx::Result<Vec<String>> = async {
+            let mut conn = sqlx::ConnectOptions::connect(&opts).await?;
+            sqlx::query_scalar(pragma).fetch_all(&mut conn).await
+        }
+        .await;
+        match result {
+            Ok(lines) => lines.into_iter().filter(|l| l != "ok").collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
     /// Opens a database from a URL such as `sqlite://path/crm.db`.
     pub async fn open_url(url: &str) -> anyhow::Result<Self> {
         if !url.starts_with("sqlite:") {
@@ -138,6 +159,26 @@ impl Store {
     }
 
     async fn connect(opts: SqliteConnectOptions) -> anyhow::Result<Self> {
+        // A damaged database is not served: the quick check runs before anything else touches it.
+        let path = opts.get_filename().to_path_buf();
+        if path.exists() {
+            let problems = Self::check_file(&path, false).await;
+            if !problems.is_empty() {
+                anyhow::bail!(
+                    "the database {} fails SQLite's quick check ({}); it is not opened. Restore \
+                     the newest verified backup into a new folder (`crm backup restore FILE --data \
+                     NEW_DIR --erasure-ledger OLD_DIR/erasure-ledger.jsonl --master-key-file KEY`); \
+                     `crm check --full` lists every problem",
+                    path.display(),
+                    problems
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+            }
+        }
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
