@@ -25,6 +25,19 @@ pub struct Settings {
     /// Where every erasure is also noted outside the database (`ledger`), so that a restore
     /// re-applies it; the command line sets `DATA/erasure-ledger.jsonl`.
     pub erasure_ledger_file: Option<std::path::PathBuf>,
+    /// Scheduled backups into a directory, each verified by a drill (none unless configured).
+    pub backup: Option<BackupSchedule>,
+}
+
+/// Backups the server takes by itself.
+#[derive(Debug, Clone)]
+pub struct BackupSchedule {
+    /// The target directory (another disk, or a mounted remote store).
+    pub dir: PathBuf,
+    /// How often a backup is taken (each is then verified by a drill).
+    pub every: std::time::Duration,
+    /// Archives kept in the directory (the newest verified one is never deleted).
+    pub keep: usize,
 }
 
 impl Default for Settings {
@@ -35,6 +48,7 @@ impl Default for Settings {
             tenant_storage_bytes: 1 << 30,
             export_ttl_hours: 168,
             erasure_ledger_file: None,
+            backup: None,
         }
     }
 }
@@ -62,6 +76,17 @@ pub struct FileConfig {
     /// Hours a data-subject export archive may be downloaded before it expires (1 to 720;
     /// default 168). `CRM_EXPORT_TTL_HOURS` overrides it.
     pub export_ttl_hours: Option<i64>,
+    /// Scheduled backups: `[backup] dir = "/mnt/backups", every_minutes = 60, keep = 48`.
+    /// `CRM_BACKUP_DIR`, `CRM_BACKUP_EVERY_SECONDS` and `CRM_BACKUP_KEEP` override it.
+    pub backup: Option<BackupConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub dir: Option<PathBuf>,
+    pub every_minutes: Option<u64>,
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,7 +146,48 @@ impl FileConfig {
         s.audit_checkpoint_file = std::env::var_os("CRM_AUDIT_CHECKPOINT_FILE")
             .map(PathBuf::from)
             .or_else(|| self.audit_checkpoint_file.clone());
+        s.backup = self.backup_schedule()?;
         Ok(s)
+    }
+
+    fn backup_schedule(&self) -> anyhow::Result<Option<BackupSchedule>> {
+        let file = self.backup.as_ref();
+        let dir = std::env::var_os("CRM_BACKUP_DIR")
+            .map(PathBuf::from)
+            .or_else(|| file.and_then(|b| b.dir.clone()));
+        let Some(dir) = dir else {
+            return Ok(None);
+        };
+        let number = |name: &str| -> anyhow::Result<Option<u64>> {
+            std::env::var(name)
+                .ok()
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| anyhow::anyhow!("{name} must be a whole number"))
+                })
+                .transpose()
+        };
+        let seconds = number("CRM_BACKUP_EVERY_SECONDS")?
+            .or_else(|| {
+                file.and_then(|b| b.every_minutes)
+                    .map(|m| m.saturating_mul(60))
+            })
+            .unwrap_or(3600);
+        if !(1..=31 * 86_400).contains(&seconds) {
+            anyhow::bail!("backups are taken every 1 second to 31 days, not every {seconds} s");
+        }
+        let keep = number("CRM_BACKUP_KEEP")?
+            .map(|k| k as usize)
+            .or_else(|| file.and_then(|b| b.keep))
+            .unwrap_or(48);
+        if !(1..=10_000).contains(&keep) {
+            anyhow::bail!("backup keep must be 1 to 10000, not {keep}");
+        }
+        Ok(Some(BackupSchedule {
+            dir,
+            every: std::time::Duration::from_secs(seconds),
+            keep,
+        }))
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Self> {

@@ -47,6 +47,8 @@ action_roles := {
 	"interaction.create": {"admin", "sales", "support"},
 	"audit.read": {"admin", "compliance"},
 	"audit.verify": {"admin", "compliance"},
+	# The deployment's backups and restore drills (file names, counts, results).
+	"backup.read": {"admin", "compliance"},
 	"user.manage": {"admin"},
 	"tenant.admin": {"admin"},
 	# The tenant's own policies and the decision log.

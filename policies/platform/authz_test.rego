@@ -42,6 +42,7 @@ matrix := {
 	"interaction.create": {"admin", "sales", "support"},
 	"audit.read": {"admin", "compliance"},
 	"audit.verify": {"admin", "compliance"},
+	"backup.read": {"admin", "compliance"},
 	"user.manage": {"admin"},
 	"tenant.admin": {"admin"},
 	"privacy.read": {"admin", "compliance"},

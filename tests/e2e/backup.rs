@@ -11,10 +11,21 @@ use crate::common::{Server, crm};
 
 #[tokio::test]
 async fn a_backup_under_writes_restores_every_acknowledged_write_and_no_one_erased_since() {
-    let s = Server::demo(20);
+    let work = tempfile::tempdir().unwrap();
+    // The server also takes a backup every 2 s into a directory of its own, keeping 2, each
+    // verified by a drill.
+    let scheduled = work.path().join("scheduled");
+    let s = Server::demo_env(
+        20,
+        false,
+        &[
+            ("CRM_BACKUP_DIR", scheduled.to_str().unwrap()),
+            ("CRM_BACKUP_EVERY_SECONDS", "2"),
+            ("CRM_BACKUP_KEEP", "2"),
+        ],
+    );
     let sales = s.token("sales").await;
     let compliance = s.token("compliance").await;
-    let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("nightly.crmbak");
 
     // A writer creating customers one after another, noting when each was acknowledged.
@@ -210,6 +221,45 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_and_no_one_eras
         &[],
     );
     assert!(ok, "{out}{err}");
+
+    // The scheduled backups: each verified by a drill, the directory pruned to the newest two,
+    // the status for admins and compliance only.
+    let mut status = Value::Null;
+    for _ in 0..60 {
+        let (st, v) = s.get("/api/v1/backups", Some(&compliance)).await;
+        assert_eq!(st, 200, "{v}");
+        let backups = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "backup")
+            .count();
+        if backups >= 3 && v["last_drill"]["ok"] == true {
+            status = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(status["scheduled"], true, "{status}");
+    assert!(
+        status["last_drill_age_seconds"].as_i64().unwrap() < 60,
+        "{status}"
+    );
+    assert!(
+        status["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == true),
+        "{status}"
+    );
+    let kept = std::fs::read_dir(&scheduled)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".crmbak"))
+        .count();
+    assert!((1..=3).contains(&kept), "{kept} archives kept");
+    assert_eq!(s.get("/api/v1/backups", Some(&sales)).await.0, 403);
 
     // A damaged database file is named as such and not served: a page in its middle overwritten.
     let (ok, out, _) = crm(&restored, &["check", "--full"], &[]);

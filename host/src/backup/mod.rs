@@ -5,6 +5,7 @@
 //! after the snapshot, so that restoring never brings an erased person back.
 
 pub mod archive;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

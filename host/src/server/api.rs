@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/customers/{id}/consents", get(consent_history))
         .route("/api/v1/audit", get(audit_list))
         .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/backups", get(backup_status))
 }
 
 /// A JSON object body, with errors that say exactly what is wrong.
@@ -790,4 +791,17 @@ pub async fn audit_verify(
 ) -> AppResult<Json<audit::Report>> {
     let report = oversight::verify(&s.app, &who.actor).await?;
     Ok(Json(report))
+}
+
+/// The backups the server took and the drills that verified them (the last of each, with the
+/// drill's age).
+#[utoipa::path(get, path = "/api/v1/backups", operation_id = "backup_status",
+    responses((status = 200, body = crate::backup::schedule::Status), (status = 403, description = "The policy denies it")))]
+pub async fn backup_status(
+    State(s): State<AppState>,
+    who: Authenticated,
+) -> AppResult<Json<crate::backup::schedule::Status>> {
+    Ok(Json(
+        crate::backup::schedule::status(&s.app, &who.actor).await?,
+    ))
 }

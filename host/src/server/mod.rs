@@ -264,6 +264,7 @@ pub async fn serve(
     crate::plugins::worker::spawn(app.clone(), plugins.clone());
     checkpoint_audit(app.clone());
     crate::privacy::retention::spawn_daily(app.clone());
+    crate::backup::schedule::spawn(app.clone());
     let mut r = router(AppState {
         app,
         plugins,

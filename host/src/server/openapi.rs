@@ -78,6 +78,7 @@ use super::{api, plugins, policies, privacy};
         privacy::set_purpose,
         privacy::lift_restriction,
         privacy::rectify,
+        api::backup_status,
         privacy::report,
         privacy::settings,
         privacy::put_settings,

@@ -1,6 +1,7 @@
 //! Persistence with sqlx. SQLite (one file, WAL) is the embedded default; the SQL is kept portable
 //! (`$N` placeholders, BIGINT times, no SQLite-only functions) so a PostgreSQL backend can slot in.
 
+mod backups;
 mod customers;
 mod deliveries;
 mod jobs;
@@ -10,6 +11,7 @@ mod privacy;
 mod retention;
 mod users;
 
+pub use backups::BackupRunRow;
 pub use customers::{
     ConsentAct, ConsentEventRow, CustomerFacts, CustomerFilter, CustomerRow, InteractionRow,
     SealedFields,
