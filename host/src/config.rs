@@ -36,8 +36,13 @@ pub struct BackupSchedule {
     pub dir: PathBuf,
     /// How often a backup is taken (each is then verified by a drill).
     pub every: std::time::Duration,
-    /// Archives kept in the directory (the newest verified one is never deleted).
+    /// The newest archives kept in the directory (the newest verified one is never deleted).
     pub keep: usize,
+    /// Besides those: the newest archive of each of the last this many hours, days, months
+    /// (e.g. 48 hourly, 30 daily, 12 monthly).
+    pub keep_hourly: usize,
+    pub keep_daily: usize,
+    pub keep_monthly: usize,
 }
 
 impl Default for Settings {
@@ -87,6 +92,9 @@ pub struct BackupConfig {
     pub dir: Option<PathBuf>,
     pub every_minutes: Option<u64>,
     pub keep: Option<usize>,
+    pub keep_hourly: Option<usize>,
+    pub keep_daily: Option<usize>,
+    pub keep_monthly: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,10 +191,20 @@ impl FileConfig {
         if !(1..=10_000).contains(&keep) {
             anyhow::bail!("backup keep must be 1 to 10000, not {keep}");
         }
+        let tier = |env: &str, value: Option<usize>| -> anyhow::Result<usize> {
+            let n = number(env)?.map(|n| n as usize).or(value).unwrap_or(0);
+            if n > 10_000 {
+                anyhow::bail!("{env} must be 0 to 10000, not {n}");
+            }
+            Ok(n)
+        };
         Ok(Some(BackupSchedule {
             dir,
             every: std::time::Duration::from_secs(seconds),
             keep,
+            keep_hourly: tier("CRM_BACKUP_KEEP_HOURLY", file.and_then(|b| b.keep_hourly))?,
+            keep_daily: tier("CRM_BACKUP_KEEP_DAILY", file.and_then(|b| b.keep_daily))?,
+            keep_monthly: tier("CRM_BACKUP_KEEP_MONTHLY", file.and_then(|b| b.keep_monthly))?,
         }))
     }
 

@@ -26,6 +26,12 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_and_no_one_eras
     );
     let sales = s.token("sales").await;
     let compliance = s.token("compliance").await;
+    let (st, ready) = s.get("/readyz", None).await;
+    assert_eq!(
+        (st, ready["status"].as_str()),
+        (200, Some("ready")),
+        "{ready}"
+    );
     let archive = work.path().join("nightly.crmbak");
 
     // A writer creating customers one after another, noting when each was acknowledged.

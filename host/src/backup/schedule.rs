@@ -100,7 +100,7 @@ pub async fn run_once(app: &App, schedule: &BackupSchedule) -> anyhow::Result<()
     prune(app, schedule).await
 }
 
-/// Keeps the `keep` newest archives, and the newest verified one whatever its age.
+/// Prunes the directory to what [`kept`] keeps.
 async fn prune(app: &App, schedule: &BackupSchedule) -> anyhow::Result<()> {
     let mut archives: Vec<String> = std::fs::read_dir(&schedule.dir)?
         .filter_map(Result::ok)
@@ -109,18 +109,47 @@ async fn prune(app: &App, schedule: &BackupSchedule) -> anyhow::Result<()> {
         .collect();
     archives.sort();
     let verified = app.store.verified_archives().await?;
-    let newest_verified = archives
-        .iter()
-        .rev()
-        .find(|a| verified.contains(a))
-        .cloned();
-    let excess = archives.len().saturating_sub(schedule.keep);
-    for old in archives.iter().take(excess) {
-        if Some(old) != newest_verified.as_ref() {
-            std::fs::remove_file(schedule.dir.join(old))?;
-        }
+    let keep = kept(&archives, schedule, &verified);
+    for old in archives.iter().filter(|a| !keep.contains(*a)) {
+        std::fs::remove_file(schedule.dir.join(old))?;
     }
     Ok(())
+}
+
+/// The archives to keep (names sorted oldest first; a name holds its UTC time,
+/// `crm-YYYYMMDDTHHMMSS.mmmZ.crmbak`): the newest `keep`; the newest of each of the last
+/// `keep_hourly` hours, `keep_daily` days and `keep_monthly` months that have one; and the newest
+/// archive a drill verified, whatever its age.
+pub fn kept<'a>(
+    archives: &'a [String],
+    schedule: &BackupSchedule,
+    verified: &[String],
+) -> std::collections::BTreeSet<&'a String> {
+    let mut keep: std::collections::BTreeSet<&String> =
+        archives.iter().rev().take(schedule.keep).collect();
+    // The newest archive of each period: walking newest first, the first seen of a period.
+    for (len, count) in [
+        (11, schedule.keep_hourly),
+        (8, schedule.keep_daily),
+        (6, schedule.keep_monthly),
+    ] {
+        let mut periods = std::collections::BTreeSet::new();
+        for a in archives.iter().rev() {
+            let Some(period) = a.get(4..4 + len) else {
+                continue;
+            };
+            if periods.len() >= count && !periods.contains(period) {
+                break;
+            }
+            if periods.insert(period) {
+                keep.insert(a);
+            }
+        }
+    }
+    if let Some(v) = archives.iter().rev().find(|a| verified.contains(a)) {
+        keep.insert(v);
+    }
+    keep
 }
 
 /// The backups and drills as admins and compliance see them.
@@ -158,4 +187,54 @@ pub async fn status(app: &App, actor: &Actor) -> AppResult<Status> {
         last_drill,
         runs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(keep: usize, hourly: usize, daily: usize, monthly: usize) -> BackupSchedule {
+        BackupSchedule {
+            dir: "/nowhere".into(),
+            every: std::time::Duration::from_secs(3600),
+            keep,
+            keep_hourly: hourly,
+            keep_daily: daily,
+            keep_monthly: monthly,
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_each_period_and_the_newest_verified() {
+        // Every 30 minutes over three days in two months, oldest first.
+        let mut archives = Vec::new();
+        for (day, month) in [(30, 11), (1, 12), (2, 12)] {
+            for h in 0..24 {
+                for m in [0, 30] {
+                    archives.push(format!(
+                        "crm-2026{month:02}{day:02}T{h:02}{m:02}00.000Z.crmbak"
+                    ));
+                }
+            }
+        }
+        archives.sort();
+        let keep = kept(&archives, &schedule(2, 3, 2, 2), &[]);
+        let mut names: Vec<&str> = keep.iter().map(|s| s.as_str()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "crm-20261130T233000.000Z.crmbak", // November's newest (monthly)
+                "crm-20261201T233000.000Z.crmbak", // 1 December's newest (daily)
+                "crm-20261202T213000.000Z.crmbak", // hourly
+                "crm-20261202T223000.000Z.crmbak", // hourly
+                "crm-20261202T230000.000Z.crmbak", // the newest two
+                "crm-20261202T233000.000Z.crmbak", // the newest (and hourly, daily, monthly)
+            ]
+        );
+        // An old verified archive survives when nothing newer was verified.
+        let verified = vec![archives[3].clone()];
+        assert!(kept(&archives, &schedule(1, 0, 0, 0), &verified).contains(&archives[3]));
+        assert_eq!(kept(&archives, &schedule(1, 0, 0, 0), &[]).len(), 1);
+    }
 }

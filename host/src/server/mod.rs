@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/readyz", axum::routing::get(readyz))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(openapi::document),
@@ -132,6 +133,26 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         );
     }
     resp
+}
+
+/// Readiness: the database answers (and passed SQLite's quick check when it was opened: a
+/// damaged one is never served). 503 with `Retry-After` while it does not answer.
+async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let ping = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(s.app.store.pool());
+    match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+        Ok(Ok(_)) => axum::Json(serde_json::json!({
+            "status": "ready",
+            "database": "ok",
+            "integrity": "SQLite's quick check passed when the database was opened",
+        }))
+        .into_response(),
+        _ => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            axum::Json(serde_json::json!({"status": "unavailable", "database": "not answering"})),
+        )
+            .into_response(),
+    }
 }
 
 /// Signs a checkpoint of every audit chain that moved, every ten minutes, and appends them to
