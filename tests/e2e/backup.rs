@@ -266,6 +266,9 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_and_no_one_eras
         .count();
     assert!((1..=3).contains(&kept), "{kept} archives kept");
     assert_eq!(s.get("/api/v1/backups", Some(&sales)).await.0, 403);
+    // The erasure ledger travels with the scheduled archives: the erasure made above is in it.
+    let ledger_copy = std::fs::read_to_string(scheduled.join("erasure-ledger.jsonl")).unwrap();
+    assert!(ledger_copy.contains(&victim), "{ledger_copy}");
 
     // A damaged database file is named as such and not served: a page in its middle overwritten.
     let (ok, out, _) = crm(&restored, &["check", "--full"], &[]);

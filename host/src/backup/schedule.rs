@@ -1,5 +1,5 @@
 //! Backups the server takes by itself (`Settings::backup`): every period a new archive in the
-//! target directory, then a drill that verifies it as `crm backup verify` would, then pruning to
+//! target directory (with a copy of the erasure ledger beside it), then a drill that verifies it as `crm backup verify` would, then pruning to
 //! the configured count, never deleting the newest archive a drill verified. Each backup and each
 //! drill is recorded, failures included (a target that cannot be written is reported, never
 //! skipped in silence); admins and compliance read them (`backup.read`).
@@ -17,6 +17,8 @@ use crate::store::{BackupRunRow, now_ms};
 
 /// The runs the status shows.
 pub const RUNS_SHOWN: i64 = 20;
+/// The erasure ledger's copy beside the archives.
+pub const LEDGER_COPY: &str = "erasure-ledger.jsonl";
 
 /// Starts the schedule, if one is configured.
 pub fn spawn(app: Arc<App>) {
@@ -71,6 +73,24 @@ pub async fn run_once(app: &App, schedule: &BackupSchedule) -> anyhow::Result<()
             return Err(e);
         }
     };
+    // The erasure ledger travels with the archives, so that a restore after losing this disk
+    // can still apply again the erasures made since the snapshot it restores.
+    if let Some(ledger) = &app.settings.erasure_ledger_file
+        && ledger.exists()
+    {
+        let copy = schedule.dir.join(LEDGER_COPY);
+        let partial = schedule.dir.join(format!("{LEDGER_COPY}.partial"));
+        if let Err(e) =
+            std::fs::copy(ledger, &partial).and_then(|_| std::fs::rename(&partial, &copy))
+        {
+            record(
+                "backup",
+                false,
+                serde_json::json!({"error": format!("copying the erasure ledger: {e}")}),
+            )
+            .await?;
+        }
+    }
     record(
         "backup",
         true,
