@@ -137,17 +137,11 @@ fn unpack(archive: &Path, key: &BackupKey, db: &Path) -> anyhow::Result<Manifest
 }
 
 async fn check(db: &Path, manifest: Manifest, vault: &Vault) -> anyhow::Result<Verified> {
-    let mut problems = Vec::new();
-    {
-        let pool = read_only(db).await?;
-        let result: String = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_one(&pool)
-            .await?;
-        if result != "ok" {
-            problems.push(format!("SQLite's integrity check: {result}"));
-        }
-        pool.close().await;
-    }
+    let mut problems: Vec<String> = Store::check_file(db, true)
+        .await
+        .into_iter()
+        .map(|p| format!("SQLite's integrity check: {p}"))
+        .collect();
     let (counted, _) = counts(db).await?;
     if counted != manifest.tenants {
         problems.push("the counts per tenant differ from the manifest's".into());
@@ -314,28 +308,24 @@ async fn counts(db: &Path) -> anyhow::Result<(BTreeMap<String, Counts>, i64)> {
             .into_iter()
             .map(|t| (t, Counts::default()))
             .collect();
-    for (table, set) in [
-        ("customers", 0),
-        ("interactions", 1),
-        ("plugin_records", 2),
-        ("audit_log", 3),
-        ("erasure_ledger", 4),
-    ] {
+    // Each table's rows per tenant, and the count it fills.
+    type Field = fn(&mut Counts) -> &mut i64;
+    let tables: [(&str, Field); 5] = [
+        ("customers", |c| &mut c.customers),
+        ("interactions", |c| &mut c.interactions),
+        ("plugin_records", |c| &mut c.plugin_records),
+        ("audit_log", |c| &mut c.audit_records),
+        ("erasure_ledger", |c| &mut c.erasures),
+    ];
+    for (table, count) in tables {
         let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT tenant_id, COUNT(*) FROM {table} GROUP BY tenant_id"
         ))
         .fetch_all(&pool)
         .await?;
         for (tenant, n) in rows {
-            let Some(c) = tenants.get_mut(&tenant) else {
-                continue;
-            };
-            match set {
-                0 => c.customers = n,
-                1 => c.interactions = n,
-                2 => c.plugin_records = n,
-                3 => c.audit_records = n,
-                _ => c.erasures = n,
+            if let Some(c) = tenants.get_mut(&tenant) {
+                *count(c) = n;
             }
         }
     }

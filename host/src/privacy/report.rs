@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Months;
 use serde::Serialize;
 
 use super::request::{Kind, State};
@@ -92,9 +91,7 @@ struct Row {
 /// The figures as of `now` (`privacy.read`; audited).
 pub async fn report(app: &App, actor: &Actor, now: i64) -> AppResult<RequestLog> {
     let decision = authorize(app, actor, "privacy.read", None).await?;
-    let since = chrono::DateTime::from_timestamp_millis(now)
-        .and_then(|t| t.checked_sub_months(Months::new(LOG_MONTHS)))
-        .map_or(0, |t| t.timestamp_millis());
+    let since = super::retention::months_before(now, LOG_MONTHS);
     let stored = app
         .store
         .privacy_requests_since(&actor.tenant_id, since)

@@ -46,7 +46,8 @@ pub struct RunReport {
     pub notes: Vec<String>,
 }
 
-fn months_before(now: i64, months: u32) -> i64 {
+/// `now` (ms) less `months` calendar months.
+pub fn months_before(now: i64, months: u32) -> i64 {
     DateTime::from_timestamp_millis(now)
         .and_then(|t| t.checked_sub_months(Months::new(months)))
         .map_or(i64::MIN, |t| t.timestamp_millis())

@@ -19,8 +19,6 @@ use crate::server::AppState;
 use crate::server::auth::Authenticated;
 use crate::store::now_ms;
 
-const KINDS: [Kind; 6] = Kind::ALL;
-
 /// A form field, trimmed (empty when absent).
 fn field(form: &std::collections::HashMap<String, String>, name: &str) -> String {
     form.get(name)
@@ -228,7 +226,7 @@ async fn render_queue(
             input id="customer" name="customer" required maxlength="320"
                 aria-invalid=[form_error.map(|_| "true")] aria-describedby=[form_error.map(|_| "open-error")];
             label for="kind" { (t(lang, "kind")) }
-            select id="kind" name="kind" { @for k in KINDS { option value=(privacy::name_of(&k)) { (kind_label(lang, k)) } } }
+            select id="kind" name="kind" { @for k in Kind::ALL { option value=(privacy::name_of(&k)) { (kind_label(lang, k)) } } }
             label for="verification" { (t(lang, "verification")) }
             input id="verification" name="verification" maxlength="500" placeholder=(t(lang, "verification_hint"));
             button type="submit" { (t(lang, "open_request")) }
@@ -245,7 +243,7 @@ async fn render_queue(
                     th scope="col" { (t(lang, "worst_days")) }
                 } }
                 tbody {
-                    @for k in KINDS {
+                    @for k in Kind::ALL {
                         @if let Some(x) = f.by_kind.get(&privacy::name_of(&k)) {
                             tr {
                                 th scope="row" { (kind_label(lang, k)) }
@@ -269,7 +267,7 @@ pub(super) async fn open_submit(
 ) -> Response {
     let lang = who.actor.lang.clone();
     let field = |k: &str| field(&form, k);
-    let kind = KINDS
+    let kind = Kind::ALL
         .into_iter()
         .find(|k| privacy::name_of(k) == field("kind"));
     let (Some(kind), customer) = (kind, field("customer")) else {
@@ -460,10 +458,7 @@ pub(super) async fn step_submit(
                 t(&lang, "step_taken"),
                 state_label(&lang, r.state)
             );
-            let q = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("done", &done)
-                .finish();
-            Redirect::to(&format!("/privacy/requests/{id}?{q}")).into_response()
+            done_redirect(&format!("/privacy/requests/{id}"), &done)
         }
         Err(e) if e.kind == crate::error::ErrorKind::NotFound => error_page(&lang, Some(&who), &e),
         Err(e) => render_request(&s, &who, &lang, &id, None, Some(&e.message)).await,
@@ -477,12 +472,10 @@ pub(super) async fn export_submit(
 ) -> Response {
     let lang = who.actor.lang.clone();
     match export::start(&s.app, &s.plugins, &who.actor, &id, now_ms()).await {
-        Ok(_) => {
-            let q = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("done", t(&lang, "archive_started"))
-                .finish();
-            Redirect::to(&format!("/privacy/requests/{id}?{q}")).into_response()
-        }
+        Ok(_) => done_redirect(
+            &format!("/privacy/requests/{id}"),
+            t(&lang, "archive_started"),
+        ),
         Err(e) if e.kind == crate::error::ErrorKind::NotFound => error_page(&lang, Some(&who), &e),
         Err(e) => render_request(&s, &who, &lang, &id, None, Some(&e.message)).await,
     }
